@@ -1,0 +1,244 @@
+"""Load a YAML config, validate it against the shipped JSON Schema, return frozen dataclasses."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from promptc.errors import ConfigError
+from promptc.program import Field, Program, Signature
+
+
+@dataclass(frozen=True)
+class Target:
+    """The model a program is compiled for, pinned to an exact revision."""
+
+    model: str
+    revision: str
+    temperature: float = 0.0
+    max_tokens: int = 64
+    concurrency: int = 4
+    max_retries: int = 3
+    timeout_s: float = 60.0
+
+    @property
+    def decoding(self) -> dict[str, Any]:
+        """Decoding settings sent with every call (and part of the cache key)."""
+        return {"temperature": self.temperature, "max_tokens": self.max_tokens}
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Where the splits live and which columns carry ids and slices."""
+
+    train: Path | None = None
+    val: Path | None = None
+    test: Path | None = None
+    file: Path | None = None
+    split_column: str = "split"
+    id_column: str = "id"
+    slice_column: str | None = None
+    near_duplicate_threshold: float = 0.85
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """Which optimizer to run, its settings and its seed."""
+
+    name: str
+    seed: int = 0
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GateRule:
+    """Thresholds for one slice (or overall)."""
+
+    min: float | None = None
+    max_drop: float | None = None
+    min_n: int | None = None
+
+
+@dataclass(frozen=True)
+class Gates:
+    """Release gates: overall, a default for every slice, and named slices."""
+
+    overall: GateRule | None = None
+    default: GateRule | None = None
+    slices: dict[str, GateRule] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated config. Paths are absolute."""
+
+    path: Path
+    program: Program
+    target: Target
+    data: DataSpec
+    metric: str
+    optimizer: OptimizerSpec
+    gates: Gates
+    artifacts_dir: Path
+    cache_path: Path
+    digest: str
+
+
+def _schema() -> dict[str, Any]:
+    text = resources.files("promptc").joinpath("schema/config.schema.json").read_text()
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def _key_path(parts: Any) -> str:
+    return ".".join(str(p) for p in parts) or "(top level)"
+
+
+def _validate(raw: Any, path: Path) -> None:
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(_schema())
+    errors = sorted(validator.iter_errors(raw), key=lambda e: list(map(str, e.absolute_path)))
+    if not errors:
+        return
+    lines = []
+    for err in errors:
+        message = err.message
+        if err.validator == "oneOf" and list(err.absolute_path) == ["data"]:
+            message = "give either train, val and test files, or one file with a split column"
+        elif err.validator == "additionalProperties":
+            allowed = sorted(err.schema.get("properties", {}))
+            message += f" (allowed keys: {', '.join(allowed)})" if allowed else ""
+        elif err.validator == "enum":
+            message += f" (allowed: {', '.join(map(str, err.validator_value))})"
+        elif err.validator == "pattern" and "description" in err.schema:
+            message += f" (expected {err.schema['description']})"
+        lines.append(f"  {_key_path(err.absolute_path)}: {message}")
+    raise ConfigError(
+        f"{path}: invalid config\n" + "\n".join(lines),
+        fix="edit the keys named above; the schema is promptc/schema/config.schema.json",
+    )
+
+
+def _fields(spec: dict[str, Any]) -> tuple[Field, ...]:
+    return tuple(
+        Field(
+            name=name,
+            type=item["type"],
+            description=item.get("description", ""),
+            labels=tuple(item.get("labels", ())),
+            schema=item.get("schema"),
+        )
+        for name, item in spec.items()
+    )
+
+
+def _resolve(base: Path, value: str | None) -> Path | None:
+    if value is None:
+        return None
+    p = Path(os.path.expanduser(value))
+    return p if p.is_absolute() else (base / p).resolve()
+
+
+def promptc_home() -> Path:
+    """The directory for promptc's own state (call cache); $PROMPTC_HOME overrides."""
+    env = os.environ.get("PROMPTC_HOME")
+    return Path(env) if env else Path.home() / ".cache" / "promptc"
+
+
+def load_config(path: str | Path) -> Config:
+    """Read, validate and convert a YAML config file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found", fix="pass the path of a YAML config") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = ""
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None:
+            where = f" at line {mark.line + 1}, column {mark.column + 1}"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the config must be a YAML mapping with keys program, target, ...")
+    _validate(raw, path)
+
+    base = path.resolve().parent
+    prog = raw["program"]
+    program = Program(
+        name=prog["name"],
+        version=prog["version"],
+        module=prog.get("module", "predict"),
+        signature=Signature(
+            inputs=_fields(prog["inputs"]),
+            outputs=_fields(prog["outputs"]),
+            instructions=prog.get("instructions", "").strip(),
+        ),
+    )
+    clash = set(prog["inputs"]) & set(prog["outputs"])
+    if clash:
+        raise ConfigError(
+            f"{path}: program: field {sorted(clash)[0]!r} is both an input and an output",
+            fix="give input and output fields distinct names",
+        )
+    t = raw["target"]
+    target = Target(
+        model=t["model"],
+        revision=str(t["revision"]),
+        temperature=float(t.get("temperature", 0.0)),
+        max_tokens=int(t.get("max_tokens", 64)),
+        concurrency=int(t.get("concurrency", 4)),
+        max_retries=int(t.get("max_retries", 3)),
+        timeout_s=float(t.get("timeout_s", 60.0)),
+    )
+    d = raw["data"]
+    data = DataSpec(
+        train=_resolve(base, d.get("train")),
+        val=_resolve(base, d.get("val")),
+        test=_resolve(base, d.get("test")),
+        file=_resolve(base, d.get("file")),
+        split_column=d.get("split_column", "split"),
+        id_column=d.get("id_column", "id"),
+        slice_column=d.get("slice_column"),
+        near_duplicate_threshold=float(d.get("near_duplicate_threshold", 0.85)),
+    )
+    o = raw["optimizer"]
+    optimizer = OptimizerSpec(name=o["name"], seed=int(o.get("seed", 0)), settings=dict(o.get("settings", {})))
+    g = raw.get("gates", {})
+
+    def rule(r: dict[str, Any] | None) -> GateRule | None:
+        return None if r is None else GateRule(min=r.get("min"), max_drop=r.get("max_drop"), min_n=r.get("min_n"))
+
+    gates = Gates(
+        overall=rule(g.get("overall")),
+        default=rule(g.get("default")),
+        slices={name: GateRule(**r) for name, r in g.get("slices", {}).items()},
+    )
+    artifacts_dir = _resolve(base, raw.get("artifacts", "artifacts"))
+    cache_path = _resolve(base, raw.get("cache")) or promptc_home() / "cache.sqlite"
+    assert artifacts_dir is not None
+    digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
+    return Config(
+        path=path,
+        program=program,
+        target=target,
+        data=data,
+        metric=raw["metric"],
+        optimizer=optimizer,
+        gates=gates,
+        artifacts_dir=artifacts_dir,
+        cache_path=cache_path,
+        digest=digest,
+    )

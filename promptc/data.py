@@ -1,0 +1,308 @@
+"""Dataset loading (JSONL / CSV / TSV / Parquet via pandas), signature checks and leakage checks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import string
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from promptc.config import DataSpec
+from promptc.errors import DataError
+from promptc.program import Field, Signature
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class Example:
+    """One dataset record: id, input values, gold output values, slice label, origin."""
+
+    id: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    slice: str | None = None
+    source: str = ""
+
+    def canonical(self) -> dict[str, Any]:
+        """The content that identifies this example (origin excluded)."""
+        return {"id": self.id, "inputs": self.inputs, "outputs": self.outputs, "slice": self.slice}
+
+
+@dataclass(frozen=True)
+class Splits:
+    """The train, validation and test examples."""
+
+    train: tuple[Example, ...]
+    val: tuple[Example, ...]
+    test: tuple[Example, ...]
+
+    def items(self) -> list[tuple[str, tuple[Example, ...]]]:
+        """(name, examples) for each split, in order."""
+        return [("train", self.train), ("val", self.val), ("test", self.test)]
+
+    def hashes(self) -> dict[str, str]:
+        """A content hash per split, recorded in artifact lineage."""
+        return {name: hash_examples(examples) for name, examples in self.items()}
+
+
+@dataclass(frozen=True)
+class Leak:
+    """Two examples in different splits that are the same (or nearly)."""
+
+    kind: str  # "id" | "input" | "near_duplicate"
+    a: Example
+    b: Example
+    similarity: float = 1.0
+
+
+@dataclass(frozen=True)
+class SplitReport:
+    """The result of check_splits."""
+
+    sizes: dict[str, int]
+    slices: dict[str, dict[str, int]]
+    leaks: tuple[Leak, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        """True when no leak was found."""
+        return not self.leaks
+
+
+def hash_examples(examples: tuple[Example, ...] | list[Example]) -> str:
+    """A stable content hash of a list of examples."""
+    blob = json.dumps([e.canonical() for e in examples], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _read_table(path: Path) -> Any:
+    import pandas as pd
+
+    if not path.exists():
+        raise DataError(f"{path}: data file not found", fix="fix the path under data: in the config")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".jsonl", ".ndjson"):
+            return pd.read_json(path, lines=True, dtype=False)
+        if suffix == ".json":
+            return pd.read_json(path, dtype=False)
+        if suffix == ".csv":
+            return pd.read_csv(path, dtype=str, keep_default_na=False)
+        if suffix == ".tsv":
+            return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+        if suffix == ".parquet":
+            return pd.read_parquet(path)
+    except ValueError as exc:
+        raise DataError(f"{path}: cannot parse {suffix} file: {exc}", fix="check the file's format") from None
+    raise DataError(
+        f"{path}: unsupported file type {suffix!r}", fix="use .jsonl, .json, .csv, .tsv or .parquet"
+    )
+
+
+def _line_of(path: Path, index: int) -> int:
+    """The 1-based line number of a row (CSV/TSV have a header line)."""
+    return index + (2 if path.suffix.lower() in (".csv", ".tsv") else 1)
+
+
+def coerce_value(f: Field, value: Any) -> Any:
+    """Convert a raw value to the field's type; raise ValueError with the reason."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        raise ValueError("is empty")
+    if f.type == "str":
+        return str(value)
+    if f.type == "enum":
+        text = str(value).strip()
+        for label in f.labels:
+            if text.lower() == label.lower():
+                return label
+        raise ValueError(f"{text!r} is not one of the labels {', '.join(f.labels)}")
+    if f.type == "int":
+        if isinstance(value, bool):
+            raise ValueError(f"{value!r} is not an integer")
+        number = float(str(value).strip())
+        if not number.is_integer():
+            raise ValueError(f"{value!r} is not an integer")
+        return int(number)
+    if f.type == "float":
+        return float(str(value).strip())
+    if f.type == "bool":
+        text = str(value).strip().lower()
+        if text in ("true", "yes", "1"):
+            return True
+        if text in ("false", "no", "0"):
+            return False
+        raise ValueError(f"{value!r} is not a boolean (true/false)")
+    if isinstance(value, str):
+        return json.loads(value)
+    return value
+
+
+def _load_frame(frame: Any, path: Path, spec: DataSpec, signature: Signature) -> list[Example]:
+    columns = set(map(str, frame.columns))
+    needed = [spec.id_column] + [f.name for f in signature.inputs + signature.outputs]
+    if spec.slice_column:
+        needed.append(spec.slice_column)
+    missing = [c for c in needed if c not in columns]
+    if missing:
+        raise DataError(
+            f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(sorted(columns))})",
+            fix="rename the columns, or change the signature / id_column / slice_column in the config",
+        )
+    examples: list[Example] = []
+    for index, row in enumerate(frame.to_dict(orient="records")):
+        line = _line_of(path, index)
+        raw_id = row[spec.id_column]
+        if raw_id is None or str(raw_id).strip() == "" or (isinstance(raw_id, float) and math.isnan(raw_id)):
+            raise DataError(f"{path}:{line}: empty {spec.id_column!r}", fix="give every row a unique id")
+        values: dict[str, dict[str, Any]] = {"inputs": {}, "outputs": {}}
+        for kind, fields in (("inputs", signature.inputs), ("outputs", signature.outputs)):
+            for f in fields:
+                try:
+                    values[kind][f.name] = coerce_value(f, row[f.name])
+                except ValueError as exc:
+                    raise DataError(
+                        f"{path}:{line} (id {raw_id}): column {f.name!r} {exc}",
+                        fix=f"fix the value, or the type of {f.name!r} in the config's signature",
+                    ) from None
+        slice_value = None
+        if spec.slice_column:
+            raw_slice = row[spec.slice_column]
+            if raw_slice is None or str(raw_slice).strip() == "":
+                raise DataError(
+                    f"{path}:{line} (id {raw_id}): empty slice column {spec.slice_column!r}",
+                    fix="give every row a slice label",
+                )
+            slice_value = str(raw_slice)
+        examples.append(
+            Example(
+                id=str(raw_id),
+                inputs=values["inputs"],
+                outputs=values["outputs"],
+                slice=slice_value,
+                source=f"{path.name}:{line}",
+            )
+        )
+    return examples
+
+
+def _check_unique_ids(examples: list[Example], path: Path) -> None:
+    seen: dict[str, Example] = {}
+    for e in examples:
+        if e.id in seen:
+            raise DataError(
+                f"{path}: id {e.id!r} appears twice ({seen[e.id].source} and {e.source})",
+                fix="give every row a unique id",
+            )
+        seen[e.id] = e
+
+
+def load_splits(spec: DataSpec, signature: Signature) -> Splits:
+    """Load train/val/test examples and check them against the signature."""
+    loaded: dict[str, list[Example]] = {}
+    if spec.file is not None:
+        frame = _read_table(spec.file)
+        if spec.split_column not in frame.columns:
+            raise DataError(
+                f"{spec.file}: missing split column {spec.split_column!r}",
+                fix="add a column with train/val/test, or set data.split_column",
+            )
+        bad = sorted(set(map(str, frame[spec.split_column])) - set(SPLITS))
+        if bad:
+            raise DataError(
+                f"{spec.file}: column {spec.split_column!r} has value(s) {', '.join(bad)}",
+                fix="use only train, val and test",
+            )
+        everything = _load_frame(frame, spec.file, spec, signature)
+        names = list(map(str, frame[spec.split_column]))
+        for name in SPLITS:
+            loaded[name] = [e for e, n in zip(everything, names, strict=True) if n == name]
+        _check_unique_ids(everything, spec.file)
+    else:
+        for name in SPLITS:
+            path = getattr(spec, name)
+            loaded[name] = _load_frame(_read_table(path), path, spec, signature)
+            _check_unique_ids(loaded[name], path)
+    for name in SPLITS:
+        if not loaded[name]:
+            raise DataError(f"the {name} split is empty", fix=f"add examples to the {name} split")
+    return Splits(train=tuple(loaded["train"]), val=tuple(loaded["val"]), test=tuple(loaded["test"]))
+
+
+_PUNCT = re.compile(f"[{re.escape(string.punctuation)}]")
+
+
+def normalise(text: str) -> str:
+    """Fold case, punctuation and whitespace, for duplicate detection."""
+    return " ".join(_PUNCT.sub(" ", text.lower()).split())
+
+
+def _input_key(example: Example) -> str:
+    return " | ".join(normalise(str(example.inputs[k])) for k in sorted(example.inputs))
+
+
+def _shingles(text: str, size: int = 3) -> frozenset[str]:
+    words = text.split()
+    if len(words) < size:
+        return frozenset([" ".join(words)])
+    return frozenset(" ".join(words[i : i + size]) for i in range(len(words) - size + 1))
+
+
+def _near_duplicates(
+    a: tuple[Example, ...], b: tuple[Example, ...], threshold: float, exact: set[tuple[str, str]]
+) -> list[Leak]:
+    """Pairs across two splits whose word-trigram Jaccard similarity reaches the threshold."""
+    index: dict[str, list[int]] = defaultdict(list)
+    a_sets = [_shingles(_input_key(e)) for e in a]
+    for i, sh in enumerate(a_sets):
+        for s in sh:
+            index[s].append(i)
+    leaks = []
+    for eb in b:
+        sb = _shingles(_input_key(eb))
+        shared: dict[int, int] = defaultdict(int)
+        for s in sb:
+            for i in index.get(s, ()):
+                shared[i] += 1
+        for i, count in shared.items():
+            union = len(a_sets[i]) + len(sb) - count
+            similarity = count / union if union else 1.0
+            if similarity >= threshold and (a[i].id, eb.id) not in exact:
+                leaks.append(Leak("near_duplicate", a[i], eb, round(similarity, 3)))
+    return leaks
+
+
+def check_splits(splits: Splits, near_duplicate_threshold: float = 0.85) -> SplitReport:
+    """Find examples shared across splits: same id, same normalised input, near-duplicate input."""
+    leaks: list[Leak] = []
+    pairs = [("train", "val"), ("train", "test"), ("val", "test")]
+    by_name = dict(splits.items())
+    for left, right in pairs:
+        a, b = by_name[left], by_name[right]
+        ids = {e.id: e for e in a}
+        inputs = {_input_key(e): e for e in a}
+        exact: set[tuple[str, str]] = set()
+        for e in b:
+            if e.id in ids:
+                leaks.append(Leak("id", ids[e.id], e))
+                exact.add((ids[e.id].id, e.id))
+            key = _input_key(e)
+            if key in inputs:
+                leaks.append(Leak("input", inputs[key], e))
+                exact.add((inputs[key].id, e.id))
+        leaks.extend(_near_duplicates(a, b, near_duplicate_threshold, exact))
+    slices: dict[str, dict[str, int]] = {}
+    for name, examples in splits.items():
+        for e in examples:
+            key = e.slice or "(none)"
+            slices.setdefault(key, {s: 0 for s in SPLITS})[name] += 1
+    return SplitReport(
+        sizes={name: len(ex) for name, ex in splits.items()},
+        slices=dict(sorted(slices.items())),
+        leaks=tuple(leaks),
+    )

@@ -1,0 +1,296 @@
+"""The model layer: the only module that imports litellm.
+
+Every call goes through litellm (custom providers included): call cache, bounded
+concurrency, retries with backoff on transient errors, usage accounting, caps,
+and provider exceptions turned into typed errors.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from promptc.cache import CallCache, call_key
+from promptc.config import Target
+from promptc.errors import BudgetExceeded, ProviderError, RevisionMismatch
+
+T = TypeVar("T")
+R = TypeVar("R")
+Messages = list[dict[str, str]]
+
+
+class Provider(Protocol):
+    """An in-process model provider, bridged into litellm as a custom provider."""
+
+    def complete(self, model: str, messages: Messages, params: dict[str, Any]) -> tuple[str, int, int]:
+        """Return (text, prompt_tokens, completion_tokens)."""
+        ...
+
+    def revision(self, model: str) -> str:
+        """The exact revision of the named model (for GGUF files: sha256 prefix)."""
+        ...
+
+
+class TransientProviderError(Exception):
+    """Raised by in-process providers for failures worth retrying."""
+
+
+# Custom providers: litellm prefix -> "module:attribute" of a Provider class.
+PROVIDERS: dict[str, str] = {
+    "local": "promptc.local:LocalProvider",
+    "fake": "promptc.testing:FakeProvider",
+}
+
+_setup_lock = threading.Lock()
+_providers: dict[str, Provider] = {}
+
+
+def _litellm() -> Any:
+    """Import litellm (slow; only when a model is called) and register our providers once."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    with _setup_lock:
+        import litellm
+
+        if not _providers:
+            litellm.suppress_debug_info = True
+            litellm.telemetry = False
+            for prefix in PROVIDERS:
+                bridge = _make_bridge(litellm, prefix)
+                litellm.custom_provider_map.append({"provider": prefix, "custom_handler": bridge})
+                _providers[prefix] = bridge.provider
+            from litellm.utils import custom_llm_setup
+
+            custom_llm_setup()
+        return litellm
+
+
+def provider_for(model: str) -> Provider | None:
+    """The in-process provider behind a model string, if it is one of ours."""
+    prefix = model.split("/", 1)[0]
+    if prefix not in PROVIDERS:
+        return None
+    if prefix not in _providers:
+        _litellm()
+    return _providers[prefix]
+
+
+def _load_provider(prefix: str) -> Provider:
+    module_name, attr = PROVIDERS[prefix].split(":")
+    provider: Provider = getattr(importlib.import_module(module_name), attr)()
+    return provider
+
+
+def _make_bridge(litellm: Any, prefix: str) -> Any:
+    class Bridge(litellm.CustomLLM):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.provider = _load_provider(prefix)
+
+        def completion(self, model: str, messages: Messages, *args: Any, **kwargs: Any) -> Any:
+            model_response = kwargs["model_response"]
+            params = dict(kwargs.get("optional_params") or {})
+            try:
+                text, prompt_tokens, completion_tokens = self.provider.complete(model, messages, params)
+            except TransientProviderError as exc:
+                raise litellm.ServiceUnavailableError(
+                    message=str(exc), llm_provider=prefix, model=model
+                ) from exc
+            model_response.choices[0].message.content = text
+            model_response.model = f"{prefix}/{model}"
+            model_response.usage = litellm.Usage(
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
+                total_tokens=prompt_tokens + completion_tokens,
+            )
+            return model_response
+
+    return Bridge()
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One model reply with its accounting."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    cached: bool
+    latency_s: float
+
+
+@dataclass
+class Usage:
+    """Counters for an LM: requests, fresh calls (cache misses), tokens, cost."""
+
+    requests: int = 0
+    calls: int = 0
+    cached: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    retries: int = 0
+    lm_seconds: float = 0.0
+
+    def snapshot(self) -> Usage:
+        """A copy of the counters."""
+        return Usage(**self.__dict__)
+
+
+class LM:
+    """A pinned target model behind litellm, with cache, retries, caps and accounting."""
+
+    def __init__(
+        self,
+        target: Target,
+        cache: CallCache | None = None,
+        *,
+        max_calls: int | None = None,
+        max_cost_usd: float | None = None,
+    ) -> None:
+        self.target = target
+        self.cache = cache
+        self.max_calls = max_calls
+        self.max_cost_usd = max_cost_usd
+        self._usage = Usage()
+        self._lock = threading.Lock()
+
+    @property
+    def usage(self) -> Usage:
+        """A snapshot of this LM's counters."""
+        with self._lock:
+            return self._usage.snapshot()
+
+    def check_revision(self) -> None:
+        """Refuse to run when an in-process model's file is not the configured revision."""
+        provider = provider_for(self.target.model)
+        if provider is None:
+            return  # hosted models: the configured snapshot id is the revision
+        actual = provider.revision(self.target.model.split("/", 1)[1])
+        if not (actual.startswith(self.target.revision) and len(self.target.revision) >= 8):
+            raise RevisionMismatch(
+                f"target.revision is {self.target.revision!r} but {self.target.model} is revision {actual[:12]!r}",
+                fix=f"set target.revision: {actual[:12]} and compile and evaluate for this model revision",
+            )
+
+    def complete(self, messages: Messages, sample: int = 0) -> Completion:
+        """One completion, served from the cache when this exact call was made before."""
+        params = self.target.decoding
+        key = call_key(self.target.model, self.target.revision, messages, params, sample)
+        if self.cache is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                with self._lock:
+                    self._usage.cached += 1
+                    self._count(hit)
+                return Completion(cached=True, latency_s=0.0, **hit)
+        with self._lock:
+            if self.max_calls is not None and self._usage.calls >= self.max_calls:
+                raise BudgetExceeded(f"the call cap of {self.max_calls} model calls was reached")
+            if self.max_cost_usd is not None and self._usage.cost_usd >= self.max_cost_usd:
+                raise BudgetExceeded(f"the cost cap of ${self.max_cost_usd:.4f} was reached")
+            self._usage.calls += 1  # reserved before the call so concurrent workers respect the cap
+        start = time.perf_counter()
+        response = self._call_with_retries(messages, params, sample)
+        latency = time.perf_counter() - start
+        if self.cache is not None:
+            self.cache.put(key, response)
+        with self._lock:
+            self._usage.cost_usd += response["cost_usd"]
+            self._usage.lm_seconds += latency
+            self._count(response)
+        return Completion(cached=False, latency_s=latency, **response)
+
+    def _count(self, response: dict[str, Any]) -> None:
+        self._usage.requests += 1
+        self._usage.prompt_tokens += response["prompt_tokens"]
+        self._usage.completion_tokens += response["completion_tokens"]
+
+    def _call_with_retries(self, messages: Messages, params: dict[str, Any], sample: int) -> dict[str, Any]:
+        litellm = _litellm()
+        transient = (
+            litellm.RateLimitError,
+            litellm.APIConnectionError,
+            litellm.Timeout,
+            litellm.ServiceUnavailableError,
+            litellm.InternalServerError,
+        )
+        attempt = 0
+        while True:
+            try:
+                response = litellm.completion(
+                    model=self.target.model,
+                    messages=messages,
+                    timeout=self.target.timeout_s,
+                    num_retries=0,
+                    seed=sample,
+                    **params,
+                )
+                break
+            except transient as exc:
+                if attempt >= self.target.max_retries:
+                    raise ProviderError(
+                        f"{self.target.model}: {type(exc).__name__} after {attempt + 1} attempts: {_short(exc)}",
+                        fix="check the provider is reachable, or raise target.max_retries",
+                    ) from None
+                attempt += 1
+                with self._lock:
+                    self._usage.retries += 1
+                time.sleep(min(0.5 * 2 ** (attempt - 1), 8.0))
+            except litellm.exceptions.BadRequestError as exc:
+                raise ProviderError(
+                    f"{self.target.model}: the provider rejected the request: {_short(exc)}",
+                    fix="check target.model is a model litellm knows (provider/model)",
+                ) from None
+            except (litellm.AuthenticationError, litellm.NotFoundError, litellm.APIError) as exc:
+                raise ProviderError(f"{self.target.model}: {type(exc).__name__}: {_short(exc)}") from None
+        text = response.choices[0].message.content or ""
+        usage = getattr(response, "usage", None)
+        try:
+            cost = float(litellm.completion_cost(completion_response=response))
+        except Exception:  # litellm raises for models without a price; those cost nothing we know of
+            cost = 0.0
+        return {
+            "text": text,
+            "prompt_tokens": int(getattr(usage, "prompt_tokens", 0) or 0),
+            "completion_tokens": int(getattr(usage, "completion_tokens", 0) or 0),
+            "cost_usd": cost,
+        }
+
+    def map(
+        self,
+        fn: Callable[[T], R],
+        items: Iterable[T],
+        on_done: Callable[[], None] | None = None,
+    ) -> list[R]:
+        """Apply fn to items with at most target.concurrency in flight; results in input order."""
+        items = list(items)
+        if self.target.concurrency <= 1 or len(items) <= 1:
+            results = []
+            for item in items:
+                results.append(fn(item))
+                if on_done:
+                    on_done()
+            return results
+        pool = ThreadPoolExecutor(max_workers=self.target.concurrency)
+        try:
+            futures = [pool.submit(fn, item) for item in items]
+            out = []
+            for fut in futures:
+                out.append(fut.result())
+                if on_done:
+                    on_done()
+            return out
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _short(exc: Exception, limit: int = 300) -> str:
+    text = " ".join(str(exc).split())
+    return text[:limit] + ("..." if len(text) > limit else "")

@@ -1,0 +1,43 @@
+"""Optimizers, one module each, in an explicit registry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from promptc.errors import ConfigError
+from promptc.optimizers import bootstrap, labeled
+from promptc.optimizers.base import CompileInputs, CompileResult
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    """An optimizer's compile function, its settings schema and its call estimate."""
+
+    compile: Callable[[CompileInputs], CompileResult]
+    settings_schema: dict[str, Any]
+    estimate_calls: Callable[[dict[str, Any], int, int], int]
+
+
+OPTIMIZERS: dict[str, Optimizer] = {
+    "labeled_fewshot": Optimizer(labeled.compile_program, labeled.SETTINGS, labeled.estimate_calls),
+    "bootstrap_fewshot": Optimizer(bootstrap.compile_program, bootstrap.SETTINGS, bootstrap.estimate_calls),
+}
+
+
+def get_optimizer(name: str, settings: dict[str, Any]) -> Optimizer:
+    """The named optimizer, with its settings validated."""
+    import jsonschema
+
+    if name not in OPTIMIZERS:
+        raise ConfigError(f"optimizer.name: unknown optimizer {name!r}", fix=f"use one of {', '.join(OPTIMIZERS)}")
+    optimizer = OPTIMIZERS[name]
+    errors = list(jsonschema.Draft202012Validator(optimizer.settings_schema).iter_errors(settings))
+    if errors:
+        allowed = ", ".join(optimizer.settings_schema["properties"])
+        lines = [f"  optimizer.settings.{'.'.join(map(str, e.absolute_path)) or ''}: {e.message}" for e in errors]
+        raise ConfigError(
+            f"invalid settings for {name}:\n" + "\n".join(lines), fix=f"{name} accepts: {allowed}"
+        )
+    return optimizer

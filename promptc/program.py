@@ -1,0 +1,149 @@
+"""Signature, Program and Candidate: the pure data a prompt program is made of."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+FieldType = Literal["str", "int", "float", "bool", "enum", "json"]
+ModuleKind = Literal["predict", "chain_of_thought"]
+
+
+@dataclass(frozen=True)
+class Field:
+    """One input or output field of a signature."""
+
+    name: str
+    type: FieldType = "str"
+    description: str = ""
+    labels: tuple[str, ...] = ()
+    schema: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form, as stored in artifacts."""
+        out: dict[str, Any] = {"name": self.name, "type": self.type, "description": self.description}
+        if self.labels:
+            out["labels"] = list(self.labels)
+        if self.schema is not None:
+            out["schema"] = self.schema
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Field:
+        """Inverse of to_dict."""
+        return cls(
+            name=data["name"],
+            type=data["type"],
+            description=data.get("description", ""),
+            labels=tuple(data.get("labels", ())),
+            schema=data.get("schema"),
+        )
+
+
+@dataclass(frozen=True)
+class Signature:
+    """Input fields, output fields and the task instructions."""
+
+    inputs: tuple[Field, ...]
+    outputs: tuple[Field, ...]
+    instructions: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form, as stored in artifacts."""
+        return {
+            "inputs": [f.to_dict() for f in self.inputs],
+            "outputs": [f.to_dict() for f in self.outputs],
+            "instructions": self.instructions,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Signature:
+        """Inverse of to_dict."""
+        return cls(
+            inputs=tuple(Field.from_dict(f) for f in data["inputs"]),
+            outputs=tuple(Field.from_dict(f) for f in data["outputs"]),
+            instructions=data.get("instructions", ""),
+        )
+
+
+@dataclass(frozen=True)
+class Program:
+    """A signature, a module kind and the program's version."""
+
+    name: str
+    version: str
+    signature: Signature
+    module: ModuleKind = "predict"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form, as stored in artifacts."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "module": self.module,
+            "signature": self.signature.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Program:
+        """Inverse of to_dict."""
+        return cls(
+            name=data["name"],
+            version=data["version"],
+            signature=Signature.from_dict(data["signature"]),
+            module=data.get("module", "predict"),
+        )
+
+
+@dataclass(frozen=True)
+class Demo:
+    """A worked example shown to the model: inputs, outputs, optional reasoning."""
+
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    reasoning: str | None = None
+    source_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form, as stored in artifacts."""
+        out: dict[str, Any] = {"inputs": self.inputs, "outputs": self.outputs}
+        if self.reasoning is not None:
+            out["reasoning"] = self.reasoning
+        if self.source_id is not None:
+            out["source_id"] = self.source_id
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Demo:
+        """Inverse of to_dict."""
+        return cls(
+            inputs=dict(data["inputs"]),
+            outputs=dict(data["outputs"]),
+            reasoning=data.get("reasoning"),
+            source_id=data.get("source_id"),
+        )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """The compiled state: instructions and demos. Pure data, no code."""
+
+    instructions: str
+    demos: tuple[Demo, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form, as stored in artifacts."""
+        return {"instructions": self.instructions, "demos": [d.to_dict() for d in self.demos]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Candidate:
+        """Inverse of to_dict."""
+        return cls(
+            instructions=data["instructions"],
+            demos=tuple(Demo.from_dict(d) for d in data.get("demos", ())),
+        )
+
+
+def baseline_candidate(program: Program) -> Candidate:
+    """The uncompiled program: the configured instructions and no demos."""
+    return Candidate(instructions=program.signature.instructions)

@@ -12,8 +12,21 @@ $(PY):
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
-# llama-cpp-python compiles llama.cpp on first install (minutes); pip caches the wheel.
+# llama-cpp-python compiles llama.cpp (minutes on 2 cores). It is built once, for AVX2 and
+# without AMX kernels (they crash in VMs that do not grant AMX tile state), and the wheel
+# is kept in $(WHEELS) so later set-ups on this machine install it in seconds.
+LLAMA_VERSION := 0.3.36
+LLAMA_CMAKE   := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+WHEELS        ?= $(HOME)/.cache/promptc/wheels/avx2
+LLAMA_WHEEL    = $(firstword $(wildcard $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl))
+
 $(STAMP): pyproject.toml | $(PY)
+	@if [ -z "$(LLAMA_WHEEL)" ]; then \
+	  echo "building llama-cpp-python $(LLAMA_VERSION) (once; a few minutes)"; \
+	  CMAKE_ARGS="$(LLAMA_CMAKE)" $(PY) -m pip wheel -q --no-cache-dir --no-deps \
+	    -w $(WHEELS) llama-cpp-python==$(LLAMA_VERSION); \
+	fi
+	$(PY) -m pip install -q $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
 	$(PY) -m pip install -q -e '.[local,dev]'
 	touch $(STAMP)
 

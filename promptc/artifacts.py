@@ -91,8 +91,11 @@ class Store:
         program = content["program"]
         target = content["target"]
         path = (
-            self.root / program["name"] / program["version"]
-            / target_key(target["model"], target["revision"]) / f"{artifact_id}.json"
+            self.root
+            / program["name"]
+            / program["version"]
+            / target_key(target["model"], target["revision"])
+            / f"{artifact_id}.json"
         )
         if not path.exists():
             atomic_write(path, json.dumps(content, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
@@ -101,7 +104,9 @@ class Store:
     def find(self, program: str, ref: str) -> Artifact:
         """Load an artifact of a program by id (or unique id prefix), verifying its hash."""
         if len(ref) < 6:
-            raise BadInput(f"artifact {ref!r}: give at least 6 characters of the id", fix="see promptc compile's output")
+            raise BadInput(
+                f"artifact {ref!r}: give at least 6 characters of the id", fix="see promptc compile's output"
+            )
         matches = sorted((self.root / program).glob(f"*/*/{ref}*.json"))
         if not matches:
             raise BadInput(
@@ -118,9 +123,13 @@ class Store:
         try:
             content = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
-            raise ArtifactError(f"{path}: unreadable artifact ({exc})", fix="re-run promptc compile") from None
+            raise ArtifactError(
+                f"{path}: unreadable artifact ({exc})", fix="re-run promptc compile"
+            ) from None
         if not isinstance(content, dict) or content.get("format") != FORMAT:
-            raise ArtifactError(f"{path}: not a promptc artifact (format {FORMAT})", fix="re-run promptc compile")
+            raise ArtifactError(
+                f"{path}: not a promptc artifact (format {FORMAT})", fix="re-run promptc compile"
+            )
         actual = content_id(content)
         if actual != path.stem:
             raise ArtifactError(
@@ -147,7 +156,9 @@ class Registry:
         try:
             data: dict[str, Any] = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
-            raise ArtifactError(f"{self.path}: unreadable registry ({exc})", fix="restore it from version control") from None
+            raise ArtifactError(
+                f"{self.path}: unreadable registry ({exc})", fix="restore it from version control"
+            ) from None
         return data
 
     @contextlib.contextmanager
@@ -184,6 +195,12 @@ class Registry:
             previous: str | None = entry["aliases"].get(alias)
             entry["aliases"][alias] = artifact.id
             entry["history"].append(
-                {"time": _now(), "action": action, "alias": alias, "artifact": artifact.id, "previous": previous}
+                {
+                    "time": _now(),
+                    "action": action,
+                    "alias": alias,
+                    "artifact": artifact.id,
+                    "previous": previous,
+                }
             )
         return previous

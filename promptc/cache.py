@@ -12,7 +12,9 @@ from typing import Any
 from promptc.errors import RuntimeFailure
 
 
-def call_key(model: str, revision: str, messages: list[dict[str, str]], params: dict[str, Any], sample: int) -> str:
+def call_key(
+    model: str, revision: str, messages: list[dict[str, str]], params: dict[str, Any], sample: int
+) -> str:
     """The cache key: a hash of everything that determines a completion."""
     blob = json.dumps(
         {"model": model, "revision": revision, "messages": messages, "params": params, "sample": sample},

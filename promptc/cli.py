@@ -179,11 +179,15 @@ def compile_cmd(config: ConfigArg) -> None:
     for t in outcome.trials:
         trials.add_row(t.name, f"{t.val_score:.3f}", str(t.calls))
     out.print(trials)
-    out.print(slice_table(f"holdout: {cfg.program.name} {cfg.program.version}", outcome.baseline, outcome.candidate))
+    out.print(
+        slice_table(f"holdout: {cfg.program.name} {cfg.program.version}", outcome.baseline, outcome.candidate)
+    )
     out.print(gate_table(outcome.gates))
     out.print(usage_line(outcome.usage))
     out.print(f"artifact [bold]{outcome.artifact.id}[/] written to {outcome.artifact.path}", soft_wrap=True)
-    out.print("gates: " + ("[green]pass[/]" if outcome.gates.passed else "[red]fail[/] (promote will refuse it)"))
+    out.print(
+        "gates: " + ("[green]pass[/]" if outcome.gates.passed else "[red]fail[/] (promote will refuse it)")
+    )
 
 
 @app.command(name="eval")
@@ -238,7 +242,9 @@ def promote(
 @handles_errors
 def run(
     config: ConfigArg,
-    inputs: Annotated[list[str], typer.Option("--input", "-i", help="An input as NAME=VALUE; repeat per field.")],
+    inputs: Annotated[
+        list[str], typer.Option("--input", "-i", help="An input as NAME=VALUE; repeat per field.")
+    ],
     alias: Annotated[str, typer.Option(help="Alias (or artifact id) to serve.")] = "production",
 ) -> None:
     """Answer one input with the artifact behind an alias."""
@@ -249,7 +255,9 @@ def run(
     for item in inputs:
         name, sep, value = item.partition("=")
         if not sep:
-            raise BadInput(f"--input {item!r} is not NAME=VALUE", fix="write e.g. --input ticket='my order is late'")
+            raise BadInput(
+                f"--input {item!r} is not NAME=VALUE", fix="write e.g. --input ticket='my order is late'"
+            )
         values[name.strip()] = value
     cfg = _config(config)
     prediction = run_program(cfg, values, alias)

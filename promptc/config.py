@@ -215,11 +215,17 @@ def load_config(path: str | Path) -> Config:
         near_duplicate_threshold=float(d.get("near_duplicate_threshold", 0.85)),
     )
     o = raw["optimizer"]
-    optimizer = OptimizerSpec(name=o["name"], seed=int(o.get("seed", 0)), settings=dict(o.get("settings", {})))
+    optimizer = OptimizerSpec(
+        name=o["name"], seed=int(o.get("seed", 0)), settings=dict(o.get("settings", {}))
+    )
     g = raw.get("gates", {})
 
     def rule(r: dict[str, Any] | None) -> GateRule | None:
-        return None if r is None else GateRule(min=r.get("min"), max_drop=r.get("max_drop"), min_n=r.get("min_n"))
+        return (
+            None
+            if r is None
+            else GateRule(min=r.get("min"), max_drop=r.get("max_drop"), min_n=r.get("min_n"))
+        )
 
     gates = Gates(
         overall=rule(g.get("overall")),

@@ -30,7 +30,9 @@ class Prediction:
     latency_s: float
 
 
-def predict(program: Program, candidate: Candidate, lm: LM, inputs: dict[str, Any], sample: int = 0) -> Prediction:
+def predict(
+    program: Program, candidate: Candidate, lm: LM, inputs: dict[str, Any], sample: int = 0
+) -> Prediction:
     """One model call for one set of inputs; a parse failure is kept, never retried silently."""
     completion = lm.complete(render_messages(program, candidate, inputs), sample=sample)
     try:
@@ -116,7 +118,9 @@ class Evaluation:
         }
 
 
-def bootstrap_ci(scores: list[float], *, seed: int, confidence: float = 0.95, resamples: int = 2000) -> tuple[float, float]:
+def bootstrap_ci(
+    scores: list[float], *, seed: int, confidence: float = 0.95, resamples: int = 2000
+) -> tuple[float, float]:
     """A seeded percentile-bootstrap interval for the mean."""
     import numpy as np
 
@@ -136,7 +140,9 @@ def summarise(scores: list[float], *, seed: int, confidence: float = 0.95) -> Su
     return Summary(n=len(scores), mean=round(mean, 6), ci_low=round(low, 6), ci_high=round(high, 6))
 
 
-def summarise_records(records: tuple[Record, ...], *, seed: int, confidence: float = 0.95) -> dict[str, Summary]:
+def summarise_records(
+    records: tuple[Record, ...], *, seed: int, confidence: float = 0.95
+) -> dict[str, Summary]:
     """Summaries overall and for each slice, slices sorted by name."""
     by_slice: dict[str, list[float]] = {}
     for r in records:

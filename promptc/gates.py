@@ -69,33 +69,59 @@ def _apply(scope: str, rule: GateRule, summary: Summary, baseline: Summary | Non
     if rule.min_n is not None:
         ok = summary.n >= rule.min_n
         checks.append(
-            GateCheck(scope, "min_n", rule.min_n, summary.n, ok,
-                      f"{label}: n={summary.n} {'>=' if ok else '<'} min_n {rule.min_n}")
+            GateCheck(
+                scope,
+                "min_n",
+                rule.min_n,
+                summary.n,
+                ok,
+                f"{label}: n={summary.n} {'>=' if ok else '<'} min_n {rule.min_n}",
+            )
         )
     if rule.min is not None:
         ok = summary.mean >= rule.min
         checks.append(
-            GateCheck(scope, "min", rule.min, summary.mean, ok,
-                      f"{label}: score {summary.mean:.3f} {'>=' if ok else '<'} min {rule.min:.3f}")
+            GateCheck(
+                scope,
+                "min",
+                rule.min,
+                summary.mean,
+                ok,
+                f"{label}: score {summary.mean:.3f} {'>=' if ok else '<'} min {rule.min:.3f}",
+            )
         )
     if rule.max_drop is not None:
         if baseline is None:
             checks.append(
-                GateCheck(scope, "max_drop", rule.max_drop, None, False,
-                          f"{label}: no baseline score to compare with")
+                GateCheck(
+                    scope,
+                    "max_drop",
+                    rule.max_drop,
+                    None,
+                    False,
+                    f"{label}: no baseline score to compare with",
+                )
             )
         else:
             drop = baseline.mean - summary.mean
             ok = drop <= rule.max_drop + 1e-12
             checks.append(
-                GateCheck(scope, "max_drop", rule.max_drop, round(-drop, 6), ok,
-                          f"{label}: change {-drop:+.3f} vs baseline {baseline.mean:.3f} "
-                          f"({'within' if ok else 'beyond'} max_drop {rule.max_drop:.3f})")
+                GateCheck(
+                    scope,
+                    "max_drop",
+                    rule.max_drop,
+                    round(-drop, 6),
+                    ok,
+                    f"{label}: change {-drop:+.3f} vs baseline {baseline.mean:.3f} "
+                    f"({'within' if ok else 'beyond'} max_drop {rule.max_drop:.3f})",
+                )
             )
     return checks
 
 
-def check_gates(gates: Gates, candidate: dict[str, Summary], baseline: dict[str, Summary] | None) -> GateReport:
+def check_gates(
+    gates: Gates, candidate: dict[str, Summary], baseline: dict[str, Summary] | None
+) -> GateReport:
     """Apply the configured gates to the candidate's summaries (and the baseline's, for changes)."""
     base = baseline or {}
     checks: list[GateCheck] = []
@@ -105,8 +131,14 @@ def check_gates(gates: Gates, candidate: dict[str, Summary], baseline: dict[str,
     for name in sorted(gates.slices):
         if name not in candidate:
             checks.append(
-                GateCheck(name, "present", None, None, False,
-                          f"slice {name!r} is named in the gates but has no examples in the test split")
+                GateCheck(
+                    name,
+                    "present",
+                    None,
+                    None,
+                    False,
+                    f"slice {name!r} is named in the gates but has no examples in the test split",
+                )
             )
     ungated = []
     for name in data_slices:

@@ -6,14 +6,15 @@ The CLI parses arguments, calls one of these, and renders what it returns.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from promptc import __version__
 from promptc.artifacts import Artifact, Registry, Store
 from promptc.cache import CallCache
-from promptc.config import Config
+from promptc.config import Config, load_config
 from promptc.data import SplitReport, Splits, check_splits, coerce_value, load_splits
-from promptc.errors import BadInput, CheckFailed, RevisionMismatch
+from promptc.errors import BadInput, CheckFailed, RevisionMismatch, RuntimeFailure
 from promptc.evaluate import Evaluation, Prediction, Summary, evaluate, predict
 from promptc.gates import GateReport, check_gates
 from promptc.lm import LM, Usage
@@ -85,7 +86,11 @@ def compile_config(config: Config, reporter: Reporter | None = None) -> CompileO
     usage = lm.usage
     content = {
         "program": config.program.to_dict(),
-        "target": {"model": config.target.model, "revision": config.target.revision, **config.target.decoding},
+        "target": {
+            "model": config.target.model,
+            "revision": config.target.revision,
+            **config.target.decoding,
+        },
         "candidate": result.candidate.to_dict(),
         "lineage": {
             "promptc_version": __version__,
@@ -178,7 +183,7 @@ def stored_summaries(artifact: Artifact, which: str) -> dict[str, Summary]:
 
 
 def promote(config: Config, ref: str, alias: str = "production") -> PromoteOutcome:
-    """Move alias to the artifact if it is for this model revision and its holdout evaluation passes the gates."""
+    """Move alias to the artifact if it is for this revision and its holdout evaluation passes the gates."""
     if alias == LATEST:
         raise BadInput(f"alias {LATEST!r} is set by compile", fix="promote to another alias, e.g. production")
     artifact = resolve_artifact(config, ref)
@@ -188,7 +193,9 @@ def promote(config: Config, ref: str, alias: str = "production") -> PromoteOutco
             f"artifact {artifact.id} was evaluated on a different test split than {config.path} names",
             fix="re-run promptc compile so the artifact carries an evaluation on the current test split",
         )
-    gates = check_gates(config.gates, stored_summaries(artifact, "candidate"), stored_summaries(artifact, "baseline"))
+    gates = check_gates(
+        config.gates, stored_summaries(artifact, "candidate"), stored_summaries(artifact, "baseline")
+    )
     if not gates.passed:
         raise CheckFailed(
             f"artifact {artifact.id} fails the release gates:\n"
@@ -219,3 +226,27 @@ def run_program(config: Config, inputs: dict[str, Any], ref: str = "production")
             raise BadInput(f"--input {f.name}: {exc}", fix=f"pass a {f.type} value for {f.name}") from None
     lm = _lm(config)
     return predict(program, Candidate.from_dict(artifact.content["candidate"]), lm, values)
+
+
+class CompiledProgram:
+    """A released artifact as a callable: outputs for keyword inputs; no optimizer in the loop."""
+
+    def __init__(self, config: Config, artifact: Artifact) -> None:
+        self.config = config
+        self.artifact = artifact
+        self.program = Program.from_dict(artifact.content["program"])
+        self.candidate = Candidate.from_dict(artifact.content["candidate"])
+        self._lm = _lm(config)
+
+    def __call__(self, **inputs: Any) -> dict[str, Any]:
+        """Answer one set of inputs; raises RuntimeFailure when the reply cannot be parsed."""
+        prediction = predict(self.program, self.candidate, self._lm, inputs)
+        if prediction.outputs is None:
+            raise RuntimeFailure(f"could not parse the model's reply {prediction.raw!r}: {prediction.error}")
+        return prediction.outputs
+
+
+def load(config_path: str | Path, ref: str = "production") -> CompiledProgram:
+    """Load the artifact behind an alias (or id) as a callable, refusing another model revision."""
+    config = load_config(config_path)
+    return CompiledProgram(config, resolve_artifact(config, ref))

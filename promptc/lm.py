@@ -66,7 +66,7 @@ def _litellm() -> Any:
                 _providers[prefix] = bridge.provider
             from litellm.utils import custom_llm_setup
 
-            custom_llm_setup()
+            custom_llm_setup()  # type: ignore[no-untyped-call]
         return litellm
 
 
@@ -175,7 +175,8 @@ class LM:
         actual = provider.revision(self.target.model.split("/", 1)[1])
         if not (actual.startswith(self.target.revision) and len(self.target.revision) >= 8):
             raise RevisionMismatch(
-                f"target.revision is {self.target.revision!r} but {self.target.model} is revision {actual[:12]!r}",
+                f"target.revision is {self.target.revision!r} "
+                f"but {self.target.model} is revision {actual[:12]!r}",
                 fix=f"set target.revision: {actual[:12]} and compile and evaluate for this model revision",
             )
 
@@ -236,7 +237,8 @@ class LM:
             except transient as exc:
                 if attempt >= self.target.max_retries:
                     raise ProviderError(
-                        f"{self.target.model}: {type(exc).__name__} after {attempt + 1} attempts: {_short(exc)}",
+                        f"{self.target.model}: {type(exc).__name__} "
+                        f"after {attempt + 1} attempts: {_short(exc)}",
                         fix="check the provider is reachable, or raise target.max_retries",
                     ) from None
                 attempt += 1

@@ -83,7 +83,9 @@ class LocalProvider:
             )
         return self._models[path]
 
-    def complete(self, model: str, messages: list[dict[str, str]], params: dict[str, Any]) -> tuple[str, int, int]:
+    def complete(
+        self, model: str, messages: list[dict[str, str]], params: dict[str, Any]
+    ) -> tuple[str, int, int]:
         """Greedy (or sampled, with the call's seed) chat completion."""
         path = model_path(model)
         with self._lock:

@@ -30,7 +30,8 @@ def label_accuracy(gold: dict[str, Any], predicted: dict[str, Any]) -> float:
     """The fraction of outputs whose predicted label is exactly the gold label."""
     if not gold:
         return 0.0
-    return sum(predicted.get(name) == value for name, value in gold.items()) / len(gold)
+    hits = sum(1 for name, value in gold.items() if predicted.get(name) == value)
+    return hits / len(gold)
 
 
 BUILTIN: dict[str, Metric] = {"exact_match": exact_match, "label_accuracy": label_accuracy}

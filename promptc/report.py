@@ -36,7 +36,11 @@ def eval_report(outcome: EvalOutcome) -> dict[str, Any]:
         "revision": outcome.artifact.revision,
         "slices": slices,
         "gates": outcome.gates.to_dict(),
-        "usage": {"calls": usage.calls, "cached": usage.cached, "tokens": usage.prompt_tokens + usage.completion_tokens},
+        "usage": {
+            "calls": usage.calls,
+            "cached": usage.cached,
+            "tokens": usage.prompt_tokens + usage.completion_tokens,
+        },
         "candidate": outcome.candidate.to_dict(timing=True),
         "baseline": outcome.baseline.to_dict(timing=True),
     }
@@ -47,4 +51,6 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     try:
         atomic_write(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     except OSError as exc:
-        raise BadInput(f"{path}: cannot write report ({exc.strerror})", fix="pass a writable --json path") from None
+        raise BadInput(
+            f"{path}: cannot write report ({exc.strerror})", fix="pass a writable --json path"
+        ) from None

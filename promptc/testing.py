@@ -51,7 +51,9 @@ class FakeProvider:
         """Every fake model has the same fixed revision."""
         return REVISION
 
-    def complete(self, model: str, messages: list[dict[str, str]], params: dict[str, Any]) -> tuple[str, int, int]:
+    def complete(
+        self, model: str, messages: list[dict[str, str]], params: dict[str, Any]
+    ) -> tuple[str, int, int]:
         """A deterministic reply; token counts are word counts."""
         if model == "down":
             raise TransientProviderError("fake/down is unavailable")

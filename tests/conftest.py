@@ -43,7 +43,12 @@ def make_examples(n: int, seed: int, start: int = 0) -> list[dict[str, Any]]:
         words = rng.sample(TOPICS[label], 3) + rng.sample(FILLER, 4) + [f"w{seed}x{i}"]
         rng.shuffle(words)
         rows.append(
-            {"id": f"E{start + i:04d}", "ticket": " ".join(words), "category": label, "channel": SLICES[(i // 4) % 4]}
+            {
+                "id": f"E{start + i:04d}",
+                "ticket": " ".join(words),
+                "category": label,
+                "channel": SLICES[(i // 4) % 4],
+            }
         )
     return rows
 
@@ -90,8 +95,11 @@ ConfigWriter = Callable[..., Path]
 def write_config(tmp_path: Path) -> ConfigWriter:
     """Write a config (base_config, with a function to edit it) and return its path."""
 
-    def write(edit: Callable[[dict[str, Any]], None] | None = None, model: str = "fake/learner",
-              name: str = "promptc.yaml") -> Path:
+    def write(
+        edit: Callable[[dict[str, Any]], None] | None = None,
+        model: str = "fake/learner",
+        name: str = "promptc.yaml",
+    ) -> Path:
         cfg = base_config(tmp_path, model)
         if edit:
             edit(cfg)

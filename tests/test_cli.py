@@ -7,10 +7,12 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
 from promptc.cli import app
+from promptc.errors import RevisionMismatch
 from tests.conftest import ConfigWriter, write_jsonl
 
 runner = CliRunner()
@@ -43,7 +45,9 @@ def test_check_names_both_rows_of_a_shared_id(write_config: ConfigWriter, tmp_pa
     assert "E0003" in result.output
 
 
-def test_check_finds_the_same_input_up_to_case_and_punctuation(write_config: ConfigWriter, tmp_path: Path) -> None:
+def test_check_finds_the_same_input_up_to_case_and_punctuation(
+    write_config: ConfigWriter, tmp_path: Path
+) -> None:
     config = write_config()
     train = [json.loads(line) for line in (tmp_path / "data/train.jsonl").read_text().splitlines()]
     val = [json.loads(line) for line in (tmp_path / "data/val.jsonl").read_text().splitlines()]
@@ -172,3 +176,16 @@ def test_missing_config_file_exits_2(tmp_path: Path) -> None:
 def test_version() -> None:
     result = invoke("--version")
     assert result.exit_code == 0 and "promptc" in result.output
+
+
+def test_python_api_serves_the_promoted_artifact(write_config: ConfigWriter) -> None:
+    import promptc
+
+    config = write_config()
+    invoke("compile", config)
+    assert invoke("promote", config, "--artifact", "latest").exit_code == 0
+    triage = promptc.load(str(config))
+    assert triage(ticket="refund invoice charged please") == {"category": "billing"}
+    other = write_config(lambda c: c["target"].update(revision="fake00000001"), name="other.yaml")
+    with pytest.raises(RevisionMismatch):
+        promptc.load(str(other), triage.artifact.id)

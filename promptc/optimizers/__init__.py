@@ -31,12 +31,16 @@ def get_optimizer(name: str, settings: dict[str, Any]) -> Optimizer:
     import jsonschema
 
     if name not in OPTIMIZERS:
-        raise ConfigError(f"optimizer.name: unknown optimizer {name!r}", fix=f"use one of {', '.join(OPTIMIZERS)}")
+        raise ConfigError(
+            f"optimizer.name: unknown optimizer {name!r}", fix=f"use one of {', '.join(OPTIMIZERS)}"
+        )
     optimizer = OPTIMIZERS[name]
     errors = list(jsonschema.Draft202012Validator(optimizer.settings_schema).iter_errors(settings))
     if errors:
         allowed = ", ".join(optimizer.settings_schema["properties"])
-        lines = [f"  optimizer.settings.{'.'.join(map(str, e.absolute_path)) or ''}: {e.message}" for e in errors]
+        lines = [
+            f"  optimizer.settings.{'.'.join(map(str, e.absolute_path)) or ''}: {e.message}" for e in errors
+        ]
         raise ConfigError(
             f"invalid settings for {name}:\n" + "\n".join(lines), fix=f"{name} accepts: {allowed}"
         )

@@ -68,5 +68,9 @@ def score_on_val(inputs: CompileInputs, name: str, candidate: Candidate) -> Tria
     """Evaluate a candidate on the validation split and record it as a trial."""
     before = inputs.lm.usage.requests
     advance = inputs.reporter.stage(f"scoring {name} on val", len(inputs.val))
-    ev = evaluate(inputs.program, candidate, inputs.val, inputs.metric, inputs.lm, seed=inputs.seed, on_done=advance)
-    return Trial(name=name, candidate=candidate, val_score=ev.overall.mean, calls=inputs.lm.usage.requests - before)
+    ev = evaluate(
+        inputs.program, candidate, inputs.val, inputs.metric, inputs.lm, seed=inputs.seed, on_done=advance
+    )
+    return Trial(
+        name=name, candidate=candidate, val_score=ev.overall.mean, calls=inputs.lm.usage.requests - before
+    )

@@ -77,4 +77,4 @@ def compile_program(inputs: CompileInputs) -> CompileResult:
 def estimate_calls(settings: dict[str, Any], n_train: int, n_val: int) -> int:
     """At most: one teacher call per traced example, then one validation pass."""
     s = _settings(settings)
-    return min(s["max_traced"], n_train) + n_val
+    return min(int(s["max_traced"]), n_train) + n_val

@@ -1,0 +1,71 @@
+"""Message rendering and robust output parsing."""
+
+from __future__ import annotations
+
+import pytest
+
+from promptc.adapter import ParseError, parse_reply, render_messages
+from promptc.program import Candidate, Demo, Field, Program, Signature
+
+TRIAGE = Program(
+    name="t",
+    version="1.0.0",
+    signature=Signature(
+        inputs=(Field("ticket", "str", "the message"),),
+        outputs=(Field("category", "enum", labels=("billing", "technical")),),
+        instructions="Route it.",
+    ),
+)
+
+
+def test_messages_put_demos_as_turns() -> None:
+    cand = Candidate("Route it.", (Demo({"ticket": "refund me"}, {"category": "billing"}),))
+    messages = render_messages(TRIAGE, cand, {"ticket": "app crashes"})
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+    assert "one of: billing, technical" in messages[0]["content"]
+    assert messages[2]["content"] == "category: billing"
+    assert messages[3]["content"] == "ticket: app crashes"
+
+
+@pytest.mark.parametrize(
+    ("reply", "label"),
+    [
+        ("category: billing", "billing"),
+        ("Category: Technical.", "technical"),
+        ("technical", "technical"),
+        ("**category**: billing", "billing"),
+        ("I think this is a billing issue, not technical", "billing"),
+    ],
+)
+def test_labels_are_normalised(reply: str, label: str) -> None:
+    assert parse_reply(TRIAGE, reply)[0] == {"category": label}
+
+
+def test_parse_failure_keeps_the_raw_text() -> None:
+    with pytest.raises(ParseError) as info:
+        parse_reply(TRIAGE, "category: shipping")
+    assert info.value.raw == "category: shipping"
+    assert info.value.expected == ("category",)
+    assert "none of billing, technical" in info.value.reason
+
+
+def test_typed_outputs_and_chain_of_thought() -> None:
+    program = Program(
+        name="t",
+        version="1.0.0",
+        module="chain_of_thought",
+        signature=Signature(
+            inputs=(Field("q"),),
+            outputs=(
+                Field("n", "int"),
+                Field("ok", "bool"),
+                Field("data", "json", schema={"type": "object", "required": ["a"]}),
+            ),
+        ),
+    )
+    reply = 'reasoning: two plus two\nn: 4 items\nok: yes\ndata: {"a": 1}'
+    outputs, reasoning = parse_reply(program, reply)
+    assert outputs == {"n": 4, "ok": True, "data": {"a": 1}}
+    assert reasoning == "two plus two"
+    with pytest.raises(ParseError, match="does not match its schema"):
+        parse_reply(program, 'n: 1\nok: no\ndata: {"b": 2}')

@@ -1,0 +1,68 @@
+"""Config loading: valid configs become dataclasses; every mistake names the file and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from promptc.config import load_config
+from promptc.errors import ConfigError
+from tests.conftest import ConfigWriter
+
+
+def test_valid_config_loads_with_defaults_and_absolute_paths(
+    write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    cfg = load_config(write_config())
+    assert cfg.program.signature.outputs[0].labels == ("billing", "technical", "account", "shipping")
+    assert cfg.target.temperature == 0.0 and cfg.target.max_tokens == 64
+    assert cfg.data.train == tmp_path / "data/train.jsonl"
+    assert cfg.artifacts_dir == tmp_path / "artifacts"
+    assert cfg.cache_path.name == "cache.sqlite" and str(tmp_path.parent) in str(cfg.cache_path.parents[1])
+
+
+def test_same_config_same_digest(write_config: ConfigWriter) -> None:
+    assert load_config(write_config()).digest == load_config(write_config()).digest
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (
+            lambda c: c["program"]["outputs"]["category"].pop("labels"),
+            "program.outputs.category: 'labels' is a required",
+        ),
+        (lambda c: c["program"].update(version="v1"), "program.version: 'v1' does not match"),
+        (
+            lambda c: c["target"].update(temperature=5),
+            "target.temperature: 5 is greater than the maximum of 2",
+        ),
+        (lambda c: c["optimizer"].update(name="magic"), "optimizer.name: 'magic' is not one of"),
+        (lambda c: c.update(colour="red"), "(top level): Additional properties are not allowed ('colour'"),
+        (lambda c: c["data"].update(file="all.csv"), "data: give either train, val and test files"),
+        (lambda c: c["program"]["inputs"].update(category={"type": "str"}), "is both an input and an output"),
+    ],
+)
+def test_invalid_configs_name_the_key(write_config: ConfigWriter, edit: object, expected: str) -> None:
+    path = write_config(edit)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.exit_code == 2
+    assert str(path) in info.value.message
+    assert expected in info.value.message
+
+
+def test_yaml_syntax_error_gives_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("program:\n  name: x\n  inputs: [a, b\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert "not valid YAML at line" in info.value.message
+
+
+def test_config_must_be_a_mapping(tmp_path: Path) -> None:
+    path = tmp_path / "list.yaml"
+    path.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="must be a YAML mapping"):
+        load_config(path)

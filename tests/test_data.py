@@ -1,0 +1,102 @@
+"""Dataset loading, signature checks and leakage checks on real files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from promptc.config import load_config
+from promptc.data import check_splits, load_splits, normalise
+from promptc.errors import DataError
+from tests.conftest import ConfigWriter, make_examples, write_jsonl
+
+
+def _load(path: Path):  # type: ignore[no-untyped-def]
+    cfg = load_config(path)
+    return load_splits(cfg.data, cfg.program.signature)
+
+
+def test_normalise_folds_case_whitespace_and_punctuation() -> None:
+    assert normalise("  My ORDER, is late!!\n") == normalise("my order is late")
+
+
+def test_loads_jsonl_splits_with_slices(write_config: ConfigWriter) -> None:
+    splits = _load(write_config())
+    assert (len(splits.train), len(splits.val), len(splits.test)) == (40, 24, 32)
+    assert splits.test[0].slice in {"email", "chat", "phone", "social"}
+    assert splits.train[0].source == "train.jsonl:1"
+    assert check_splits(splits).ok
+
+
+def test_one_csv_file_with_a_split_column(write_config: ConfigWriter, tmp_path: Path) -> None:
+    rows = make_examples(30, seed=5)
+    lines = ["id,ticket,category,channel,split"]
+    for i, r in enumerate(rows):
+        lines.append(
+            f"{r['id']},{r['ticket']},{r['category']},{r['channel']},{['train', 'val', 'test'][i % 3]}"
+        )
+    (tmp_path / "all.csv").write_text("\n".join(lines) + "\n")
+
+    def edit(c: dict) -> None:  # type: ignore[type-arg]
+        c["data"] = {"file": "all.csv", "slice_column": "channel"}
+
+    splits = _load(write_config(edit))
+    assert (len(splits.train), len(splits.val), len(splits.test)) == (10, 10, 10)
+    assert splits.val[0].source == "all.csv:3"
+
+
+def test_near_duplicates_across_splits_are_found(write_config: ConfigWriter, tmp_path: Path) -> None:
+    path = write_config()
+    train = [json.loads(x) for x in (tmp_path / "data/train.jsonl").read_text().splitlines()]
+    test = [json.loads(x) for x in (tmp_path / "data/test.jsonl").read_text().splitlines()]
+    test[3]["ticket"] = train[9]["ticket"] + " thanks"
+    write_jsonl(tmp_path / "data/test.jsonl", test)
+    report = check_splits(_load(path), near_duplicate_threshold=0.6)
+    assert [(leak.kind, leak.a.id, leak.b.id) for leak in report.leaks] == [
+        ("near_duplicate", "E0009", "E0203")
+    ]
+    assert 0.6 <= report.leaks[0].similarity < 1
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda rows: rows[2].pop("ticket"), "train.jsonl:3 (id E0002): column 'ticket' is empty"),
+        (
+            lambda rows: [r.pop("channel") for r in rows],
+            "missing column(s) channel (found: category, id, ticket)",
+        ),
+        (
+            lambda rows: rows[2].update(category="refunds"),
+            "train.jsonl:3 (id E0002): column 'category' 'refunds' is not one of",
+        ),
+        (
+            lambda rows: rows[4].update(id=rows[1]["id"]),
+            "id 'E0001' appears twice (train.jsonl:2 and train.jsonl:5)",
+        ),
+        (lambda rows: rows[0].update(channel=""), "train.jsonl:1 (id E0000): empty slice column 'channel'"),
+    ],
+)
+def test_bad_rows_are_named(
+    write_config: ConfigWriter, tmp_path: Path, mutate: object, expected: str
+) -> None:
+    path = write_config()
+    rows = [json.loads(x) for x in (tmp_path / "data/train.jsonl").read_text().splitlines()]
+    mutate(rows)  # type: ignore[operator]
+    write_jsonl(tmp_path / "data/train.jsonl", rows)
+    with pytest.raises(DataError) as info:
+        _load(path)
+    assert info.value.exit_code == 2
+    assert expected in info.value.message
+
+
+def test_missing_file_and_unknown_format(write_config: ConfigWriter, tmp_path: Path) -> None:
+    path = write_config(lambda c: c["data"].update(val="data/nope.jsonl"))
+    with pytest.raises(DataError, match=r"nope\.jsonl: data file not found"):
+        _load(path)
+    (tmp_path / "data/val.xlsx").write_text("x")
+    path = write_config(lambda c: c["data"].update(val="data/val.xlsx"))
+    with pytest.raises(DataError, match=r"unsupported file type '\.xlsx'"):
+        _load(path)

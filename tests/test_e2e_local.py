@@ -1,0 +1,68 @@
+"""End to end on the real embedded model (SmolLM2-135M-Instruct via llama.cpp, through litellm)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from promptc.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+LABELS = {"billing", "technical", "account", "shipping"}
+pytestmark = pytest.mark.slow
+
+
+def _subset(src: Path, dst: Path, n: int) -> None:
+    """The first n rows per channel, to keep the run short."""
+    rows, seen = [], {}
+    for line in src.read_text().splitlines():
+        row = json.loads(line)
+        seen[row["channel"]] = seen.get(row["channel"], 0) + 1
+        if seen[row["channel"]] <= n:
+            rows.append(line)
+    dst.write_text("\n".join(rows) + "\n")
+
+
+def test_compile_eval_promote_run_on_the_embedded_model(tmp_path: Path) -> None:
+    config = yaml.safe_load((ROOT / "configs/support_triage.yaml").read_text())
+    for split, n in (("train", 40), ("val", 5), ("test", 10)):
+        _subset(ROOT / f"datasets/support_tickets/{split}.jsonl", tmp_path / f"{split}.jsonl", n)
+        config["data"][split] = str(tmp_path / f"{split}.jsonl")
+    config["optimizer"]["settings"] = {"max_bootstrapped_demos": 2, "max_labeled_demos": 6, "max_traced": 8}
+    config["gates"] = {"overall": {"min": 0.3}, "default": {"min_n": 5}}
+    config["artifacts"] = str(tmp_path / "artifacts")
+    path = tmp_path / "e2e.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    runner = CliRunner()
+
+    first = runner.invoke(app, ["compile", str(path)])
+    assert first.exit_code == 0, first.output
+    artifact = re.search(r"artifact (\w{16}) written", first.output)
+    assert artifact is not None
+    assert re.search(r"model calls: [1-9]\d* made", first.output)
+
+    again = runner.invoke(app, ["compile", str(path)])
+    assert again.exit_code == 0, again.output
+    assert f"artifact {artifact.group(1)} written" in again.output
+    assert "model calls: 0 made" in again.output
+
+    report = tmp_path / "eval.json"
+    evaluated = runner.invoke(app, ["eval", str(path), "--json", str(report)])
+    assert evaluated.exit_code == 0, evaluated.output
+    data = json.loads(report.read_text())
+    overall = data["slices"][0]
+    assert overall["n"] == 40 and overall["mean"] >= 0.3
+    assert overall["mean"] > overall["baseline"]
+
+    promoted = runner.invoke(app, ["promote", str(path), "--artifact", artifact.group(1)])
+    assert promoted.exit_code == 0, promoted.output
+
+    answer = runner.invoke(app, ["run", str(path), "--input", "ticket=I was charged twice for my order"])
+    assert answer.exit_code == 0, answer.output
+    m = re.search(r"category: (\w+)", answer.output)
+    assert m is not None and m.group(1) in LABELS

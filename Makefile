@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 CONFIG := configs/support_triage.yaml
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: install demo test lint typecheck unit bench clean
+.PHONY: install demo test lint typecheck unit bench bench-dspy clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -53,6 +53,18 @@ test: lint typecheck unit
 
 bench: install
 	$(PY) bench/overhead.py
+
+# promptc vs DSPy (bench/dspy_compare.py, ~25 min on 2 cores). DSPy is never a promptc dependency:
+# it lives in its own venv, next to the same llama-cpp-python wheel, so .venv's litellm stays as is.
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/.installed: pyproject.toml | $(STAMP)
+	python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
+	$(BENCH_VENV)/bin/python -m pip install -q -e '.[local,bench]'
+	touch $@
+
+bench-dspy: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python bench/dspy_compare.py --update-results
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

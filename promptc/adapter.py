@@ -26,7 +26,8 @@ class ParseError(Exception):
         return self.reason
 
 
-def _describe(f: Field) -> str:
+def describe_field(f: Field) -> str:
+    """One field as the prompt lists it: name, description, allowed values or type."""
     text = f"{f.name}"
     if f.description:
         text += f": {f.description}"
@@ -45,8 +46,8 @@ def system_prompt(program: Program, candidate: Candidate) -> str:
     parts = []
     if candidate.instructions:
         parts.append(candidate.instructions)
-    parts.append("Inputs:\n" + "\n".join(f"- {_describe(f)}" for f in sig.inputs))
-    parts.append("Outputs:\n" + "\n".join(f"- {_describe(f)}" for f in sig.outputs))
+    parts.append("Inputs:\n" + "\n".join(f"- {describe_field(f)}" for f in sig.inputs))
+    parts.append("Outputs:\n" + "\n".join(f"- {describe_field(f)}" for f in sig.outputs))
     fmt = [f"{f.name}: <{f.name}>" for f in sig.outputs]
     if program.module == "chain_of_thought":
         fmt.insert(0, f"{REASONING}: <think step by step in one or two sentences>")

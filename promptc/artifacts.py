@@ -117,6 +117,11 @@ class Store:
             raise BadInput(f"artifact prefix {ref!r} is ambiguous", fix="give more characters of the id")
         return self.load(matches[0])
 
+    def list(self, program: str, model: str, revision: str) -> list[Artifact]:
+        """Every artifact of a program for one model revision, oldest file first."""
+        paths = (self.root / program).glob(f"*/{target_key(model, revision)}/*.json")
+        return [self.load(p) for p in sorted(paths, key=lambda p: (p.stat().st_mtime, p.name))]
+
     @staticmethod
     def load(path: Path) -> Artifact:
         """Read an artifact file and refuse it unless its content still matches its id."""
@@ -194,13 +199,38 @@ class Registry:
             )
             previous: str | None = entry["aliases"].get(alias)
             entry["aliases"][alias] = artifact.id
-            entry["history"].append(
-                {
-                    "time": _now(),
-                    "action": action,
-                    "alias": alias,
-                    "artifact": artifact.id,
-                    "previous": previous,
-                }
-            )
+            entry["history"].append(_event(action, alias, artifact.id, previous))
         return previous
+
+    def rollback(self, model: str, revision: str, alias: str) -> tuple[str, str]:
+        """Move alias back to the artifact it pointed at before its last promotion: (from, to)."""
+        with self._locked() as data:
+            entry = data["targets"].get(target_key(model, revision))
+            stack = _alias_stack(entry["history"] if entry else [], alias)
+            if len(stack) < 2:
+                raise BadInput(
+                    f"alias {alias!r} for {model}@{revision} has no earlier artifact to roll back to",
+                    fix="see promptc history; promote an artifact explicitly instead",
+                )
+            assert entry is not None
+            current, restored = stack[-1], stack[-2]
+            entry["aliases"][alias] = restored
+            entry["history"].append(_event("rollback", alias, restored, current))
+        return current, restored
+
+
+def _event(action: str, alias: str, artifact_id: str, previous: str | None) -> dict[str, Any]:
+    return {"time": _now(), "action": action, "alias": alias, "artifact": artifact_id, "previous": previous}
+
+
+def _alias_stack(history: list[dict[str, Any]], alias: str) -> list[str]:
+    """Replay an alias's history: promotions push, rollbacks pop; the top is the current artifact."""
+    stack: list[str] = []
+    for event in history:
+        if event["alias"] != alias:
+            continue
+        if event["action"] == "rollback":
+            stack.pop()
+        else:
+            stack.append(event["artifact"])
+    return stack

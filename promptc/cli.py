@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from promptc import __version__
 from promptc.config import Config, load_config
@@ -21,6 +22,9 @@ from promptc.evaluate import OVERALL, Evaluation
 from promptc.gates import GateReport
 from promptc.lm import Usage
 from promptc.progress import Advance
+
+if TYPE_CHECKING:
+    from promptc.lifecycle import CompileEstimate, CompileOutcome
 
 app = typer.Typer(
     help="Compile, evaluate, gate and release LLM prompt programs.",
@@ -56,10 +60,22 @@ def handles_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-class RichReporter:
-    """Progress bars on stderr for each stage of long work."""
+class StatusProgress(Progress):
+    """Progress bars with a status line under them (best score so far, calls, tokens)."""
 
-    def __init__(self, progress: Progress) -> None:
+    status_line = ""
+
+    def get_renderables(self) -> Iterable[RenderableType]:
+        """The bars, then the status line."""
+        yield from super().get_renderables()
+        if self.status_line:
+            yield Text(self.status_line)
+
+
+class RichReporter:
+    """Progress bars on stderr for each stage of long work, and a live search status line."""
+
+    def __init__(self, progress: StatusProgress) -> None:
         self.progress = progress
 
     def stage(self, name: str, total: int) -> Advance:
@@ -67,11 +83,16 @@ class RichReporter:
         task = self.progress.add_task(name, total=total)
         return lambda: self.progress.advance(task)
 
+    def status(self, best: float | None, calls: int, tokens: int) -> None:
+        """Show the best validation score so far, model calls made and tokens spent."""
+        score = "-" if best is None else f"{best:.3f}"
+        self.progress.status_line = f"best val score {score} | model calls made {calls:,} | tokens {tokens:,}"
+
 
 @contextmanager
 def progress_bars() -> Iterator[RichReporter]:
     """A live progress display for the duration of a command."""
-    progress = Progress(
+    progress = StatusProgress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -110,19 +131,49 @@ def slice_table(title: str, baseline: Evaluation, candidate: Evaluation) -> Tabl
     return table
 
 
+def _interval(low: float | None, high: float | None, signed: bool = False) -> str:
+    if low is None or high is None:
+        return ""
+    return f" [{low:+.2f}, {high:+.2f}]" if signed else f" [{low:.2f}, {high:.2f}]"
+
+
 def gate_table(report: GateReport) -> Table:
-    """Each gate check and its verdict."""
-    table = Table(title="release gates")
-    table.add_column("scope")
-    table.add_column("rule")
-    table.add_column("verdict")
-    table.add_column("detail")
-    for c in report.checks:
-        verdict = "[green]pass[/]" if c.passed else "[bold red]FAIL[/]"
-        table.add_row("overall" if c.scope == OVERALL else c.scope, c.rule, verdict, c.message)
-    for name in report.ungated:
-        table.add_row(name, "-", "[yellow]ungated[/]", "no gate covers this slice")
+    """Per slice: n, score and CI, reference, change and its CI, and the verdict with its rule."""
+    level = f"{report.confidence:.0%}"
+    table = Table(title=f"release gates ({report.mode} mode)", caption=f"changes vs {report.reference}")
+    for col, justify in (
+        ("slice", "left"),
+        ("n", "right"),
+        (f"score [{level} CI]", "right"),
+        ("reference", "right"),
+        (f"change [{level} CI]", "right"),
+        ("verdict", "left"),
+        ("decided by", "left"),
+    ):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for s in report.slices:
+        verdict = (
+            "[yellow]ungated[/]" if not s.gated else "[green]pass[/]" if s.passed else "[bold red]FAIL[/]"
+        )
+        table.add_row(
+            "[bold]overall[/]" if s.scope == OVERALL else s.scope,
+            str(s.n),
+            f"{s.score:.3f}{_interval(s.ci_low, s.ci_high)}",
+            "-" if s.reference is None else f"{s.reference:.3f}",
+            "-" if s.delta is None else f"{s.delta:+.3f}{_interval(s.delta_low, s.delta_high, signed=True)}",
+            verdict,
+            s.decided_by,
+        )
+    for c in report.missing:
+        table.add_row(c.scope, "0", "-", "-", "-", "[bold red]FAIL[/]", "present")
     return table
+
+
+def print_failures(report: GateReport) -> None:
+    """Each failed check on its own line (readable in CI logs)."""
+    err.print(f"[bold red]gates failed:[/] {len(report.failures)} check(s)")
+    for check in report.failures:
+        err.print(f"  - {check.message}", highlight=False, soft_wrap=True)
 
 
 def usage_line(usage: Usage) -> str:
@@ -164,25 +215,105 @@ def check(config: ConfigArg) -> None:
     raise typer.Exit(1)
 
 
+def print_estimate(cfg: Config, estimate: CompileEstimate) -> None:
+    """What a compile will call, stage by stage, its cost, and how the budget bears on it."""
+    sizes = estimate.sizes
+    out.print(
+        f"dry run: {estimate.optimizer} on {cfg.target.model}@{cfg.target.revision} "
+        f"(train {sizes['train']}, val {sizes['val']}, test {sizes['test']} examples); no model was called",
+        highlight=False,
+        soft_wrap=True,
+    )
+    table = Table(title="model calls on a cold cache")
+    table.add_column("stage")
+    table.add_column("calls", justify="right")
+    for name, n in estimate.search.stages:
+        table.add_row(name, f"{n:,}")
+    out.print(table)
+    out.print(f"search: {estimate.search.total:,} model calls", highlight=False)
+    out.print(
+        f"holdout: {estimate.holdout_calls:,} model calls (baseline and candidate on the "
+        f"{sizes['test']} test examples; not capped by the budget)",
+        highlight=False,
+    )
+    out.print(f"total: {estimate.total_calls:,} model calls (cached calls are free)", highlight=False)
+    if estimate.in_process:
+        out.print("cost: $0 (local model)")
+    elif estimate.cost_usd is None:
+        out.print(f"cost: unknown (litellm has no price for {', '.join(estimate.unpriced)})", highlight=False)
+    else:
+        out.print(f"cost: about ${estimate.cost_usd:.4f} (litellm's prices; replies counted at max_tokens)")
+    budget = estimate.budget
+    if budget.max_calls is not None:
+        verdict = (
+            f"[yellow]the search would stop at the cap, after {budget.max_calls:,} of "
+            f"{estimate.search.total:,} calls[/]"
+            if budget.max_calls < estimate.search.total
+            else "the search fits"
+        )
+        out.print(f"budget: max_calls {budget.max_calls:,}: {verdict}", highlight=False)
+    if budget.max_cost_usd is not None:
+        fits = estimate.cost_usd is not None and estimate.cost_usd <= budget.max_cost_usd
+        verdict = "the run fits" if fits else "[yellow]the search may stop at the cap[/]"
+        out.print(f"budget: max_cost_usd {budget.max_cost_usd}: {verdict}", highlight=False)
+
+
+def trial_table(outcome: CompileOutcome) -> Table:
+    """Every candidate the optimizer scored on the validation split; the chosen one marked."""
+    chosen = outcome.artifact.content["candidate"]
+    table = Table(title="trials (validation split)")
+    for col in ("trial", "val score", "examples", "requests", ""):
+        table.add_column(col)
+    marked = False
+    for t in outcome.trials:
+        mark = ""
+        if not marked and t.full and t.candidate.to_dict() == chosen:
+            mark, marked = "[green]chosen[/]", True
+        table.add_row(
+            t.name, f"{t.val_score:.3f}", str(t.n) + ("" if t.full else " (minibatch)"), str(t.calls), mark
+        )
+    return table
+
+
 @app.command(name="compile")
 @handles_errors
-def compile_cmd(config: ConfigArg) -> None:
+def compile_cmd(
+    config: ConfigArg,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Print the model calls and cost compile would spend; call nothing."),
+    ] = False,
+) -> None:
     """Compile the program on train+val, evaluate it on test, write an artifact."""
-    from promptc.lifecycle import compile_config
+    from promptc.lifecycle import compile_config, estimate_compile
 
     cfg = _config(config)
+    if dry_run:
+        print_estimate(cfg, estimate_compile(cfg))
+        return
     with progress_bars() as reporter:
         outcome = compile_config(cfg, reporter)
-    trials = Table(title="trials (validation split)")
-    for col in ("trial", "val score", "requests"):
-        trials.add_column(col)
-    for t in outcome.trials:
-        trials.add_row(t.name, f"{t.val_score:.3f}", str(t.calls))
-    out.print(trials)
+    out.print(trial_table(outcome))
+    for note in outcome.notes:
+        out.print(note, highlight=False, soft_wrap=True)
+    if outcome.stopped_by_budget:
+        scored = sum(1 for t in outcome.trials if t.full)
+        err.print(
+            f"[bold yellow]stopped by budget:[/] {outcome.stopped_by_budget}; kept the best of "
+            f"{scored} fully scored candidate(s) (lineage.stopped_by_budget: true)",
+            highlight=False,
+            soft_wrap=True,
+        )
     out.print(
         slice_table(f"holdout: {cfg.program.name} {cfg.program.version}", outcome.baseline, outcome.candidate)
     )
     out.print(gate_table(outcome.gates))
+    search, total = outcome.search_usage, outcome.usage
+    out.print(
+        f"search: {search.calls} model calls made, {search.cached} from cache; "
+        f"holdout: {total.calls - search.calls} made, {total.cached - search.cached} from cache",
+        highlight=False,
+    )
     out.print(usage_line(outcome.usage))
     out.print(f"artifact [bold]{outcome.artifact.id}[/] written to {outcome.artifact.path}", soft_wrap=True)
     out.print(
@@ -196,26 +327,26 @@ def eval_cmd(
     config: ConfigArg,
     artifact: Annotated[str, typer.Option(help="Artifact id or alias.")] = "latest",
     json_path: Annotated[Path | None, typer.Option("--json", help="Write a JSON report here.")] = None,
+    junit: Annotated[
+        Path | None, typer.Option(help="Write JUnit XML (a testcase per gate per slice).")
+    ] = None,
+    markdown: Annotated[Path | None, typer.Option(help="Write a Markdown summary for a PR comment.")] = None,
 ) -> None:
-    """Evaluate an artifact and the baseline on the test split; exit 1 if a gate fails."""
+    """Evaluate an artifact (and its reference) on the test split; exit 1 if a gate fails."""
     from promptc.lifecycle import evaluate_config
-    from promptc.report import eval_report, write_json
+    from promptc.report import write_reports
 
     cfg = _config(config)
     with progress_bars() as reporter:
         outcome = evaluate_config(cfg, artifact, reporter)
-    out.print(slice_table(f"holdout: artifact {outcome.artifact.id}", outcome.baseline, outcome.candidate))
     out.print(gate_table(outcome.gates))
     out.print(usage_line(outcome.usage))
-    if json_path is not None:
-        write_json(json_path, eval_report(outcome))
-        out.print(f"JSON report written to {json_path}")
+    for path in write_reports(outcome, json_path=json_path, junit=junit, md=markdown):
+        out.print(f"report written to {path}", soft_wrap=True)
     if not outcome.gates.passed:
-        err.print(f"[bold red]gates failed:[/] {len(outcome.gates.failures)} check(s)")
-        for check in outcome.gates.failures:
-            err.print(f"  - {check.message}", highlight=False, soft_wrap=True)
+        print_failures(outcome.gates)
         raise typer.Exit(1)
-    out.print("[green]gates passed[/]")
+    out.print(f"[green]gates passed[/] for artifact {outcome.artifact.id}")
 
 
 @app.command()
@@ -236,6 +367,164 @@ def promote(
         f"[green]{outcome.alias}[/] -> {outcome.artifact.id} for "
         f"{outcome.artifact.model}@{outcome.artifact.revision}{was}"
     )
+
+
+@app.command()
+@handles_errors
+def rollback(
+    config: ConfigArg,
+    alias: Annotated[str, typer.Option(help="The alias to move back.")] = "production",
+) -> None:
+    """Move an alias back to the artifact it pointed at before its last promotion."""
+    from promptc.lifecycle import rollback as rollback_alias
+
+    cfg = _config(config)
+    current, restored = rollback_alias(cfg, alias)
+    out.print(f"[green]{alias}[/] -> {restored} (was {current}) for {cfg.target.model}@{cfg.target.revision}")
+
+
+@app.command(name="list")
+@handles_errors
+def list_cmd(config: ConfigArg) -> None:
+    """Artifacts and aliases of the program for the config's model revision."""
+    from promptc.lifecycle import registry_view
+
+    cfg = _config(config)
+    view = registry_view(cfg)
+    by_id: dict[str, list[str]] = {}
+    for name, artifact_id in view.aliases.items():
+        by_id.setdefault(artifact_id, []).append(name)
+    table = Table(title=f"{cfg.program.name} for {cfg.target.model}@{cfg.target.revision}")
+    table.add_column("artifact", no_wrap=True, min_width=16)
+    for col in ("version", "optimizer", "baseline", "candidate", "aliases"):
+        table.add_column(col)
+    for art in view.artifacts:
+        ev = art.content["evaluation"]
+        table.add_row(
+            art.id,
+            art.content["program"]["version"],
+            art.content["lineage"]["optimizer"]["name"],
+            f"{ev['baseline']['summaries'][OVERALL]['mean']:.3f}",
+            f"{ev['candidate']['summaries'][OVERALL]['mean']:.3f}",
+            ", ".join(sorted(by_id.get(art.id, []))),
+        )
+    out.print(table)
+    if not view.artifacts:
+        out.print(f"no artifacts yet: run promptc compile {config}")
+
+
+@app.command()
+@handles_errors
+def history(config: ConfigArg) -> None:
+    """Every alias change (compiles, promotions, rollbacks) for the config's model revision."""
+    from promptc.lifecycle import registry_view
+
+    cfg = _config(config)
+    table = Table(title=f"history of {cfg.program.name} for {cfg.target.model}@{cfg.target.revision}")
+    table.add_column("time")
+    for col in ("action", "alias", "artifact", "previous"):
+        table.add_column(col, no_wrap=True)
+    for event in registry_view(cfg).history:
+        table.add_row(
+            event["time"], event["action"], event["alias"], event["artifact"], event["previous"] or "-"
+        )
+    out.print(table)
+
+
+ArtifactArg = Annotated[str, typer.Argument(help="An artifact .json file, or an id/alias with --config.")]
+OptionalConfig = Annotated[
+    Path | None, typer.Option("--config", "-c", help="Config to resolve ids and aliases.")
+]
+
+
+@app.command()
+@handles_errors
+def show(artifact: ArtifactArg, config: OptionalConfig = None) -> None:
+    """The compiled prompt exactly as the model receives it, the demos, lineage and scores."""
+    from promptc.lifecycle import find_artifact, prompt_preview
+
+    art = find_artifact(artifact, _config(config) if config else None)
+    c = art.content
+    out.print(
+        f"[bold]artifact {art.id}[/]  {c['program']['name']} {c['program']['version']}  "
+        f"{art.model}@{art.revision}",
+        soft_wrap=True,
+    )
+    out.print(f"file: {art.path}", soft_wrap=True)
+    out.rule("messages as the model receives them (inputs as {placeholders})")
+    for message in prompt_preview(art):
+        out.print(f"[bold cyan]{message['role']}[/]", highlight=False)
+        out.print(message["content"], markup=False, highlight=False)
+    out.rule("lineage")
+    lineage = c["lineage"]
+    for key in ("promptc_version", "config_sha256", "metric", "optimizer", "splits", "lm_requests", "tokens"):
+        out.print(f"[bold]{key}[/]: {lineage.get(key)}", highlight=False, soft_wrap=True)
+    table = Table(title="holdout scores")
+    for col in ("slice", "n", "baseline", "candidate"):
+        table.add_column(col)
+    ev = c["evaluation"]
+    for name, summary in ev["candidate"]["summaries"].items():
+        base = ev["baseline"]["summaries"].get(name, {}).get("mean")
+        table.add_row(
+            "overall" if name == OVERALL else name,
+            str(summary["n"]),
+            "-" if base is None else f"{base:.3f}",
+            f"{summary['mean']:.3f}",
+        )
+    out.print(table)
+
+
+@app.command()
+@handles_errors
+def diff(a: ArtifactArg, b: ArtifactArg, config: OptionalConfig = None) -> None:
+    """Instructions, demos and per-slice scores of two artifacts side by side."""
+    import difflib
+
+    from promptc.lifecycle import find_artifact
+
+    cfg = _config(config) if config else None
+    left, right = find_artifact(a, cfg), find_artifact(b, cfg)
+    lc, rc = left.content, right.content
+    out.rule(f"instructions: {left.id} -> {right.id}")
+    lines = list(
+        difflib.unified_diff(
+            lc["candidate"]["instructions"].splitlines(),
+            rc["candidate"]["instructions"].splitlines(),
+            left.id,
+            right.id,
+            lineterm="",
+        )
+    )
+    out.print("\n".join(lines) if lines else "(same instructions)", markup=False, highlight=False)
+    demos = Table(title="demos")
+    demos.add_column(left.id)
+    demos.add_column(right.id)
+    ld, rd = lc["candidate"]["demos"], rc["candidate"]["demos"]
+    for i in range(max(len(ld), len(rd))):
+        cells = []
+        for ds in (ld, rd):
+            if i < len(ds):
+                d = ds[i]
+                text = "; ".join(f"{k}={v}" for k, v in d["inputs"].items())
+                cells.append(f"{d.get('source_id') or '-'}: {text[:60]} -> {d['outputs']}")
+            else:
+                cells.append("")
+        demos.add_row(*cells)
+    out.print(demos)
+    scores = Table(title="holdout scores (candidate)")
+    for col in ("slice", left.id, right.id, "change"):
+        scores.add_column(col)
+    ls, rs = lc["evaluation"]["candidate"]["summaries"], rc["evaluation"]["candidate"]["summaries"]
+    for name in dict.fromkeys([*ls, *rs]):
+        lm_, rm_ = ls.get(name, {}).get("mean"), rs.get(name, {}).get("mean")
+        change = f"{rm_ - lm_:+.3f}" if lm_ is not None and rm_ is not None else "-"
+        scores.add_row(
+            "overall" if name == OVERALL else name,
+            "-" if lm_ is None else f"{lm_:.3f}",
+            "-" if rm_ is None else f"{rm_:.3f}",
+            change,
+        )
+    out.print(scores)
 
 
 @app.command()

@@ -59,20 +59,41 @@ class OptimizerSpec:
 
 @dataclass(frozen=True)
 class GateRule:
-    """Thresholds for one slice (or overall)."""
+    """Thresholds for one slice (or overall); None means the rule is not applied."""
 
     min: float | None = None
-    max_drop: float | None = None
+    max: float | None = None
     min_n: int | None = None
+    max_drop: float | None = None
+    max_rel_drop: float | None = None
+    min_gain: float | None = None
+    min_rel_gain: float | None = None
+
+
+GATE_RULE_KEYS = ("min", "max", "min_n", "max_drop", "max_rel_drop", "min_gain", "min_rel_gain")
 
 
 @dataclass(frozen=True)
 class Gates:
-    """Release gates: overall, a default for every slice, and named slices."""
+    """Release gates: overall, a default for every slice, named slices, and how to judge them."""
 
     overall: GateRule | None = None
     default: GateRule | None = None
     slices: dict[str, GateRule] = field(default_factory=dict)
+    reference: str = "baseline"
+    mode: str = "point"
+    confidence: float = 0.95
+    higher_is_better: bool = True
+    resamples: int = 2000
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Hard caps on the compile search: new model calls and their cost (the holdout is not capped)."""
+
+    max_calls: int | None = None
+    max_cost_usd: float | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +110,7 @@ class Config:
     artifacts_dir: Path
     cache_path: Path
     digest: str
+    budget: Budget = field(default_factory=Budget)
 
 
 def _schema() -> dict[str, Any]:
@@ -145,6 +167,11 @@ def _resolve(base: Path, value: str | None) -> Path | None:
         return None
     p = Path(os.path.expanduser(value))
     return p if p.is_absolute() else (base / p).resolve()
+
+
+def _budget(raw: dict[str, Any]) -> Budget:
+    cost = raw.get("max_cost_usd")
+    return Budget(max_calls=raw.get("max_calls"), max_cost_usd=None if cost is None else float(cost))
 
 
 def promptc_home() -> Path:
@@ -221,16 +248,18 @@ def load_config(path: str | Path) -> Config:
     g = raw.get("gates", {})
 
     def rule(r: dict[str, Any] | None) -> GateRule | None:
-        return (
-            None
-            if r is None
-            else GateRule(min=r.get("min"), max_drop=r.get("max_drop"), min_n=r.get("min_n"))
-        )
+        return None if r is None else GateRule(**{k: r[k] for k in GATE_RULE_KEYS if k in r})
 
     gates = Gates(
         overall=rule(g.get("overall")),
         default=rule(g.get("default")),
         slices={name: GateRule(**r) for name, r in g.get("slices", {}).items()},
+        reference=g.get("reference", "baseline"),
+        mode=g.get("mode", "point"),
+        confidence=float(g.get("confidence", 0.95)),
+        higher_is_better=bool(g.get("higher_is_better", True)),
+        resamples=int(g.get("resamples", 2000)),
+        seed=int(g.get("seed", 0)),
     )
     artifacts_dir = _resolve(base, raw.get("artifacts", "artifacts"))
     cache_path = _resolve(base, raw.get("cache")) or promptc_home() / "cache.sqlite"
@@ -247,4 +276,5 @@ def load_config(path: str | Path) -> Config:
         artifacts_dir=artifacts_dir,
         cache_path=cache_path,
         digest=digest,
+        budget=_budget(raw.get("budget", {})),
     )

@@ -5,22 +5,24 @@ The CLI parses arguments, calls one of these, and renders what it returns.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from promptc import __version__
+from promptc.adapter import render_messages
 from promptc.artifacts import Artifact, Registry, Store
 from promptc.cache import CallCache
-from promptc.config import Config, load_config
+from promptc.config import Budget, Config, load_config
 from promptc.data import SplitReport, Splits, check_splits, coerce_value, load_splits
 from promptc.errors import BadInput, CheckFailed, RevisionMismatch, RuntimeFailure
-from promptc.evaluate import Evaluation, Prediction, Summary, evaluate, predict
-from promptc.gates import GateReport, check_gates
-from promptc.lm import LM, Usage
+from promptc.evaluate import Evaluation, Prediction, evaluate, predict
+from promptc.gates import GateReport, ScoreSet, check_gates
+from promptc.lm import LM, Usage, is_in_process, price
 from promptc.metrics import load_metric
 from promptc.optimizers import get_optimizer
-from promptc.optimizers.base import CompileInputs, Trial
+from promptc.optimizers.base import CallEstimate, CompileInputs, Trial, labeled_demo
 from promptc.program import Candidate, Program, baseline_candidate
 from promptc.progress import Reporter, Silent
 
@@ -59,7 +61,10 @@ class CompileOutcome:
     candidate: Evaluation
     gates: GateReport
     trials: tuple[Trial, ...]
-    usage: Usage
+    usage: Usage  # search and holdout together
+    search_usage: Usage = field(default_factory=Usage)
+    stopped_by_budget: str | None = None  # the cap's message when the budget ended the search
+    notes: tuple[str, ...] = ()  # from the optimizer, e.g. where its optuna study is
 
 
 def compile_config(config: Config, reporter: Reporter | None = None) -> CompileOutcome:
@@ -69,21 +74,29 @@ def compile_config(config: Config, reporter: Reporter | None = None) -> CompileO
     metric = load_metric(config.metric, config.program.signature, config.path.resolve().parent)
     optimizer = get_optimizer(config.optimizer.name, config.optimizer.settings)
     lm = _lm(config)
+    # The budget caps the search only: the holdout evaluation runs on an uncapped LM, reported apart.
+    search_lm = LM(
+        config.target, lm.cache, max_calls=config.budget.max_calls, max_cost_usd=config.budget.max_cost_usd
+    )
     result = optimizer.compile(
         CompileInputs(
             program=config.program,
             train=splits.train,
             val=splits.val,
             metric=metric,
-            lm=lm,
+            lm=search_lm,
             seed=config.optimizer.seed,
             settings=config.optimizer.settings,
             reporter=reporter,
+            state_dir=config.cache_path.parent,
         )
     )
     baseline, candidate = _evaluate_pair(config, splits, lm, result.candidate, reporter)
-    gates = check_gates(config.gates, candidate.summaries, baseline.summaries)
-    usage = lm.usage
+    # The verdict shown at compile time; the reference artifact's stored scores are enough here.
+    label, ref_scores = reference_scores(config, scores_of(baseline), stored_scores)
+    gates = check_gates(config.gates, scores_of(candidate), ref_scores, reference_label=label)
+    search_usage = search_lm.usage
+    usage = search_usage + lm.usage
     content = {
         "program": config.program.to_dict(),
         "target": {
@@ -103,6 +116,9 @@ def compile_config(config: Config, reporter: Reporter | None = None) -> CompileO
                 "settings": config.optimizer.settings,
             },
             "trials": [t.to_dict() for t in result.trials],
+            "search": result.lineage,
+            "stopped_by_budget": result.stopped_by_budget is not None,
+            "search_requests": search_usage.requests,
             "lm_requests": usage.requests,
             "tokens": usage.prompt_tokens + usage.completion_tokens,
         },
@@ -115,7 +131,17 @@ def compile_config(config: Config, reporter: Reporter | None = None) -> CompileO
     }
     artifact = Store(config.artifacts_dir).write(content)
     Registry(config.artifacts_dir, config.program.name).set_alias(artifact, LATEST, action="compile")
-    return CompileOutcome(artifact, baseline, candidate, gates, result.trials, usage)
+    return CompileOutcome(
+        artifact,
+        baseline,
+        candidate,
+        gates,
+        result.trials,
+        usage,
+        search_usage,
+        result.stopped_by_budget,
+        result.notes,
+    )
 
 
 def _evaluate_pair(
@@ -128,6 +154,79 @@ def _evaluate_pair(
         advance = reporter.stage(f"evaluating {name} on test", len(splits.test))
         out.append(evaluate(config.program, cand, splits.test, metric, lm, seed=seed, on_done=advance))
     return out[0], out[1]
+
+
+@dataclass(frozen=True)
+class CompileEstimate:
+    """What compile will spend, worked out without calling a model."""
+
+    optimizer: str
+    sizes: dict[str, int]  # examples per split
+    search: CallEstimate
+    holdout_calls: int  # the baseline and the candidate on the test split
+    cost_usd: float | None  # None when litellm has no price for one of the models
+    models: tuple[str, ...]  # the target, and mipro's prompt model when it is another one
+    unpriced: tuple[str, ...]  # models litellm has no price for
+    budget: Budget
+
+    @property
+    def total_calls(self) -> int:
+        """Search and holdout calls together."""
+        return self.search.total + self.holdout_calls
+
+    @property
+    def in_process(self) -> bool:
+        """Every call goes to an in-process (local or fake) model: no money is spent."""
+        return all(is_in_process(m) for m in self.models)
+
+
+def _approx_tokens(messages: list[dict[str, str]]) -> int:
+    # About four characters per token in English text, plus a few per message for the chat format.
+    return sum(len(m["content"]) // 4 + 4 for m in messages)
+
+
+def estimate_compile(config: Config) -> CompileEstimate:
+    """The model calls (and, where litellm knows the price, the cost) of compiling this config."""
+    splits = _checked_splits(config)
+    optimizer = get_optimizer(config.optimizer.name, config.optimizer.settings)
+    sizes = {name: len(examples) for name, examples in splits.items()}
+    search = optimizer.estimate_calls(config.optimizer.settings, sizes["train"], sizes["val"])
+    holdout = 2 * sizes["test"]
+    target = config.target.model
+    prompt_model = search.prompt_model or target
+    models = tuple(dict.fromkeys([target, prompt_model]))
+    if all(is_in_process(m) for m in models):
+        return CompileEstimate(config.optimizer.name, sizes, search, holdout, 0.0, models, (), config.budget)
+    program = config.program
+    probe = [e.inputs for e in (splits.val + splits.test)[:20]]
+    demos = tuple(labeled_demo(e) for e in splits.train[: search.max_demos])
+
+    def prompt_tokens(candidate: Candidate) -> int:
+        counts = [_approx_tokens(render_messages(program, candidate, x)) for x in probe]
+        return sum(counts) // max(1, len(counts))
+
+    with_demos = prompt_tokens(Candidate(program.signature.instructions, demos))
+    zero_shot = prompt_tokens(baseline_candidate(program))
+    reply = config.target.max_tokens  # an upper bound: replies are often shorter
+    calls = [
+        (target, search.total - search.prompt_model_calls, with_demos, reply),
+        # a proposal prompt (signature, data summary, a few examples) is a few hundred tokens
+        (prompt_model, search.prompt_model_calls, 600, search.prompt_model_max_tokens),
+        (target, sizes["test"], zero_shot, reply),
+        (target, sizes["test"], with_demos, reply),
+    ]
+    total = 0.0
+    unpriced: dict[str, None] = {}
+    for model, n, tokens, replies in calls:
+        each = price(model, tokens, replies)
+        if each is None:
+            unpriced[model] = None
+        else:
+            total += n * each
+    cost = None if unpriced else total
+    return CompileEstimate(
+        config.optimizer.name, sizes, search, holdout, cost, models, tuple(unpriced), config.budget
+    )
 
 
 def resolve_artifact(config: Config, ref: str) -> Artifact:
@@ -155,14 +254,52 @@ class EvalOutcome:
     usage: Usage
 
 
+def scores_of(evaluation: Evaluation) -> ScoreSet:
+    """Per-example scores of an evaluation, for the gates."""
+    return ScoreSet(
+        scores={r.id: r.score for r in evaluation.records}, slices={r.id: r.slice for r in evaluation.records}
+    )
+
+
+def stored_scores(artifact: Artifact, which: str = "candidate") -> ScoreSet:
+    """Per-example scores stored in an artifact's holdout evaluation ('candidate' or 'baseline')."""
+    return ScoreSet.from_records(artifact.content["evaluation"][which]["records"])
+
+
+def reference_scores(
+    config: Config, baseline: ScoreSet, score_artifact: Callable[[Artifact], ScoreSet]
+) -> tuple[str, ScoreSet]:
+    """What changes are judged against: the baseline, or the artifact behind gates.reference."""
+    name = config.gates.reference
+    if name == "baseline":
+        return "baseline", baseline
+    aliases = Registry(config.artifacts_dir, config.program.name).aliases(
+        config.target.model, config.target.revision
+    )
+    if name not in aliases:
+        return f"baseline (no artifact behind {name!r} yet)", baseline
+    artifact = Store(config.artifacts_dir).find(config.program.name, aliases[name])
+    return f"{name} ({artifact.id})", score_artifact(artifact)
+
+
 def evaluate_config(config: Config, ref: str = LATEST, reporter: Reporter | None = None) -> EvalOutcome:
-    """Re-evaluate an artifact and the baseline on the test split and apply the gates."""
+    """Re-evaluate an artifact and the baseline (and reference) on the test split; apply the gates."""
+    reporter = reporter or Silent()
     artifact = resolve_artifact(config, ref)
     splits = _checked_splits(config)
     lm = _lm(config)
     candidate = Candidate.from_dict(artifact.content["candidate"])
-    baseline, cand_eval = _evaluate_pair(config, splits, lm, candidate, reporter or Silent())
-    gates = check_gates(config.gates, cand_eval.summaries, baseline.summaries)
+    baseline, cand_eval = _evaluate_pair(config, splits, lm, candidate, reporter)
+    metric = load_metric(config.metric, config.program.signature, config.path.resolve().parent)
+
+    def score_artifact(reference: Artifact) -> ScoreSet:
+        advance = reporter.stage(f"evaluating {config.gates.reference} on test", len(splits.test))
+        ref_candidate = Candidate.from_dict(reference.content["candidate"])
+        ev = evaluate(config.program, ref_candidate, splits.test, metric, lm, on_done=advance)
+        return scores_of(ev)
+
+    label, ref_scores = reference_scores(config, scores_of(baseline), score_artifact)
+    gates = check_gates(config.gates, scores_of(cand_eval), ref_scores, reference_label=label)
     return EvalOutcome(artifact, baseline, cand_eval, gates, lm.usage)
 
 
@@ -176,26 +313,25 @@ class PromoteOutcome:
     gates: GateReport
 
 
-def stored_summaries(artifact: Artifact, which: str) -> dict[str, Summary]:
-    """The per-slice summaries stored in an artifact ('baseline' or 'candidate')."""
-    raw = artifact.content["evaluation"][which]["summaries"]
-    return {name: Summary.from_dict(s) for name, s in raw.items()}
-
-
 def promote(config: Config, ref: str, alias: str = "production") -> PromoteOutcome:
     """Move alias to the artifact if it is for this revision and its holdout evaluation passes the gates."""
     if alias == LATEST:
         raise BadInput(f"alias {LATEST!r} is set by compile", fix="promote to another alias, e.g. production")
     artifact = resolve_artifact(config, ref)
-    splits = load_splits(config.data, config.program.signature)
-    if artifact.content["lineage"]["splits"]["test"] != splits.hashes()["test"]:
-        raise CheckFailed(
-            f"artifact {artifact.id} was evaluated on a different test split than {config.path} names",
-            fix="re-run promptc compile so the artifact carries an evaluation on the current test split",
-        )
-    gates = check_gates(
-        config.gates, stored_summaries(artifact, "candidate"), stored_summaries(artifact, "baseline")
+    test_hash = load_splits(config.data, config.program.signature).hashes()["test"]
+
+    def current(art: Artifact) -> Artifact:
+        if art.content["lineage"]["splits"]["test"] != test_hash:
+            raise CheckFailed(
+                f"artifact {art.id} was evaluated on a different test split than {config.path} names",
+                fix=f"re-run promptc compile {config.path} so it carries an evaluation on the current split",
+            )
+        return art
+
+    label, ref_scores = reference_scores(
+        config, stored_scores(current(artifact), "baseline"), lambda a: stored_scores(current(a))
     )
+    gates = check_gates(config.gates, stored_scores(artifact), ref_scores, reference_label=label)
     if not gates.passed:
         raise CheckFailed(
             f"artifact {artifact.id} fails the release gates:\n"
@@ -250,3 +386,50 @@ def load(config_path: str | Path, ref: str = "production") -> CompiledProgram:
     """Load the artifact behind an alias (or id) as a callable, refusing another model revision."""
     config = load_config(config_path)
     return CompiledProgram(config, resolve_artifact(config, ref))
+
+
+def rollback(config: Config, alias: str = "production") -> tuple[str, str]:
+    """Move an alias back to its previous artifact; returns (from id, to id)."""
+    registry = Registry(config.artifacts_dir, config.program.name)
+    return registry.rollback(config.target.model, config.target.revision, alias)
+
+
+@dataclass(frozen=True)
+class RegistryView:
+    """Aliases, history and artifacts of a program for the config's model revision."""
+
+    aliases: dict[str, str]
+    history: list[dict[str, Any]]
+    artifacts: list[Artifact]
+
+
+def registry_view(config: Config) -> RegistryView:
+    """What the registry and store hold for this program and model revision."""
+    registry = Registry(config.artifacts_dir, config.program.name)
+    model, revision = config.target.model, config.target.revision
+    return RegistryView(
+        aliases=registry.aliases(model, revision),
+        history=registry.history(model, revision),
+        artifacts=Store(config.artifacts_dir).list(config.program.name, model, revision),
+    )
+
+
+def find_artifact(ref: str, config: Config | None) -> Artifact:
+    """An artifact from a file path, or by id/alias within a config's store."""
+    path = Path(ref)
+    if path.suffix == ".json" and path.is_file():
+        return Store.load(path)
+    if config is None:
+        raise BadInput(
+            f"{ref!r} is not an artifact file",
+            fix="pass the path of an artifact .json file, or --config CONFIG to look up an id or alias",
+        )
+    return resolve_artifact(config, ref)
+
+
+def prompt_preview(artifact: Artifact) -> list[dict[str, str]]:
+    """The messages the model receives, with each input shown as a {placeholder}."""
+    program = Program.from_dict(artifact.content["program"])
+    candidate = Candidate.from_dict(artifact.content["candidate"])
+    placeholders = {f.name: "{" + f.name + "}" for f in program.signature.inputs}
+    return render_messages(program, candidate, placeholders)

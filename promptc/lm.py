@@ -142,6 +142,10 @@ class Usage:
         """A copy of the counters."""
         return Usage(**self.__dict__)
 
+    def __add__(self, other: Usage) -> Usage:
+        """The counters of two LMs together."""
+        return Usage(**{k: v + getattr(other, k) for k, v in self.__dict__.items()})
+
 
 class LM:
     """A pinned target model behind litellm, with cache, retries, caps and accounting."""
@@ -166,6 +170,12 @@ class LM:
         """A snapshot of this LM's counters."""
         with self._lock:
             return self._usage.snapshot()
+
+    def for_target(self, target: Target) -> LM:
+        """An LM for another model that shares this one's cache, caps and counters."""
+        other = LM(target, self.cache, max_calls=self.max_calls, max_cost_usd=self.max_cost_usd)
+        other._usage, other._lock = self._usage, self._lock
+        return other
 
     def check_revision(self) -> None:
         """Refuse to run when an in-process model's file is not the configured revision."""
@@ -291,6 +301,25 @@ class LM:
             return out
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def is_in_process(model: str) -> bool:
+    """Whether a model string names one of our in-process providers (local GGUF files, fakes)."""
+    return model.split("/", 1)[0] in PROVIDERS
+
+
+def price(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+    """What litellm's price table says these tokens cost on model; 0 in-process; None when unknown."""
+    if is_in_process(model):
+        return 0.0
+    litellm = _litellm()
+    try:
+        prompt_cost, completion_cost = litellm.cost_per_token(
+            model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+        )
+    except Exception:  # litellm raises for models missing from its price table
+        return None
+    return float(prompt_cost) + float(completion_cost)
 
 
 def _short(exc: Exception, limit: int = 300) -> str:

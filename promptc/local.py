@@ -70,6 +70,9 @@ class LocalProvider:
 
     def _load(self, path: Path) -> Any:
         if path not in self._models:
+            # llama.cpp's OpenMP threads spin while idle by default, which starves every other
+            # process on a small shared machine (CI runners, laptops); passive waiting costs little.
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             try:
                 from llama_cpp import Llama
             except ImportError:

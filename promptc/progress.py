@@ -9,10 +9,14 @@ Advance = Callable[[], None]
 
 
 class Reporter(Protocol):
-    """Receives stages of long work; returns a callback to advance each one."""
+    """Receives stages of long work and the running state of a search."""
 
     def stage(self, name: str, total: int) -> Advance:
         """Start a stage with a known number of steps."""
+        ...
+
+    def status(self, best: float | None, calls: int, tokens: int) -> None:
+        """The best validation score so far (None before any), model calls made and tokens spent."""
         ...
 
 
@@ -22,3 +26,6 @@ class Silent:
     def stage(self, name: str, total: int) -> Advance:
         """Start a stage; nothing is shown."""
         return lambda: None
+
+    def status(self, best: float | None, calls: int, tokens: int) -> None:
+        """Nothing is shown."""

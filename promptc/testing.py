@@ -4,9 +4,15 @@ For tests (ours and users'): `target.model: fake/<name>` with any revision
 starting with ``fake``. Models:
 
 - ``fake/learner``: answers like the most similar demonstration in the prompt
-  (word overlap), so it genuinely learns from demos; with no demos it answers
-  with the first allowed label.
-- ``fake/ignorer``: always the zero-shot answer; demos never help.
+  (word overlap), so it genuinely learns from demos. With no demos it follows
+  label cues in the instructions (``Cues: billing = refund, invoice; ...``): the
+  label whose cue words the input shares most; without cues, the first allowed label.
+- ``fake/ignorer``: always the first allowed label; demos and instructions never help.
+
+Asked to propose an instruction (mipro's proposer prompt), learner, ignorer and
+flaky answer with the current instruction plus cues: for each label, the words of
+the prompt's examples with that label that no other label's examples use. For
+chain-of-thought prompts every answer starts with a ``reasoning:`` line.
 - ``fake/echo``: replies with the last user message.
 - ``fake/flaky``: like learner, but the first attempt of every distinct prompt fails
   with a transient error (exercises retries).
@@ -18,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+from collections import Counter
 from typing import Any
 
 from promptc.lm import TransientProviderError
@@ -64,34 +71,96 @@ class FakeProvider:
                 first = self._attempts[key] == 1
             if first:
                 raise TransientProviderError("fake/flaky failed its first attempt")
+        system = messages[0]["content"] if messages[0]["role"] == "system" else ""
         if model == "echo":
             text = messages[-1]["content"]
+        elif model in ("learner", "flaky", "ignorer") and PROPOSER_MARK in system:
+            text = _propose(messages[-1]["content"])
         elif model in ("learner", "flaky"):
-            text = self._nearest_demo(messages) or self._zero_shot(messages)
+            text = _nearest_demo(messages) or _zero_shot(messages, follow_cues=True)
         elif model == "ignorer":
-            text = self._zero_shot(messages)
+            text = _zero_shot(messages, follow_cues=False)
         else:
             raise ValueError(f"unknown fake model {model!r} (learner, ignorer, echo, flaky, down)")
         prompt_tokens = sum(len(m["content"].split()) for m in messages)
         return text, prompt_tokens, len(text.split())
 
-    @staticmethod
-    def _zero_shot(messages: list[dict[str, str]]) -> str:
-        system = messages[0]["content"] if messages[0]["role"] == "system" else ""
-        names = _output_names(system) or ["answer"]
-        return "\n".join(f"{name}: {_first_label(system)}" for name in names)
 
-    @staticmethod
-    def _nearest_demo(messages: list[dict[str, str]]) -> str | None:
-        turns = [m for m in messages if m["role"] != "system"]
-        query = _words(turns[-1]["content"])
-        best: tuple[float, int] | None = None
-        answer = None
-        for i in range(0, len(turns) - 1, 2):
-            if turns[i]["role"] != "user" or turns[i + 1]["role"] != "assistant":
-                continue
-            demo = _words(turns[i]["content"])
-            score = len(query & demo) / (len(query | demo) or 1)
-            if best is None or (score, -i) > best:
-                best, answer = (score, -i), turns[i + 1]["content"]
-        return answer
+PROPOSER_MARK = "Propose one new instruction"  # in mipro's proposer prompt (optimizers/mipro.py PROPOSER)
+_CUE = re.compile(r"([\w-]+) = ([\w' -]+(?:, [\w' -]+)*)")
+
+
+def _chain_of_thought(system: str) -> bool:
+    return "\nreasoning: <" in system.split("Reply in exactly this format:", 1)[-1]
+
+
+def _answer(system: str, reasoning: str, lines: list[str]) -> str:
+    return "\n".join(([f"reasoning: {reasoning}"] if _chain_of_thought(system) else []) + lines)
+
+
+def _labels(system: str) -> list[str]:
+    m = re.search(r"\(one of: ([^)]*)\)", system)
+    return [label.strip() for label in m.group(1).split(",")] if m else []
+
+
+def _zero_shot(messages: list[dict[str, str]], *, follow_cues: bool) -> str:
+    system = messages[0]["content"] if messages[0]["role"] == "system" else ""
+    names = _output_names(system) or ["answer"]
+    label, why = _first_label(system), "nothing in the input points to a particular answer"
+    if follow_cues:
+        instructions = system.split("\n\nInputs:\n", 1)[0]
+        cues = {
+            m.group(1): _words(m.group(2))
+            for m in _CUE.finditer(instructions)
+            if m.group(1) in _labels(system)
+        }
+        query = _words(messages[-1]["content"])
+        hits = sorted(
+            ((len(query & words), -i, name) for i, (name, words) in enumerate(cues.items())), reverse=True
+        )
+        if hits and hits[0][0] > 0:
+            label = hits[0][2]
+            why = "it mentions " + ", ".join(sorted(query & cues[label]))
+    return _answer(system, why, [f"{name}: {label}" for name in names])
+
+
+def _nearest_demo(messages: list[dict[str, str]]) -> str | None:
+    system = messages[0]["content"] if messages[0]["role"] == "system" else ""
+    turns = [m for m in messages if m["role"] != "system"]
+    query = _words(turns[-1]["content"])
+    best: tuple[float, int] | None = None
+    answer, shared = None, set[str]()
+    for i in range(0, len(turns) - 1, 2):
+        if turns[i]["role"] != "user" or turns[i + 1]["role"] != "assistant":
+            continue
+        demo = _words(turns[i]["content"])
+        score = len(query & demo) / (len(query | demo) or 1)
+        if best is None or (score, -i) > best:
+            best, answer, shared = (score, -i), turns[i + 1]["content"], query & demo
+    if answer is None:
+        return None
+    lines = [line for line in answer.splitlines() if not line.startswith("reasoning:")]
+    words = ", ".join(sorted(shared)[:4]) or "nothing"
+    return _answer(system, f"it shares {words} with a worked example", lines)
+
+
+def _propose(prompt: str) -> str:
+    """An instruction: the current one plus, per label, the words only that label's examples use."""
+    current = prompt.split("Current instruction:\n", 1)[-1].split("\n\n", 1)[0].strip()
+    current = "" if current == "(none)" else current + " "
+    examples = prompt.split("Examples:\n", 1)[-1].split("\n\nTip:", 1)[0] if "Examples:\n" in prompt else ""
+    words: dict[str, Counter[str]] = {}
+    for block in examples.split("\n\n"):
+        lines = block.strip().splitlines()
+        if len(lines) < 2 or ": " not in lines[-1]:
+            continue
+        label = lines[-1].split(": ", 1)[1].strip()
+        for line in lines[:-1]:
+            words.setdefault(label, Counter()).update(_WORD.findall(line.split(": ", 1)[-1].lower()))
+    cues = []
+    for label, counts in words.items():
+        others = set().union(*(set(c) for other, c in words.items() if other != label))
+        own = sorted((w for w in counts if w not in others), key=lambda w: (-counts[w], w))[:8]
+        if own:
+            cues.append(f"{label} = {', '.join(own)}")
+    return f"instruction: {current}Cues: {'; '.join(cues)}." if cues else f"instruction: {current}"

@@ -88,7 +88,7 @@ def test_eval_exit_codes(write_config: ConfigWriter, tmp_path: Path) -> None:
     passed = invoke("eval", config, "--json", report)
     assert passed.exit_code == 0, passed.output
     data = json.loads(report.read_text())
-    assert data["passed"] is True and data["slices"][0]["slice"] == "overall"
+    assert data["passed"] is True and data["gates"]["slices"][0]["scope"] == "overall"
 
     strict = write_config(lambda c: c["gates"].update(overall={"min": 0.99}))
     failed = invoke("eval", strict)

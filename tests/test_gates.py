@@ -1,49 +1,120 @@
-"""Gate rules over per-slice summaries."""
+"""Gate rules over per-example scores: floors, changes vs a reference, sizes, confidence mode."""
 
 from __future__ import annotations
 
+import random
+
+import pytest
+
 from promptc.config import GateRule, Gates
-from promptc.evaluate import OVERALL, Summary
-from promptc.gates import check_gates
+from promptc.evaluate import OVERALL
+from promptc.gates import ScoreSet, check_gates
 
 
-def s(mean: float, n: int = 50) -> Summary:
-    return Summary(n=n, mean=mean, ci_low=mean - 0.1, ci_high=mean + 0.1)
+def scores(per_slice: dict[str, list[float]]) -> ScoreSet:
+    values, slices = {}, {}
+    for name, items in per_slice.items():
+        for i, score in enumerate(items):
+            values[f"{name}-{i}"] = score
+            slices[f"{name}-{i}"] = name
+    return ScoreSet(values, slices)
 
 
-CAND = {OVERALL: s(0.7, 150), "email": s(0.8), "chat": s(0.55), "phone": s(0.75, 5)}
-BASE = {OVERALL: s(0.6, 150), "email": s(0.7), "chat": s(0.62), "phone": s(0.5, 5)}
+def bernoulli(p: float, n: int, seed: int) -> list[float]:
+    rng = random.Random(seed)
+    return [1.0 if rng.random() < p else 0.0 for _ in range(n)]
 
 
-def test_overall_and_slice_minimums() -> None:
-    report = check_gates(Gates(overall=GateRule(min=0.65), slices={"chat": GateRule(min=0.6)}), CAND, BASE)
-    assert [(c.scope, c.rule, c.passed) for c in report.checks] == [
-        (OVERALL, "min", True),
-        ("chat", "min", False),
-    ]
-    assert not report.passed
+CAND = scores({"email": [1.0] * 8 + [0.0] * 2, "chat": [1.0] * 5 + [0.0] * 5, "phone": [1.0] * 3})
+BASE = scores({"email": [1.0] * 7 + [0.0] * 3, "chat": [1.0] * 6 + [0.0] * 4, "phone": [0.0] * 3})
+
+
+def by_scope(report):  # type: ignore[no-untyped-def]
+    return {s.scope: s for s in report.slices}
+
+
+def test_overall_and_slice_floors() -> None:
+    gates = Gates(overall=GateRule(min=0.6), slices={"chat": GateRule(min=0.6)})
+    report = check_gates(gates, CAND, BASE)
+    results = by_scope(report)
+    assert results[OVERALL].passed and results[OVERALL].score == pytest.approx(16 / 23, abs=1e-6)
+    assert not results["chat"].passed and results["chat"].decided_by == "min"
     assert set(report.ungated) == {"email", "phone"}
+    assert not report.passed
 
 
-def test_max_drop_against_the_baseline() -> None:
+def test_max_drop_absolute_and_relative() -> None:
     report = check_gates(Gates(default=GateRule(max_drop=0.05)), CAND, BASE)
-    failed = {c.scope for c in report.failures}
-    assert failed == {"chat"}  # 0.62 -> 0.55 is a drop of 0.07
-    assert "change -0.070 vs baseline 0.620" in report.failures[0].message
+    assert {c.scope for c in report.failures} == {"chat"}  # 0.6 -> 0.5
+    assert "gain -0.100 vs baseline beyond max_drop 0.050" in report.failures[0].message
+    relative = check_gates(Gates(default=GateRule(max_rel_drop=0.2)), CAND, BASE)
+    assert relative.passed  # chat fell by 1/6 of its reference score
+    strict = check_gates(Gates(default=GateRule(max_rel_drop=0.1)), CAND, BASE)
+    assert [c.scope for c in strict.failures] == ["chat"]
 
 
-def test_max_drop_without_a_baseline_fails() -> None:
-    report = check_gates(Gates(overall=GateRule(max_drop=0.1)), CAND, None)
-    assert not report.passed and "no baseline" in report.failures[0].message
+def test_min_gain_and_lower_is_better_metrics() -> None:
+    gates = Gates(overall=GateRule(min_gain=0.05))
+    assert check_gates(gates, CAND, BASE).passed  # 16/23 vs 13/23
+    # With a lower-is-better metric (say an error rate) the same numbers are a regression.
+    lower = Gates(overall=GateRule(min_gain=0.0, max=0.5), higher_is_better=False)
+    report = check_gates(lower, CAND, BASE)
+    assert {c.rule for c in report.failures} == {"min_gain", "max"}
 
 
-def test_min_n_and_named_slice_overrides_default() -> None:
-    gates = Gates(default=GateRule(min=0.5, min_n=10), slices={"phone": GateRule(min_n=3)})
+def test_min_n_and_a_named_slice_overrides_the_default() -> None:
+    gates = Gates(default=GateRule(min=0.5, min_n=5), slices={"phone": GateRule(min_n=3)})
     report = check_gates(gates, CAND, BASE)
     assert report.passed
-    assert any(c.scope == "phone" and c.rule == "min_n" and c.threshold == 3 for c in report.checks)
+    phone = by_scope(report)["phone"]
+    assert [(c.rule, c.threshold) for c in phone.checks] == [("min_n", 3), ("min", 0.5)]
+    small = check_gates(Gates(default=GateRule(min_n=5)), CAND, BASE)
+    assert [(c.scope, c.rule) for c in small.failures] == [("phone", "min_n")]
 
 
 def test_a_gated_slice_missing_from_the_data_fails() -> None:
     report = check_gates(Gates(slices={"fax": GateRule(min=0.1)}), CAND, BASE)
-    assert [(c.scope, c.rule, c.passed) for c in report.checks] == [("fax", "present", False)]
+    assert [(c.scope, c.rule, c.passed) for c in report.failures] == [("fax", "present", False)]
+
+
+def test_change_rules_without_reference_scores_fail() -> None:
+    report = check_gates(Gates(overall=GateRule(max_drop=0.1)), CAND, None)
+    assert "max_drop cannot be judged" in report.failures[0].message
+
+
+def test_confidence_mode_uses_the_interval_not_the_point() -> None:
+    cand = scores({"s": [1.0] * 14 + [0.0] * 6})  # 0.70 on 20 examples
+    point = check_gates(Gates(overall=GateRule(min=0.6)), cand, None)
+    confident = check_gates(Gates(overall=GateRule(min=0.6), mode="confidence"), cand, None)
+    assert point.passed and not confident.passed
+    result = by_scope(confident)[OVERALL]
+    assert result.ci_low < 0.6 < result.score < result.ci_high
+    assert "CI lower bound" in confident.failures[0].message
+
+
+def test_paired_bootstrap_sees_a_consistent_gain_that_unpaired_noise_would_hide() -> None:
+    base = bernoulli(0.6, 200, seed=1)
+    # The candidate fixes 16 of the reference's errors and changes nothing else: a real, consistent gain.
+    cand, fixed = list(base), 0
+    for i, v in enumerate(cand):
+        if v == 0.0 and fixed < 16:
+            cand[i], fixed = 1.0, fixed + 1
+    report = check_gates(
+        Gates(overall=GateRule(min_gain=0.0), mode="confidence"), scores({"s": cand}), scores({"s": base})
+    )
+    overall = by_scope(report)[OVERALL]
+    assert overall.delta == pytest.approx(0.08)
+    assert overall.delta_low is not None and overall.delta_low > 0.04  # paired: the interval is tight
+    # Two independent 200-example means differ by ~0.05 (1 s.d.) by chance, so an unpaired comparison
+    # could not separate +0.08 from zero at 95%; the paired interval does.
+    assert report.passed
+
+
+def test_confidence_intervals_are_seeded() -> None:
+    rng = random.Random(4)
+    cand = scores({"s": [rng.random() for _ in range(40)]})
+    a = check_gates(Gates(overall=GateRule(min=0.5), mode="confidence", seed=1, resamples=300), cand, None)
+    b = check_gates(Gates(overall=GateRule(min=0.5), mode="confidence", seed=1, resamples=300), cand, None)
+    c = check_gates(Gates(overall=GateRule(min=0.5), mode="confidence", seed=2, resamples=300), cand, None)
+    assert a.slices[0].ci_low == b.slices[0].ci_low
+    assert (a.slices[0].ci_low, a.slices[0].ci_high) != (c.slices[0].ci_low, c.slices[0].ci_high)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,17 +17,26 @@ from promptc.lm import LM
 from promptc.metrics import load_metric
 from promptc.optimizers import OPTIMIZERS, get_optimizer
 from promptc.optimizers.base import CompileInputs, CompileResult
-from promptc.program import baseline_candidate
-from tests.conftest import ConfigWriter
+from promptc.program import Candidate, Demo, baseline_candidate
+from promptc.progress import Advance, Reporter, Silent
+from tests.conftest import LABELS, ConfigWriter
 
 
-def _compile(path: Path, name: str, seed: int = 0) -> tuple[CompileResult, float]:
+def _compile(
+    path: Path,
+    name: str,
+    seed: int = 0,
+    settings: dict[str, Any] | None = None,
+    reporter: Reporter | None = None,
+) -> tuple[CompileResult, float]:
     cfg = load_config(path)
     splits = load_splits(cfg.data, cfg.program.signature)
     metric = load_metric(cfg.metric, cfg.program.signature, path.parent)
     lm = LM(cfg.target, CallCache(cfg.cache_path))
     result = OPTIMIZERS[name].compile(
-        CompileInputs(cfg.program, splits.train, splits.val, metric, lm, seed, {})
+        CompileInputs(
+            cfg.program, splits.train, splits.val, metric, lm, seed, settings or {}, reporter or Silent()
+        )
     )
     zero_shot = evaluate(cfg.program, baseline_candidate(cfg.program), splits.val, metric, lm).overall.mean
     return result, zero_shot
@@ -39,19 +50,26 @@ def test_demos_improve_a_model_that_learns_from_them(write_config: ConfigWriter,
     assert result.candidate.demos
 
 
+MINIBATCH = {"num_candidates": 4, "num_trials": 6, "minibatch_size": 8, "minibatch_full_eval_steps": 3}
+# Smaller searches than the defaults, to keep the tests quick.
+QUICK: dict[str, dict[str, Any]] = {"random_search": {"num_candidate_programs": 4}, "mipro": MINIBATCH}
+
+
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_no_gain_is_reported_for_a_model_that_ignores_demos(write_config: ConfigWriter, name: str) -> None:
-    result, zero_shot = _compile(write_config(model="fake/ignorer"), name)
+    result, zero_shot = _compile(write_config(model="fake/ignorer"), name, settings=QUICK.get(name))
     assert result.val_score == pytest.approx(zero_shot)
+    assert all(t.val_score == pytest.approx(zero_shot) for t in result.trials if t.full)
 
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_same_seed_same_candidate_other_seed_other_demos(write_config: ConfigWriter, name: str) -> None:
     path = write_config()
-    a, _ = _compile(path, name, seed=1)
-    b, _ = _compile(path, name, seed=1)
-    c, _ = _compile(path, name, seed=2)
+    a, _ = _compile(path, name, seed=1, settings=QUICK.get(name))
+    b, _ = _compile(path, name, seed=1, settings=QUICK.get(name))
+    c, _ = _compile(path, name, seed=2, settings=QUICK.get(name))
     assert a.candidate == b.candidate
+    assert a.trials == b.trials
     assert [d.source_id for d in a.candidate.demos] != [d.source_id for d in c.candidate.demos]
 
 
@@ -66,3 +84,161 @@ def test_bootstrapped_demos_carry_teacher_outputs_the_metric_accepted(write_conf
 def test_unknown_settings_are_refused() -> None:
     with pytest.raises(ConfigError, match="labeled_fewshot accepts: k"):
         get_optimizer("labeled_fewshot", {"kk": 3})
+
+
+def test_random_search_scores_every_kind_of_candidate_and_keeps_the_best(write_config: ConfigWriter) -> None:
+    result, zero_shot = _compile(write_config(), "random_search", settings={"num_candidate_programs": 3})
+    names = [t.name for t in result.trials]
+    assert names[0] == "zero-shot" and names[1].startswith("labeled only")
+    assert names[2].startswith("bootstrap in train order")
+    assert [n.split(":")[0] for n in names[3:]] == ["shuffle 0", "shuffle 1", "shuffle 2"]
+    assert all(t.full and t.n == 24 for t in result.trials)
+    assert result.trials[0].val_score == zero_shot
+    assert result.val_score == max(t.val_score for t in result.trials)
+
+
+def test_random_search_breaks_ties_towards_fewer_demos(write_config: ConfigWriter) -> None:
+    result, _ = _compile(
+        write_config(model="fake/ignorer"), "random_search", settings={"num_candidate_programs": 2}
+    )
+    assert result.candidate.demos == ()
+    assert result.candidate == result.trials[0].candidate
+
+
+def test_mipro_finds_a_better_instruction_when_demos_are_off(write_config: ConfigWriter) -> None:
+    no_demos = {"max_labeled_demos": 0, "max_bootstrapped_demos": 0, "num_candidates": 4, "num_trials": 8}
+    result, zero_shot = _compile(write_config(), "mipro", settings=no_demos)
+    assert result.candidate.demos == ()
+    assert result.candidate.instructions.startswith("Route the ticket. Cues: ")
+    assert result.val_score >= zero_shot + 0.2
+    assert result.lineage["instructions"][0] == "Route the ticket."
+    assert result.candidate.instructions in result.lineage["instructions"]
+
+
+def test_mipro_scores_minibatches_and_lets_only_full_scores_win(write_config: ConfigWriter) -> None:
+    result, _ = _compile(write_config(), "mipro", settings=MINIBATCH)
+    minibatch = [t for t in result.trials if not t.full]
+    full = [t for t in result.trials if t.full]
+    assert len(minibatch) == 6 and all(t.n == 8 and t.calls == 8 for t in minibatch)
+    assert len(full) == 3  # the configured program, then the best pair after trials 3 and 6
+    assert full[0].name == "instruction 0 + zero-shot" and full[0].calls == 24
+    assert all(t.calls == 16 for t in full[1:])  # the rest of val; the minibatch is not re-scored
+    assert result.candidate in [t.candidate for t in full]
+    assert result.val_score == max(t.val_score for t in full)
+    pairs = [t.name for t in minibatch]
+    assert len(set(pairs)) == len(pairs)  # a trial never re-scores a pair
+
+
+def test_mipro_keeps_its_optuna_study_in_sqlite(write_config: ConfigWriter) -> None:
+    import logging
+
+    import optuna
+
+    result, _ = _compile(write_config(), "mipro", settings=MINIBATCH)
+    url = f"sqlite:///{Path(os.environ['PROMPTC_HOME']) / 'optuna.sqlite'}"
+    study = optuna.load_study(study_name=result.lineage["optuna_study"], storage=url)
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(complete) >= 6
+    assert {"instruction", "demo_set"} <= set(complete[0].params)
+    assert "instruction" in complete[0].user_attrs
+    assert optuna.logging.get_verbosity() == logging.WARNING
+    assert any(url in note for note in result.notes)
+
+
+def test_mipro_proposals_go_to_the_prompt_model(write_config: ConfigWriter) -> None:
+    echo = {"model": "fake/echo", "revision": "fake00000000"}
+    result, _ = _compile(write_config(), "mipro", settings={**MINIBATCH, "prompt_model": echo})
+    proposal = result.lineage["instructions"][1]  # fake/echo replies with the proposal prompt itself
+    assert "Data summary: 40 training examples. category: " in proposal
+    assert "Outputs: - category (one of: billing, technical, account, shipping)" in proposal
+    assert "Tip: " in proposal
+
+
+def test_mipro_refuses_a_prompt_model_of_another_revision(write_config: ConfigWriter) -> None:
+    from promptc.errors import RevisionMismatch
+
+    wrong = {"model": "fake/learner", "revision": "abcdef123456"}
+    with pytest.raises(RevisionMismatch):
+        _compile(write_config(), "mipro", settings={**MINIBATCH, "prompt_model": wrong})
+
+
+def test_mipro_presets_and_manual_settings(write_config: ConfigWriter) -> None:
+    from promptc.optimizers import mipro
+
+    light = mipro.estimate_calls({}, 40, 100)
+    heavy = mipro.estimate_calls({"auto": "heavy"}, 40, 100)
+    manual = mipro.estimate_calls({"auto": "heavy", "num_trials": 3}, 40, 100)
+    assert light.total < heavy.total
+    assert dict(manual.stages)["3 trials x minibatch of 35"] == 105
+    assert light.prompt_model_calls == 5 and heavy.prompt_model_calls == 17
+    with pytest.raises(ConfigError, match=r"optimizer\.settings\.auto"):
+        get_optimizer("mipro", {"auto": "extreme"})
+
+
+class Recorder:
+    """A reporter that keeps what it is told."""
+
+    def __init__(self) -> None:
+        self.stages: list[str] = []
+        self.statuses: list[tuple[float | None, int, int]] = []
+
+    def stage(self, name: str, total: int) -> Advance:
+        self.stages.append(name)
+        return lambda: None
+
+    def status(self, best: float | None, calls: int, tokens: int) -> None:
+        self.statuses.append((best, calls, tokens))
+
+
+def test_the_reporter_hears_the_best_score_and_the_calls_and_tokens_spent(write_config: ConfigWriter) -> None:
+    recorder = Recorder()
+    result, _ = _compile(
+        write_config(), "random_search", settings={"num_candidate_programs": 1}, reporter=recorder
+    )
+    assert recorder.stages[0] == "scoring zero-shot on val"
+    assert "bootstrapping demos on train" in recorder.stages
+    assert recorder.statuses[0][0] is None  # nothing fully scored yet
+    best, calls, tokens = recorder.statuses[-1]
+    assert best == result.val_score and calls > 0 and tokens > 0
+    calls_seen = [c for _, c, _ in recorder.statuses]
+    assert calls_seen == sorted(calls_seen)
+
+
+def test_chain_of_thought_demos_carry_the_teacher_reasoning(write_config: ConfigWriter) -> None:
+    from promptc.adapter import parse_reply, render_messages
+
+    path = write_config(lambda c: c["program"].update(module="chain_of_thought"))
+    result, zero_shot = _compile(path, "bootstrap_fewshot")
+    assert result.val_score >= zero_shot + 0.3
+    boot = [d for d in result.candidate.demos if d.reasoning is not None]
+    labeled = [d for d in result.candidate.demos if d.reasoning is None]
+    assert boot and labeled
+    assert all(d.reasoning and d.reasoning.startswith("it shares ") for d in boot)
+    program = load_config(path).program
+    messages = render_messages(program, result.candidate, {"ticket": "refund please"})
+    assert "reasoning: <think step by step" in messages[0]["content"]
+    assert (
+        messages[2]["content"] == f"reasoning: {boot[0].reasoning}\ncategory: {boot[0].outputs['category']}"
+    )
+    labeled_turn = messages[2 + 2 * result.candidate.demos.index(labeled[0])]["content"]
+    assert labeled_turn == f"category: {labeled[0].outputs['category']}"  # no invented reasoning
+    cfg = load_config(path)
+    lm = LM(cfg.target, CallCache(cfg.cache_path))
+    reply = lm.complete(messages).text
+    outputs, reasoning = parse_reply(program, reply)
+    assert reply.startswith("reasoning: ") and reasoning and outputs["category"] in LABELS
+
+
+def test_labeled_demos_without_reasoning_render_in_chain_of_thought() -> None:
+    from promptc.adapter import assistant_message
+    from promptc.program import Field, Program, Signature
+
+    program = Program(
+        "t", "1.0.0", Signature((Field("q"),), (Field("a", "enum", labels=("x", "y")),)), "chain_of_thought"
+    )
+    assert assistant_message(program, Demo({"q": "hi"}, {"a": "x"})) == "a: x"
+    assert assistant_message(program, Demo({"q": "hi"}, {"a": "x"}, reasoning="so")) == "reasoning: so\na: x"
+    assert (
+        Candidate("i", (Demo({"q": "hi"}, {"a": "x"}, reasoning="so"),)).to_dict()["demos"][0]["reasoning"]
+        == "so"
+    )

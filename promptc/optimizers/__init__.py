@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from promptc.errors import ConfigError
-from promptc.optimizers import bootstrap, labeled
-from promptc.optimizers.base import CompileInputs, CompileResult
+from promptc.optimizers import bootstrap, labeled, mipro, random_search
+from promptc.optimizers.base import CallEstimate, CompileInputs, CompileResult
 
 
 @dataclass(frozen=True)
@@ -17,12 +17,16 @@ class Optimizer:
 
     compile: Callable[[CompileInputs], CompileResult]
     settings_schema: dict[str, Any]
-    estimate_calls: Callable[[dict[str, Any], int, int], int]
+    estimate_calls: Callable[[dict[str, Any], int, int], CallEstimate]  # (settings, n_train, n_val)
 
 
 OPTIMIZERS: dict[str, Optimizer] = {
     "labeled_fewshot": Optimizer(labeled.compile_program, labeled.SETTINGS, labeled.estimate_calls),
     "bootstrap_fewshot": Optimizer(bootstrap.compile_program, bootstrap.SETTINGS, bootstrap.estimate_calls),
+    "random_search": Optimizer(
+        random_search.compile_program, random_search.SETTINGS, random_search.estimate_calls
+    ),
+    "mipro": Optimizer(mipro.compile_program, mipro.SETTINGS, mipro.estimate_calls),
 }
 
 

@@ -1,12 +1,22 @@
-"""The optimizer contract: a pure compile(inputs) -> CompileResult."""
+"""The optimizer contract, a pure compile(inputs) -> CompileResult, and the trial log optimizers share.
+
+Every optimizer runs its search through `run_search`: candidates are scored on the
+validation split and recorded as trials; only candidates scored on the whole split can
+win (ties go to fewer demos, then the earlier trial); and a budget cap reached mid-search
+ends it cleanly with the best fully scored candidate so far.
+"""
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from promptc.data import Example
-from promptc.evaluate import evaluate
+from promptc.errors import BudgetExceeded, RuntimeFailure
+from promptc.evaluate import Evaluation, evaluate
 from promptc.lm import LM
 from promptc.metrics import Metric
 from promptc.program import Candidate, Demo, Program
@@ -25,22 +35,27 @@ class CompileInputs:
     seed: int
     settings: dict[str, Any]
     reporter: Reporter = field(default_factory=Silent)
+    state_dir: Path | None = None  # where optimizers keep search records (mipro's optuna study)
 
 
 @dataclass(frozen=True)
 class Trial:
-    """One candidate the optimizer scored on the validation split."""
+    """One candidate the optimizer scored on the validation split (or a minibatch of it)."""
 
     name: str
     candidate: Candidate
     val_score: float
-    calls: int
+    calls: int  # model requests, cache hits included, so the log is the same on every run
+    n: int = 0  # validation examples scored
+    full: bool = True  # scored on the whole validation split; only these can win
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for the artifact's trial log."""
         return {
             "name": self.name,
             "val_score": self.val_score,
+            "n": self.n,
+            "full": self.full,
             "calls": self.calls,
             "demo_ids": [d.source_id for d in self.candidate.demos],
         }
@@ -48,15 +63,34 @@ class Trial:
 
 @dataclass(frozen=True)
 class CompileResult:
-    """The chosen candidate and every trial that led to it."""
+    """The chosen candidate, every trial that led to it, and whether a budget cap ended the search."""
 
     candidate: Candidate
     trials: tuple[Trial, ...]
+    stopped_by_budget: str | None = None  # the cap's message when it ended the search early
+    lineage: dict[str, Any] = field(default_factory=dict)  # optimizer records stored in the artifact
+    notes: tuple[str, ...] = ()  # for the user, not stored (e.g. where the optuna study lives)
 
     @property
     def val_score(self) -> float:
-        """The chosen candidate's validation score."""
-        return max(t.val_score for t in self.trials if t.candidate == self.candidate)
+        """The chosen candidate's score on the whole validation split."""
+        return max(t.val_score for t in self.trials if t.full and t.candidate == self.candidate)
+
+
+@dataclass(frozen=True)
+class CallEstimate:
+    """The model calls an optimizer will make on a cold cache, stage by stage."""
+
+    stages: tuple[tuple[str, int], ...]
+    max_demos: int = 0  # the most demos a scored prompt carries (for token estimates)
+    prompt_model_calls: int = 0  # of the total, calls that go to the prompt model (mipro's proposals)
+    prompt_model: str | None = None  # the prompt model, when it is not the target
+    prompt_model_max_tokens: int = 0  # the longest reply a prompt-model call may get
+
+    @property
+    def total(self) -> int:
+        """All calls of the search."""
+        return sum(n for _, n in self.stages)
 
 
 def labeled_demo(example: Example) -> Demo:
@@ -64,13 +98,112 @@ def labeled_demo(example: Example) -> Demo:
     return Demo(inputs=dict(example.inputs), outputs=dict(example.outputs), source_id=example.id)
 
 
-def score_on_val(inputs: CompileInputs, name: str, candidate: Candidate) -> Trial:
-    """Evaluate a candidate on the validation split and record it as a trial."""
-    before = inputs.lm.usage.requests
-    advance = inputs.reporter.stage(f"scoring {name} on val", len(inputs.val))
-    ev = evaluate(
-        inputs.program, candidate, inputs.val, inputs.metric, inputs.lm, seed=inputs.seed, on_done=advance
-    )
-    return Trial(
-        name=name, candidate=candidate, val_score=ev.overall.mean, calls=inputs.lm.usage.requests - before
+def with_defaults(schema: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
+    """Settings with the schema's defaults filled in."""
+    defaults = {k: v["default"] for k, v in schema["properties"].items() if "default" in v}
+    return {**defaults, **raw}
+
+
+def seeded_rng(seed: int, *purpose: object) -> random.Random:
+    """A random generator for one purpose, derived from the config's seed."""
+    return random.Random("/".join(map(str, (seed, *purpose))))
+
+
+def mean(scores: Sequence[float]) -> float:
+    """The mean, rounded as evaluation summaries are."""
+    return round(sum(scores) / len(scores), 6) if scores else 0.0
+
+
+class Search:
+    """The trial log of one compile run: scoring on val, the best fully scored candidate, live status."""
+
+    def __init__(self, inputs: CompileInputs) -> None:
+        self.inputs = inputs
+        self.trials: list[Trial] = []
+        self.lineage: dict[str, Any] = {}
+        self.notes: list[str] = []
+
+    def evaluate(
+        self, candidate: Candidate, examples: Sequence[Example], stage: str
+    ) -> tuple[Evaluation, int]:
+        """Run a candidate over some validation examples; returns the evaluation and its requests."""
+        inputs = self.inputs
+        before = inputs.lm.usage.requests
+        advance = inputs.reporter.stage(stage, len(examples))
+
+        def step() -> None:
+            advance()
+            self.report()
+
+        ev = evaluate(
+            inputs.program,
+            candidate,
+            list(examples),
+            inputs.metric,
+            inputs.lm,
+            seed=inputs.seed,
+            on_done=step,
+        )
+        return ev, inputs.lm.usage.requests - before
+
+    def score(self, name: str, candidate: Candidate, examples: Sequence[Example] | None = None) -> Trial:
+        """Score a candidate on the validation split (or the given part of it) and record the trial."""
+        examples = self.inputs.val if examples is None else examples
+        ev, requests = self.evaluate(candidate, examples, f"scoring {name} on val")
+        trial = Trial(
+            name=name,
+            candidate=candidate,
+            val_score=ev.overall.mean,
+            calls=requests,
+            n=len(examples),
+            full=len(examples) == len(self.inputs.val),
+        )
+        self.record(trial)
+        return trial
+
+    def record(self, trial: Trial) -> None:
+        """Add a trial to the log."""
+        self.trials.append(trial)
+        self.report()
+
+    def best(self) -> Trial | None:
+        """The best fully scored trial; ties go to fewer demos, then the earlier trial."""
+        full = [(i, t) for i, t in enumerate(self.trials) if t.full]
+        if not full:
+            return None
+        return min(full, key=lambda it: (-it[1].val_score, len(it[1].candidate.demos), it[0]))[1]
+
+    def report(self) -> None:
+        """Send the best score so far and the calls and tokens spent to the reporter."""
+        best = self.best()
+        usage = self.inputs.lm.usage
+        self.inputs.reporter.status(
+            best.val_score if best else None, usage.calls, usage.prompt_tokens + usage.completion_tokens
+        )
+
+
+def run_search(inputs: CompileInputs, search: Callable[[Search], None]) -> CompileResult:
+    """Run an optimizer's search; a budget cap ends it with the best fully scored candidate so far."""
+    log = Search(inputs)
+    stopped = None
+    try:
+        search(log)
+    except BudgetExceeded as exc:
+        stopped = exc.message
+    best = log.best()
+    if best is None:
+        if stopped is not None:
+            raise BudgetExceeded(
+                f"{stopped} before any candidate was scored on the whole validation split "
+                f"({len(inputs.val)} examples); no artifact was written",
+                fix="raise budget.max_calls or budget.max_cost_usd in the config; "
+                "promptc compile --dry-run shows the calls the search needs",
+            )
+        raise RuntimeFailure("the optimizer scored no candidate on the validation split")
+    return CompileResult(
+        candidate=best.candidate,
+        trials=tuple(log.trials),
+        stopped_by_budget=stopped,
+        lineage=dict(log.lineage),
+        notes=tuple(log.notes),
     )

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
-from promptc.optimizers.base import CompileInputs, CompileResult, labeled_demo, score_on_val
+from promptc.optimizers.base import (
+    CallEstimate,
+    CompileInputs,
+    CompileResult,
+    Search,
+    run_search,
+    with_defaults,
+)
+from promptc.optimizers.bootstrap import labeled_set
 from promptc.program import Candidate
 
 SETTINGS: dict[str, Any] = {
@@ -17,17 +24,16 @@ SETTINGS: dict[str, Any] = {
 
 def compile_program(inputs: CompileInputs) -> CompileResult:
     """Sample k training examples as demos; score the result on val."""
-    k = int(inputs.settings.get("k", 6))
-    rng = random.Random(inputs.seed)
-    picked = rng.sample(list(inputs.train), min(k, len(inputs.train)))
-    candidate = Candidate(
-        instructions=inputs.program.signature.instructions,
-        demos=tuple(labeled_demo(e) for e in picked),
-    )
-    trial = score_on_val(inputs, f"labeled k={len(picked)}", candidate)
-    return CompileResult(candidate=candidate, trials=(trial,))
+    k = int(with_defaults(SETTINGS, inputs.settings)["k"])
+
+    def search(log: Search) -> None:
+        demos = labeled_set(inputs, k)
+        log.score(f"labeled k={len(demos)}", Candidate(inputs.program.signature.instructions, demos))
+
+    return run_search(inputs, search)
 
 
-def estimate_calls(settings: dict[str, Any], n_train: int, n_val: int) -> int:
-    """Model calls this optimizer makes: one validation pass."""
-    return n_val
+def estimate_calls(settings: dict[str, Any], n_train: int, n_val: int) -> CallEstimate:
+    """One validation pass."""
+    k = int(with_defaults(SETTINGS, settings)["k"])
+    return CallEstimate(stages=(("validation scoring", n_val),), max_demos=min(k, n_train))

@@ -1,0 +1,139 @@
+"""Release commands through the CLI: reports for CI, reference aliases, rollback, show, diff, tampering."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+from tests.conftest import ConfigWriter
+from tests.test_cli import artifact_id, invoke
+
+
+def _compile(config: Path) -> str:
+    result = invoke("compile", config)
+    assert result.exit_code == 0, result.output
+    return artifact_id(result.output)
+
+
+def test_eval_writes_junit_markdown_and_json(write_config: ConfigWriter, tmp_path: Path) -> None:
+    config = write_config(lambda c: c["gates"].update(slices={"email": {"min": 0.99}}))
+    _compile(config)
+    junit, md, js = tmp_path / "gates.xml", tmp_path / "summary.md", tmp_path / "eval.json"
+    result = invoke("eval", config, "--junit", junit, "--markdown", md, "--json", js)
+    assert result.exit_code == 1
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None
+    cases = suite.findall("testcase")
+    names = {(c.get("classname"), c.get("name")) for c in cases}
+    # One testcase per gate per slice: overall min; default max_drop on 4 slices; email's min.
+    assert ("triage.overall", "min") in names and ("triage.email", "min") in names
+    assert len([n for n in names if n[1] == "max_drop"]) == 4
+    failed = [c for c in cases if c.find("failure") is not None]
+    assert [c.get("classname") for c in failed] == ["triage.email"]
+    assert suite.get("failures") == "1" and suite.get("tests") == str(len(cases))
+    text = md.read_text()
+    assert text.startswith("### promptc eval: :x: gates failed")
+    assert re.search(r"\| email \| 8 \| .* \| :x: \*\*fail\*\* \| min \|", text)
+    data = json.loads(js.read_text())
+    assert data["passed"] is False
+    email = next(s for s in data["gates"]["slices"] if s["scope"] == "email")
+    assert email["verdict"] == "fail" and email["decided_by"] == "min"
+
+
+def test_report_paths_that_cannot_be_written_are_bad_input(
+    write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    config = write_config()
+    _compile(config)
+    (tmp_path / "file").write_text("x")
+    result = invoke("eval", config, "--junit", tmp_path / "file" / "gates.xml")
+    assert result.exit_code == 2
+    assert "pass a writable --junit path" in result.output
+
+
+def test_gates_against_the_production_alias(write_config: ConfigWriter) -> None:
+    first = write_config(lambda c: c["optimizer"].update(settings={"k": 8}))
+    first_id = _compile(first)
+    assert invoke("promote", first, "--artifact", first_id).exit_code == 0
+
+    def weaker(c: dict) -> None:  # type: ignore[type-arg]
+        c["optimizer"].update(settings={"k": 1})
+        c["gates"] = {"reference": "production", "overall": {"max_drop": 0.0}}
+
+    second = write_config(weaker, name="weaker.yaml")
+    _compile(second)
+    result = invoke("eval", second)
+    assert result.exit_code == 1
+    assert f"production ({first_id})" in result.output
+    refused = invoke("promote", second, "--artifact", "latest")
+    assert refused.exit_code == 1 and "vs production beyond max_drop" in refused.output
+
+
+def test_first_release_against_an_empty_alias_uses_the_baseline(write_config: ConfigWriter) -> None:
+    config = write_config(lambda c: c.update(gates={"reference": "production", "overall": {"min_gain": 0.1}}))
+    _compile(config)
+    result = invoke("promote", config, "--artifact", "latest")
+    assert result.exit_code == 0, result.output
+    assert "baseline (no artifact behind" in result.output and "yet)" in result.output
+
+
+def test_rollback_list_and_history(write_config: ConfigWriter) -> None:
+    config = write_config()
+    a = _compile(config)
+    other = write_config(lambda c: c["optimizer"].update(seed=11), name="seed11.yaml")
+    b = _compile(other)
+    assert invoke("promote", config, "--artifact", a).exit_code == 0
+    assert invoke("promote", config, "--artifact", b).exit_code == 0
+    rolled = invoke("rollback", config)
+    assert rolled.exit_code == 0 and f"production -> {a} (was {b})" in rolled.output
+    listed = invoke("list", config)
+    assert listed.exit_code == 0 and a in listed.output and b in listed.output
+    assert re.search(rf"{a}.*production", listed.output)
+    history = invoke("history", config)
+    assert [m for m in re.findall(r"(compile|promote|rollback)", history.output)] == [
+        "compile",
+        "compile",
+        "promote",
+        "promote",
+        "rollback",
+    ]
+    again = invoke("rollback", config)
+    assert again.exit_code == 2 and "no earlier artifact" in again.output
+
+
+def test_show_prints_the_prompt_as_the_model_receives_it(write_config: ConfigWriter, tmp_path: Path) -> None:
+    config = write_config()
+    art = _compile(config)
+    result = invoke("show", art, "--config", config)
+    assert result.exit_code == 0, result.output
+    assert "Route the ticket." in result.output and "ticket: {ticket}" in result.output
+    assert "category: " in result.output and "labeled_fewshot" in result.output
+    path = next((tmp_path / "artifacts").rglob(f"{art}.json"))
+    assert invoke("show", path).exit_code == 0
+    no_config = invoke("show", art)
+    assert no_config.exit_code == 2 and "--config" in no_config.output
+
+
+def test_diff_shows_demos_and_scores_side_by_side(write_config: ConfigWriter) -> None:
+    config = write_config()
+    a = _compile(config)
+    b = _compile(write_config(lambda c: c["optimizer"].update(settings={"k": 2}), name="k2.yaml"))
+    result = invoke("diff", a, b, "--config", config)
+    assert result.exit_code == 0, result.output
+    assert "(same instructions)" in result.output and "holdout scores" in result.output
+    assert result.output.count("->") >= 8
+
+
+def test_a_tampered_artifact_is_refused_with_exit_3(write_config: ConfigWriter, tmp_path: Path) -> None:
+    config = write_config()
+    art = _compile(config)
+    path = next((tmp_path / "artifacts").rglob(f"{art}.json"))
+    data = json.loads(path.read_text())
+    data["candidate"]["instructions"] = "Always answer billing."
+    path.write_text(json.dumps(data))
+    for args in (("promote", config, "--artifact", art), ("eval", config, "--artifact", art), ("show", path)):
+        result = invoke(*args)
+        assert result.exit_code == 3, result.output
+        assert "content does not match its id" in result.output

@@ -90,6 +90,20 @@ def main() -> None:
             {"default": GateRule(max_drop=0.05)},
             False,
         ),
+        Scenario(
+            "non-inferiority (slice max_drop 0.15): chat truly -0.20 -> promoted",
+            flat,
+            {**flat, "chat": 0.50},
+            {"default": GateRule(max_drop=0.15)},
+            True,
+        ),
+        Scenario(
+            "non-inferiority (slice max_drop 0.15): truly equal -> blocked",
+            flat,
+            flat,
+            {"default": GateRule(max_drop=0.15)},
+            False,
+        ),
     ]
     modes = [("point", 0.95), ("confidence", 0.90), ("confidence", 0.95)]
     print(

@@ -34,7 +34,7 @@ def test_compile_eval_promote_run_on_the_embedded_model(tmp_path: Path) -> None:
         _subset(ROOT / f"datasets/support_tickets/{split}.jsonl", tmp_path / f"{split}.jsonl", n)
         config["data"][split] = str(tmp_path / f"{split}.jsonl")
     config["optimizer"]["settings"] = {"max_bootstrapped_demos": 2, "max_labeled_demos": 6, "max_traced": 8}
-    config["gates"] = {"overall": {"min": 0.3}, "default": {"min_n": 5}}
+    config["gates"] = {"overall": {"min_gain": 0.05}, "default": {"min_n": 5}}
     config["artifacts"] = str(tmp_path / "artifacts")
     path = tmp_path / "e2e.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -57,8 +57,7 @@ def test_compile_eval_promote_run_on_the_embedded_model(tmp_path: Path) -> None:
     data = json.loads(report.read_text())
     overall = data["gates"]["slices"][0]
     assert overall["scope"] == "overall" and overall["n"] == 40
-    assert overall["score"] >= 0.3
-    assert overall["score"] > overall["reference"]  # compiled beats the uncompiled baseline
+    assert overall["score"] >= overall["reference"] + 0.05  # compiled beats the uncompiled baseline
 
     promoted = runner.invoke(app, ["promote", str(path), "--artifact", artifact.group(1)])
     assert promoted.exit_code == 0, promoted.output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,8 +33,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+# Logs (CI, pipes) get wide tables instead of 80-column wrapping; terminals keep their width.
+out = Console(width=None if sys.stdout.isatty() else 120)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 F = TypeVar("F", bound=Callable[..., Any])
 
 ConfigArg = Annotated[Path, typer.Argument(help="The promptc YAML config.", show_default=False)]
@@ -304,9 +306,10 @@ def compile_cmd(
             highlight=False,
             soft_wrap=True,
         )
-    out.print(
-        slice_table(f"holdout: {cfg.program.name} {cfg.program.version}", outcome.baseline, outcome.candidate)
-    )
+    if not outcome.gates.reference.startswith("baseline"):
+        # The gate table compares with another artifact; show the baseline comparison too.
+        title = f"holdout: {cfg.program.name} {cfg.program.version} vs baseline"
+        out.print(slice_table(title, outcome.baseline, outcome.candidate))
     out.print(gate_table(outcome.gates))
     search, total = outcome.search_usage, outcome.usage
     out.print(

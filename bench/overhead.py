@@ -7,6 +7,7 @@ Prints a Markdown table; paste it into bench/RESULTS.md with the date and machin
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
 import platform
 import statistics
@@ -73,7 +74,7 @@ def main() -> None:
 
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"litellm {litellm.__version__ if hasattr(litellm, '__version__') else '?'}"
+        f"litellm {importlib.metadata.version('litellm')}"
     )
     print(f"calls per measurement: {n} (median)\n")
     print("| path | ms per call |\n|---|---:|")

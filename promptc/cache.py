@@ -33,6 +33,9 @@ class CallCache:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL never corrupts the database; a crash may lose the newest entries,
+            # which a cache can afford (they are re-fetched), and each write skips an fsync.
+            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, response TEXT NOT NULL)"
             )

@@ -137,3 +137,23 @@ def test_a_tampered_artifact_is_refused_with_exit_3(write_config: ConfigWriter, 
         result = invoke(*args)
         assert result.exit_code == 3, result.output
         assert "content does not match its id" in result.output
+
+
+def test_the_latest_alias_belongs_to_compile(write_config: ConfigWriter) -> None:
+    config = write_config()
+    _compile(config)
+    result = invoke("promote", config, "--artifact", "latest", "--alias", "latest")
+    assert result.exit_code == 2
+    assert "alias 'latest' is set by compile" in result.output
+
+
+def test_an_unknown_alias_or_id_is_bad_input(write_config: ConfigWriter) -> None:
+    config = write_config()
+    _compile(config)
+    for args in (
+        ("eval", config, "--artifact", "staging"),
+        ("diff", "latest", "nope1234", "--config", config),
+    ):
+        result = invoke(*args)
+        assert result.exit_code == 2, result.output
+        assert "no artifact" in result.output

@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -193,6 +194,7 @@ def run_promptc(config: Any, splits: Any, pair: str) -> dict[str, Any]:
         "holdout": evaluation.overall.mean,
         "holdout_ci": [evaluation.overall.ci_low, evaluation.overall.ci_high],
         "parse_failures": sum(1 for r in evaluation.records if r.prediction.outputs is None),
+        "predicted": dict(Counter(str(r.prediction.outputs) for r in evaluation.records)),
         "compile_calls": compile_calls,
         "compile_cache_hits": compile_cached,
         "eval_calls": eval_calls,
@@ -295,12 +297,14 @@ def run_dspy(config: Any, splits: Any, pair: str) -> dict[str, Any]:
         eval_lm_s = METER.seconds - lm0
         predictor = compiled.predictors()[0]
         failures = sum(1 for _, prediction, _ in result.results if not prediction.keys())
+        predicted = Counter(str(dict(prediction.items()) or None) for _, prediction, _ in result.results)
     return {
         "settings": {k: v for k, v in settings.items() if k != "max_errors"},
         "seed": seed if pair == "mipro" else "fixed inside DSPy",
         "max_tokens": DSPY_MAX_TOKENS,
         "holdout": result.score / 100,
         "parse_failures": failures,
+        "predicted": dict(predicted),
         "compile_calls": compile_calls,
         "compile_cache_hits": 0,
         "eval_calls": eval_calls,

@@ -59,6 +59,7 @@ DEMOS = {"max_bootstrapped_demos": 4, "max_labeled_demos": 8}
 TEACHER = {"teacher_demos": DEMOS["max_labeled_demos"]}
 NUM_CANDIDATE_PROGRAMS = 2  # random_search: seeded shuffles, on top of the 3 fixed candidates
 PROPOSAL_MAX_TOKENS = 256  # mipro: the prompt model's cap (promptc's default for proposals)
+PROPOSAL_TEMPERATURE = 0.7  # mipro: sampling temperature of proposals (promptc's default; DSPy's is 1.0)
 PAIRS: dict[str, dict[str, Any]] = {
     "bootstrap_fewshot": {
         "dspy": "BootstrapFewShot",
@@ -274,7 +275,13 @@ def run_dspy(config: Any, splits: Any, pair: str) -> dict[str, Any]:
             optimizer = dspy.BootstrapFewShotWithRandomSearch(metric=metric, **settings)
             compiled = optimizer.compile(student, trainset=train, valset=val)
         elif pair == "mipro":
-            settings.update(auto="light", seed=seed, num_threads=1, max_errors=MANY_ERRORS)
+            settings.update(
+                auto="light",
+                seed=seed,
+                init_temperature=PROPOSAL_TEMPERATURE,
+                num_threads=1,
+                max_errors=MANY_ERRORS,
+            )
             prompt_model = dspy.LM(
                 config.target.model,
                 temperature=config.target.temperature,
@@ -444,7 +451,12 @@ def render(data: dict[str, Any]) -> str:
         "  type listing the labels; ChatAdapter (with its JSON fallback: a second call when a reply does not",
         f"  parse); max_tokens {DSPY_MAX_TOKENS}, since its `[[ ## field ## ]]` reply format needs more room",
         "  than promptc's `field: value` line (promptc keeps the configs' `max_tokens: 8`); num_threads 1;",
-        f"  max_errors unbounded. mipro's prompt model: the same model, max_tokens {PROPOSAL_MAX_TOKENS}.",
+        f"  max_errors unbounded. mipro's prompt model: the same model, max_tokens {PROPOSAL_MAX_TOKENS},",
+        f"  proposals sampled at temperature {PROPOSAL_TEMPERATURE} (`init_temperature`, as promptc does).",
+        "- Settings without a counterpart keep each tool's default: promptc traces `max_traced` (16)",
+        "  training examples; DSPy traces until it has `max_bootstrapped_demos` accepted ones. mipro light:",
+        "  promptc 6 instruction x 6 demo-set candidates, 10 trials, minibatch 25; DSPy 3 instruction x 6",
+        "  demo-set candidates, 10 trials, minibatch 35.",
     ]
     if data.get("notes"):
         out += ["", *data["notes"]]
@@ -478,6 +490,7 @@ def run_subprocess(dataset: str, pair: str, tool: str, sizes: str | None) -> dic
     except (IndexError, json.JSONDecodeError):
         tail = " ".join(proc.stderr.strip().splitlines()[-1:])[:200]
         row = {"dataset": dataset, "pair": pair, "tool": tool, "error": f"exit {proc.returncode}: {tail}"}
+        row["stderr_tail"] = proc.stderr.strip().splitlines()[-40:]
     row["started"] = started
     print(fmt_row(row), file=sys.stderr, flush=True)
     return row

@@ -53,6 +53,7 @@ test: lint typecheck unit
 
 bench: install
 	$(PY) bench/overhead.py
+	$(PY) bench/gate_simulation.py
 
 # promptc vs DSPy (bench/dspy_compare.py, ~25 min on 2 cores). DSPy is never a promptc dependency:
 # it lives in its own venv, next to the same llama-cpp-python wheel, so .venv's litellm stays as is.

@@ -55,8 +55,9 @@ bench: install
 	$(PY) bench/overhead.py
 	$(PY) bench/gate_simulation.py
 
-# promptc vs DSPy (bench/dspy_compare.py, ~25 min on 2 cores). DSPy is never a promptc dependency:
-# it lives in its own venv, next to the same llama-cpp-python wheel, so .venv's litellm stays as is.
+# promptc vs DSPy (bench/dspy_compare.py; about an hour on a shared 2-core machine). DSPy is never
+# a promptc dependency: it lives in its own venv, with the same llama-cpp-python wheel, so .venv's
+# litellm stays as is.
 BENCH_VENV := .venv-bench
 $(BENCH_VENV)/.installed: pyproject.toml | $(STAMP)
 	python3 -m venv $(BENCH_VENV)

@@ -85,7 +85,7 @@ ORDER = (
     ("cr", "mipro"),
 )
 # DSPy's ChatAdapter answers in "[[ ## field ## ]]" sections, which need more room than
-# promptc's "field: value" line; this is the smallest cap that fits its answer format.
+# promptc's "field: value" line: its answer plus completion marker took 17 tokens here.
 DSPY_MAX_TOKENS = 24
 MANY_ERRORS = 1_000_000  # a parse failure scores 0; it must never abort a DSPy optimizer
 
@@ -375,7 +375,7 @@ def fmt_row(r: dict[str, Any]) -> str:
     if "missing" in r:
         return f"{head} not run: {r['missing']} |" + " |" * 7
     if "error" in r:
-        return f"{head} failed: {r['error']} |" + " |" * 7
+        return f"{head} {r['error']} |" + " |" * 7
     calls = r["compile_calls"] + r["eval_calls"]
     model_s = r["compile_lm_s"] + r["eval_lm_s"]
     return (
@@ -489,7 +489,8 @@ def run_subprocess(dataset: str, pair: str, tool: str, sizes: str | None) -> dic
         row: dict[str, Any] = json.loads(lines[-1])
     except (IndexError, json.JSONDecodeError):
         tail = " ".join(proc.stderr.strip().splitlines()[-1:])[:200]
-        row = {"dataset": dataset, "pair": pair, "tool": tool, "error": f"exit {proc.returncode}: {tail}"}
+        error = f"failed (exit {proc.returncode}): {tail}"
+        row = {"dataset": dataset, "pair": pair, "tool": tool, "error": error}
         row["stderr_tail"] = proc.stderr.strip().splitlines()[-40:]
     row["started"] = started
     print(fmt_row(row), file=sys.stderr, flush=True)
@@ -507,7 +508,7 @@ def main() -> None:
     parser.add_argument("--update-results", action="store_true", help="rewrite our section of RESULTS.md")
     parser.add_argument("--render-only", action="store_true", help="re-render RESULTS.md from --out")
     parser.add_argument("--resume", action="store_true", help="keep the finished runs already in --out")
-    parser.add_argument("--sizes", help="train,val,test sizes for every dataset (smoke tests)")
+    parser.add_argument("--sizes", help="train,val,test sizes for every dataset (default: DATASETS)")
     parser.add_argument("--one", nargs=3, metavar=("DATASET", "PAIR", "TOOL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 

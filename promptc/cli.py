@@ -270,11 +270,14 @@ def trial_table(outcome: CompileOutcome) -> Table:
     marked = False
     for t in outcome.trials:
         mark = ""
-        if not marked and t.full and t.candidate.to_dict() == chosen:
+        # Only a fully scored trial can win, or the one kept unscored by a single-candidate optimizer.
+        if not marked and (t.full or t.val_score is None) and t.candidate.to_dict() == chosen:
             mark, marked = "[green]chosen[/]", True
-        table.add_row(
-            t.name, f"{t.val_score:.3f}", str(t.n) + ("" if t.full else " (minibatch)"), str(t.calls), mark
-        )
+        if t.val_score is None:
+            score, examples = "not scored", "0 (validate: false)"
+        else:
+            score, examples = f"{t.val_score:.3f}", str(t.n) + ("" if t.full else " (minibatch)")
+        table.add_row(t.name, score, examples, str(t.calls), mark)
     return table
 
 

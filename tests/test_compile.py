@@ -126,12 +126,12 @@ def test_a_budget_cap_stops_the_search_cleanly_and_the_artifact_says_so(
 def test_a_budget_spent_before_any_candidate_is_scored_exits_3(
     write_config: ConfigWriter, tmp_path: Path
 ) -> None:
-    config = write_config(lambda c: c.update(budget={"max_calls": 10}))
+    config = write_config(optimizer("bootstrap_fewshot", {}, budget={"max_calls": 10}))  # traces 16
     result = invoke("compile", config)
     assert result.exit_code == 3
     assert (
-        "the call cap of 10 model calls was reached before any candidate was scored on the whole "
-        "validation split (24 examples); no artifact was written" in result.output
+        "the call cap of 10 model calls was reached before the search had a candidate to keep "
+        "(none was scored on all 24 validation examples); no artifact was written" in result.output
     )
     assert "raise budget.max_calls" in result.output
     assert not (tmp_path / "artifacts").exists()

@@ -4,6 +4,10 @@ Every optimizer runs its search through `run_search`: candidates are scored on t
 validation split and recorded as trials; only candidates scored on the whole split can
 win (ties go to fewer demos, then the earlier trial); and a budget cap reached mid-search
 ends it cleanly with the best fully scored candidate so far.
+
+An optimizer that builds a single candidate (labeled_fewshot, bootstrap_fewshot) has
+nothing to choose between, so by default it records that candidate unscored
+(`Search.keep`) and spends no calls on val; its `validate: true` setting scores it.
 """
 
 from __future__ import annotations
@@ -44,10 +48,17 @@ class Trial:
 
     name: str
     candidate: Candidate
-    val_score: float
+    val_score: float | None  # None: kept without scoring (a single-candidate optimizer)
     calls: int  # model requests, cache hits included, so the log is the same on every run
     n: int = 0  # validation examples scored
     full: bool = True  # scored on the whole validation split; only these can win
+
+    @property
+    def full_score(self) -> float:
+        """The score of a trial scored on the whole validation split."""
+        if self.val_score is None or not self.full:
+            raise ValueError(f"trial {self.name!r} was not scored on the whole validation split")
+        return self.val_score
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for the artifact's trial log."""
@@ -72,9 +83,10 @@ class CompileResult:
     notes: tuple[str, ...] = ()  # for the user, not stored (e.g. where the optuna study lives)
 
     @property
-    def val_score(self) -> float:
-        """The chosen candidate's score on the whole validation split."""
-        return max(t.val_score for t in self.trials if t.full and t.candidate == self.candidate)
+    def val_score(self) -> float | None:
+        """The chosen candidate's score on the whole validation split (None when it was not scored)."""
+        scores = [t.full_score for t in self.trials if t.full and t.candidate == self.candidate]
+        return max(scores) if scores else None
 
 
 @dataclass(frozen=True)
@@ -91,6 +103,18 @@ class CallEstimate:
     def total(self) -> int:
         """All calls of the search."""
         return sum(n for _, n in self.stages)
+
+
+# The setting of single-candidate optimizers that scores their one candidate on val.
+VALIDATE_SETTING: dict[str, Any] = {"type": "boolean", "default": False}
+
+
+def keep_or_score(log: Search, name: str, candidate: Candidate, validate: bool) -> None:
+    """Record a single-candidate optimizer's candidate: scored on val when asked, else kept as is."""
+    if validate:
+        log.score(name, candidate)
+    else:
+        log.keep(name, candidate)
 
 
 def labeled_demo(example: Example) -> Demo:
@@ -161,17 +185,24 @@ class Search:
         self.record(trial)
         return trial
 
+    def keep(self, name: str, candidate: Candidate) -> Trial:
+        """Record the one candidate of a single-candidate optimizer without scoring it."""
+        trial = Trial(name=name, candidate=candidate, val_score=None, calls=0, n=0, full=False)
+        self.record(trial)
+        return trial
+
     def record(self, trial: Trial) -> None:
         """Add a trial to the log."""
         self.trials.append(trial)
         self.report()
 
     def best(self) -> Trial | None:
-        """The best fully scored trial; ties go to fewer demos, then the earlier trial."""
+        """The best fully scored trial (ties: fewer demos, then the earlier); else the kept one."""
         full = [(i, t) for i, t in enumerate(self.trials) if t.full]
-        if not full:
-            return None
-        return min(full, key=lambda it: (-it[1].val_score, len(it[1].candidate.demos), it[0]))[1]
+        if full:
+            return min(full, key=lambda it: (-it[1].full_score, len(it[1].candidate.demos), it[0]))[1]
+        kept = [t for t in self.trials if t.val_score is None]
+        return kept[-1] if kept else None
 
     def report(self) -> None:
         """Send the best score so far and the calls and tokens spent to the reporter."""
@@ -194,12 +225,12 @@ def run_search(inputs: CompileInputs, search: Callable[[Search], None]) -> Compi
     if best is None:
         if stopped is not None:
             raise BudgetExceeded(
-                f"{stopped} before any candidate was scored on the whole validation split "
-                f"({len(inputs.val)} examples); no artifact was written",
+                f"{stopped} before the search had a candidate to keep (none was scored on all "
+                f"{len(inputs.val)} validation examples); no artifact was written",
                 fix="raise budget.max_calls or budget.max_cost_usd in the config; "
                 "promptc compile --dry-run shows the calls the search needs",
             )
-        raise RuntimeFailure("the optimizer scored no candidate on the validation split")
+        raise RuntimeFailure("the optimizer produced no candidate")
     return CompileResult(
         candidate=best.candidate,
         trials=tuple(log.trials),

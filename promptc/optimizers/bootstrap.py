@@ -7,7 +7,8 @@ examples to `max_labeled_demos`.
 
 Unlike DSPy, the teacher traces exactly `max_traced` training examples (in parallel)
 instead of stopping at the first `max_bootstrapped_demos` accepted ones, so the number
-of model calls is known before the run (`promptc compile --dry-run`).
+of model calls is known before the run (`promptc compile --dry-run`). As in DSPy, the
+one candidate is not scored on val unless `validate: true` asks for it.
 
 The functions here (`trace`, `demo_set`, `labeled_set`, `bootstrapped_sets`) are the
 demo machinery random_search and mipro reuse.
@@ -22,10 +23,12 @@ from typing import Any
 from promptc.data import Example
 from promptc.evaluate import predict, score_prediction
 from promptc.optimizers.base import (
+    VALIDATE_SETTING,
     CallEstimate,
     CompileInputs,
     CompileResult,
     Search,
+    keep_or_score,
     labeled_demo,
     run_search,
     seeded_rng,
@@ -42,7 +45,11 @@ DEMO_SETTINGS: dict[str, Any] = {
     "metric_threshold": {"type": "number", "default": 1.0},
 }
 
-SETTINGS: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": DEMO_SETTINGS}
+SETTINGS: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {**DEMO_SETTINGS, "validate": VALIDATE_SETTING},
+}
 
 
 def trace(
@@ -138,7 +145,7 @@ def bootstrapped_sets(
 
 
 def compile_program(inputs: CompileInputs) -> CompileResult:
-    """Bootstrap demos from teacher traces, top up with labeled ones, score on val."""
+    """Bootstrap demos from teacher traces, top up with labeled ones (scored on val with validate: true)."""
     s = with_defaults(SETTINGS, inputs.settings)
 
     def search(log: Search) -> None:
@@ -146,15 +153,19 @@ def compile_program(inputs: CompileInputs) -> CompileResult:
         order, rng = seeded_order(inputs)
         demos, n_boot = demo_set(order, accepted, s["max_bootstrapped_demos"], s["max_labeled_demos"], rng)
         instructions = inputs.program.signature.instructions
-        log.score(f"bootstrap {n_boot}+{len(demos) - n_boot} labeled", Candidate(instructions, demos))
+        name = f"bootstrap {n_boot}+{len(demos) - n_boot} labeled"
+        keep_or_score(log, name, Candidate(instructions, demos), s["validate"])
 
     return run_search(inputs, search)
 
 
 def estimate_calls(settings: dict[str, Any], n_train: int, n_val: int) -> CallEstimate:
-    """One teacher call per traced example, then one validation pass."""
+    """One teacher call per traced example, then one validation pass with validate: true."""
     s = with_defaults(SETTINGS, settings)
     return CallEstimate(
-        stages=(("teacher traces on train", traced_count(s, n_train)), ("validation scoring", n_val)),
+        stages=(
+            ("teacher traces on train", traced_count(s, n_train)),
+            ("validation scoring", n_val if s["validate"] else 0),
+        ),
         max_demos=max(s["max_labeled_demos"], s["max_bootstrapped_demos"]),
     )

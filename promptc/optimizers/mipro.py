@@ -285,7 +285,7 @@ def _search(log: Search, s: dict[str, Any]) -> None:
     def label(pair: tuple[int, int]) -> str:
         return f"instruction {pair[0]} + {demo_sets[pair[1]][0]}"
 
-    known = {(0, 0): baseline.val_score}  # the mean of every example scored so far, per pair
+    known = {(0, 0): baseline.full_score}  # the mean of every example scored so far, per pair
     minibatch_score: dict[tuple[int, int], float] = {}
     fully = {(0, 0)}
     tried: list[tuple[int, int]] = []

@@ -63,6 +63,39 @@ def _format_value(value: Any) -> str:
     return str(value)
 
 
+# Value rules of the answer grammar, by field type. str and json values are free text, so a
+# signature with such an output gets no grammar.
+_VALUE_RULES = {
+    "bool": '("true" | "false")',
+    "int": '"-"? [0-9]+',
+    "float": '"-"? [0-9]+ ("." [0-9]+)?',
+}
+
+
+def _gbnf_literal(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def answer_grammar(program: Program) -> str | None:
+    """A GBNF grammar for the reply format assistant_message shows, or None when it cannot be closed.
+
+    Where a provider supports grammars (the embedded llama.cpp models), replies are held to
+    this format, so an enum answer is always one of its labels and a number is a number.
+    """
+    rules = []
+    for f in program.signature.outputs:
+        if f.type == "enum":
+            value = "(" + " | ".join(_gbnf_literal(str(label)) for label in f.labels) + ")"
+        elif f.type in _VALUE_RULES:
+            value = _VALUE_RULES[f.type]
+        else:
+            return None
+        rules.append(f"{_gbnf_literal(f.name + ': ')} {value}")
+    if program.module == "chain_of_thought":
+        rules.insert(0, f"{_gbnf_literal(REASONING + ': ')} [^\\n]+")
+    return "root ::= " + ' "\\n" '.join(rules)
+
+
 def user_message(program: Program, inputs: dict[str, Any]) -> str:
     """The user turn for one set of inputs."""
     return "\n".join(f"{f.name}: {_format_value(inputs[f.name])}" for f in program.signature.inputs)

@@ -27,6 +27,7 @@ class Target:
     concurrency: int = 4
     max_retries: int = 3
     timeout_s: float = 60.0
+    constrained: bool = True  # hold replies to the answer format where the provider supports grammars
 
     @property
     def decoding(self) -> dict[str, Any]:
@@ -229,6 +230,7 @@ def load_config(path: str | Path) -> Config:
         concurrency=int(t.get("concurrency", 4)),
         max_retries=int(t.get("max_retries", 3)),
         timeout_s=float(t.get("timeout_s", 60.0)),
+        constrained=bool(t.get("constrained", True)),
     )
     d = raw["data"]
     data = DataSpec(

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from promptc.adapter import ParseError, parse_reply, render_messages
+from promptc.adapter import ParseError, answer_grammar, parse_reply, render_messages
 from promptc.data import Example
 from promptc.errors import RuntimeFailure
 from promptc.lm import LM
@@ -34,7 +34,8 @@ def predict(
     program: Program, candidate: Candidate, lm: LM, inputs: dict[str, Any], sample: int = 0
 ) -> Prediction:
     """One model call for one set of inputs; a parse failure is kept, never retried silently."""
-    completion = lm.complete(render_messages(program, candidate, inputs), sample=sample)
+    messages = render_messages(program, candidate, inputs)
+    completion = lm.complete(messages, sample=sample, grammar=answer_grammar(program))
     try:
         outputs, reasoning = parse_reply(program, completion.text)
         error = None

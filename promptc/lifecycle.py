@@ -103,6 +103,7 @@ def compile_config(config: Config, reporter: Reporter | None = None) -> CompileO
             "model": config.target.model,
             "revision": config.target.revision,
             **config.target.decoding,
+            "constrained": config.target.constrained,
         },
         "candidate": result.candidate.to_dict(),
         "lineage": {

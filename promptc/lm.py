@@ -28,6 +28,8 @@ Messages = list[dict[str, str]]
 class Provider(Protocol):
     """An in-process model provider, bridged into litellm as a custom provider."""
 
+    supports_grammar: bool  # honours params["grammar"] (GBNF) to constrain the reply
+
     def complete(self, model: str, messages: Messages, params: dict[str, Any]) -> tuple[str, int, int]:
         """Return (text, prompt_tokens, completion_tokens)."""
         ...
@@ -164,6 +166,7 @@ class LM:
         self.max_cost_usd = max_cost_usd
         self._usage = Usage()
         self._lock = threading.Lock()
+        self._constrains: bool | None = None
 
     @property
     def usage(self) -> Usage:
@@ -190,9 +193,23 @@ class LM:
                 fix=f"set target.revision: {actual[:12]} and compile and evaluate for this model revision",
             )
 
-    def complete(self, messages: Messages, sample: int = 0) -> Completion:
-        """One completion, served from the cache when this exact call was made before."""
+    @property
+    def constrains(self) -> bool:
+        """Whether answer grammars are sent: target.constrained, and a provider that honours them."""
+        if self._constrains is None:
+            provider = provider_for(self.target.model) if self.target.constrained else None
+            self._constrains = provider is not None and provider.supports_grammar
+        return self._constrains
+
+    def complete(self, messages: Messages, sample: int = 0, grammar: str | None = None) -> Completion:
+        """One completion, served from the cache when this exact call was made before.
+
+        grammar (GBNF) constrains the reply when target.constrained is on and the provider
+        supports grammars (the embedded llama.cpp models); other providers never see it.
+        """
         params = self.target.decoding
+        if grammar is not None and self.constrains:
+            params = {**params, "grammar": grammar}
         key = call_key(self.target.model, self.target.revision, messages, params, sample)
         if self.cache is not None:
             hit = self.cache.get(key)

@@ -53,8 +53,11 @@ def file_sha256(path: Path) -> str:
 class LocalProvider:
     """Runs GGUF models with llama.cpp; one loaded model per file, calls serialised."""
 
+    supports_grammar = True  # llama.cpp samples only tokens the GBNF grammar allows
+
     def __init__(self) -> None:
         self._models: dict[Path, Any] = {}
+        self._grammars: dict[str, Any] = {}
         self._revisions: dict[tuple[Path, int, float], str] = {}
         self._lock = threading.Lock()
 
@@ -67,6 +70,16 @@ class LocalProvider:
             if key not in self._revisions:
                 self._revisions[key] = file_sha256(path)
             return self._revisions[key]
+
+    def _grammar(self, text: str | None) -> Any:
+        """The compiled llama.cpp grammar for a GBNF text (compiled once per text)."""
+        if text is None:
+            return None
+        if text not in self._grammars:
+            from llama_cpp.llama_grammar import LlamaGrammar
+
+            self._grammars[text] = LlamaGrammar.from_string(text, verbose=False)
+        return self._grammars[text]
 
     def _load(self, path: Path) -> Any:
         if path not in self._models:
@@ -98,6 +111,7 @@ class LocalProvider:
                 temperature=float(params.get("temperature", 0.0)),
                 max_tokens=int(params.get("max_tokens", 64)),
                 seed=int(params.get("seed", 0)),
+                grammar=self._grammar(params.get("grammar")),
             )
         text = result["choices"][0]["message"]["content"] or ""
         usage = result.get("usage", {})

@@ -50,6 +50,8 @@ def _first_label(system: str) -> str:
 class FakeProvider:
     """The provider behind ``fake/...`` models."""
 
+    supports_grammar = True  # accepted and ignored: the fake models answer in the format anyway
+
     def __init__(self) -> None:
         self._attempts: dict[str, int] = {}
         self._lock = threading.Lock()

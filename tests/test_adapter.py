@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from promptc.adapter import ParseError, parse_reply, render_messages
+from promptc.adapter import ParseError, answer_grammar, parse_reply, render_messages
 from promptc.program import Candidate, Demo, Field, Program, Signature
 
 TRIAGE = Program(
@@ -69,3 +69,28 @@ def test_typed_outputs_and_chain_of_thought() -> None:
     assert reasoning == "two plus two"
     with pytest.raises(ParseError, match="does not match its schema"):
         parse_reply(program, 'n: 1\nok: no\ndata: {"b": 2}')
+
+
+def test_the_answer_grammar_closes_labels_numbers_and_reasoning() -> None:
+    assert answer_grammar(TRIAGE) == 'root ::= "category: " ("billing" | "technical")'
+    program = Program(
+        name="t",
+        version="1.0.0",
+        module="chain_of_thought",
+        signature=Signature(
+            inputs=(Field("q"),),
+            outputs=(Field("n", "int"), Field("ok", "bool"), Field("say", "enum", labels=('a "b"',))),
+        ),
+    )
+    assert answer_grammar(program) == (
+        'root ::= "reasoning: " [^\\n]+ "\\n" "n: " "-"? [0-9]+ "\\n" "ok: " ("true" | "false") '
+        '"\\n" "say: " ("a \\"b\\"")'
+    )
+
+
+@pytest.mark.parametrize("kind", ["str", "json"])
+def test_free_text_outputs_get_no_grammar(kind: str) -> None:
+    program = Program(
+        name="t", version="1.0.0", signature=Signature(inputs=(Field("q"),), outputs=(Field("a", kind),))
+    )
+    assert answer_grammar(program) is None

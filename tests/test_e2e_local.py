@@ -66,3 +66,34 @@ def test_compile_eval_promote_run_on_the_embedded_model(tmp_path: Path) -> None:
     assert answer.exit_code == 0, answer.output
     m = re.search(r"category: (\w+)", answer.output)
     assert m is not None and m.group(1) in LABELS
+
+
+def test_the_answer_grammar_holds_the_embedded_model_to_the_labels(tmp_path: Path) -> None:
+    from promptc.cache import CallCache
+    from promptc.config import Target
+    from promptc.evaluate import predict
+    from promptc.lm import LM
+    from promptc.program import Candidate, Field, Program, Signature
+
+    # Labels the model would not guess, and a question it answers in prose when left free.
+    program = Program(
+        name="t",
+        version="1.0.0",
+        signature=Signature(
+            inputs=(Field("question"),),
+            outputs=(Field("code", "enum", labels=("zebra-7", "quartz-2")), Field("n", "int")),
+            instructions="Answer the question.",
+        ),
+    )
+    questions = ["What is the capital of France?", "Tell me a story about a dragon.", "2 + 2?"]
+    target = Target("local/smollm2-135m-instruct", "b179c9523d0e", max_tokens=24)
+    for constrained in (True, False):
+        lm = LM(Target(**{**target.__dict__, "constrained": constrained}), CallCache(tmp_path / "c.sqlite"))
+        predictions = [
+            predict(program, Candidate("Answer the question."), lm, {"question": q}) for q in questions
+        ]
+        if constrained:
+            assert all(re.fullmatch(r"code: (zebra-7|quartz-2)\nn: -?\d+", p.raw) for p in predictions)
+            assert all(p.outputs is not None for p in predictions)
+        else:
+            assert any(p.outputs is None for p in predictions)  # what the grammar prevents

@@ -63,3 +63,30 @@ def test_map_keeps_input_order_with_concurrency(tmp_path: Path) -> None:
     lm = LM(Target("fake/echo", "fake00000000", concurrency=4), CallCache(tmp_path / "c.sqlite"))
     texts = lm.map(lambda i: lm.complete([{"role": "user", "content": f"n{i}"}]).text, range(20))
     assert texts == [f"n{i}" for i in range(20)]
+
+
+def test_the_answer_grammar_reaches_only_providers_that_honour_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from promptc.lm import provider_for
+
+    provider = provider_for("fake/echo")
+    assert provider is not None
+    seen: list[dict[str, object]] = []
+    complete = provider.complete
+
+    def recording(
+        model: str, messages: list[dict[str, str]], params: dict[str, object]
+    ) -> tuple[str, int, int]:
+        seen.append(params)
+        return complete(model, messages, params)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(provider, "complete", recording)
+    grammar = 'root ::= "ticket: " [a-z]+'
+    LM(Target("fake/echo", "fake00000000"), CallCache(tmp_path / "a.sqlite")).complete(
+        MESSAGES, grammar=grammar
+    )
+    LM(Target("fake/echo", "fake00000000", constrained=False)).complete(MESSAGES, grammar=grammar)
+    monkeypatch.setattr(provider, "supports_grammar", False)
+    LM(Target("fake/echo", "fake00000000")).complete(MESSAGES, grammar=grammar)
+    assert [p.get("grammar") for p in seen] == [grammar, None, None]

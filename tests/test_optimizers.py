@@ -67,7 +67,9 @@ def test_demos_improve_a_model_that_learns_from_them(write_config: ConfigWriter,
 
 
 @pytest.mark.parametrize("name", SINGLE_CANDIDATE)
-def test_single_candidate_optimizers_score_on_val_only_when_asked(write_config: ConfigWriter, name: str) -> None:
+def test_single_candidate_optimizers_score_on_val_only_when_asked(
+    write_config: ConfigWriter, name: str
+) -> None:
     path = write_config()
     kept, _ = _compile(path, name)
     assert [(t.val_score, t.n, t.full, t.calls) for t in kept.trials] == [(None, 0, False, 0)]

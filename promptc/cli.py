@@ -4,28 +4,31 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console, RenderableType
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from rich.text import Text
 
 from promptc import __version__
 from promptc.config import Config, load_config
 from promptc.errors import PromptcError
-from promptc.evaluate import OVERALL, Evaluation
-from promptc.gates import GateReport
-from promptc.lm import Usage
-from promptc.progress import Advance
+from promptc.evaluate import OVERALL
+from promptc.render import (
+    err,
+    gate_table,
+    out,
+    print_estimate,
+    print_failures,
+    progress_bars,
+    slice_table,
+    trial_table,
+    usage_line,
+)
 
 if TYPE_CHECKING:
-    from promptc.lifecycle import CompileEstimate, CompileOutcome
+    pass
 
 app = typer.Typer(
     help="Compile, evaluate, gate and release LLM prompt programs.",
@@ -33,9 +36,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-# Logs (CI, pipes) get wide tables instead of 80-column wrapping; terminals keep their width.
-out = Console(width=None if sys.stdout.isatty() else 120)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 F = TypeVar("F", bound=Callable[..., Any])
 
 ConfigArg = Annotated[Path, typer.Argument(help="The promptc YAML config.", show_default=False)]
@@ -62,130 +62,8 @@ def handles_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-class StatusProgress(Progress):
-    """Progress bars with a status line under them (best score so far, calls, tokens)."""
-
-    status_line = ""
-
-    def get_renderables(self) -> Iterable[RenderableType]:
-        """The bars, then the status line."""
-        yield from super().get_renderables()
-        if self.status_line:
-            yield Text(self.status_line)
-
-
-class RichReporter:
-    """Progress bars on stderr for each stage of long work, and a live search status line."""
-
-    def __init__(self, progress: StatusProgress) -> None:
-        self.progress = progress
-
-    def stage(self, name: str, total: int) -> Advance:
-        """Add a bar; return its advance callback."""
-        task = self.progress.add_task(name, total=total)
-        return lambda: self.progress.advance(task)
-
-    def status(self, best: float | None, calls: int, tokens: int) -> None:
-        """Show the best validation score so far, model calls made and tokens spent."""
-        score = "-" if best is None else f"{best:.3f}"
-        self.progress.status_line = f"best val score {score} | model calls made {calls:,} | tokens {tokens:,}"
-
-
-@contextmanager
-def progress_bars() -> Iterator[RichReporter]:
-    """A live progress display for the duration of a command."""
-    progress = StatusProgress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=False,
-    )
-    with progress:
-        yield RichReporter(progress)
-
-
 def _config(path: Path) -> Config:
     return load_config(path)
-
-
-def _fmt(summary: Any) -> str:
-    return f"{summary.mean:.3f} [{summary.ci_low:.2f}, {summary.ci_high:.2f}]"
-
-
-def slice_table(title: str, baseline: Evaluation, candidate: Evaluation) -> Table:
-    """Per-slice n, baseline and candidate scores with CIs, and the change."""
-    table = Table(title=title)
-    for col in ("slice", "n", "baseline [95% CI]", "candidate [95% CI]", "change"):
-        table.add_column(col, justify="left" if col == "slice" else "right")
-    for name, cand in candidate.summaries.items():
-        base = baseline.summaries.get(name)
-        delta = cand.mean - base.mean if base else 0.0
-        colour = "green" if delta > 0 else "red" if delta < 0 else "white"
-        table.add_row(
-            "[bold]overall[/]" if name == OVERALL else name,
-            str(cand.n),
-            _fmt(base) if base else "-",
-            _fmt(cand),
-            f"[{colour}]{delta:+.3f}[/]",
-        )
-    return table
-
-
-def _interval(low: float | None, high: float | None, signed: bool = False) -> str:
-    if low is None or high is None:
-        return ""
-    return f" [{low:+.2f}, {high:+.2f}]" if signed else f" [{low:.2f}, {high:.2f}]"
-
-
-def gate_table(report: GateReport) -> Table:
-    """Per slice: n, score and CI, reference, change and its CI, and the verdict with its rule."""
-    level = f"{report.confidence:.0%}"
-    table = Table(title=f"release gates ({report.mode} mode)", caption=f"changes vs {report.reference}")
-    for col, justify in (
-        ("slice", "left"),
-        ("n", "right"),
-        (f"score [{level} CI]", "right"),
-        ("reference", "right"),
-        (f"change [{level} CI]", "right"),
-        ("verdict", "left"),
-        ("decided by", "left"),
-    ):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
-    for s in report.slices:
-        verdict = (
-            "[yellow]ungated[/]" if not s.gated else "[green]pass[/]" if s.passed else "[bold red]FAIL[/]"
-        )
-        table.add_row(
-            "[bold]overall[/]" if s.scope == OVERALL else s.scope,
-            str(s.n),
-            f"{s.score:.3f}{_interval(s.ci_low, s.ci_high)}",
-            "-" if s.reference is None else f"{s.reference:.3f}",
-            "-" if s.delta is None else f"{s.delta:+.3f}{_interval(s.delta_low, s.delta_high, signed=True)}",
-            verdict,
-            s.decided_by,
-        )
-    for c in report.missing:
-        table.add_row(c.scope, "0", "-", "-", "-", "[bold red]FAIL[/]", "present")
-    return table
-
-
-def print_failures(report: GateReport) -> None:
-    """Each failed check on its own line (readable in CI logs)."""
-    err.print(f"[bold red]gates failed:[/] {len(report.failures)} check(s)")
-    for check in report.failures:
-        err.print(f"  - {check.message}", highlight=False, soft_wrap=True)
-
-
-def usage_line(usage: Usage) -> str:
-    """Model calls (fresh and cached) and tokens."""
-    return (
-        f"model calls: {usage.calls} made, {usage.cached} from cache; "
-        f"tokens: {usage.prompt_tokens + usage.completion_tokens:,}"
-        + (f"; cost: ${usage.cost_usd:.4f}" if usage.cost_usd else "")
-        + (f"; time in the model: {usage.lm_seconds:.1f} s" if usage.calls else "")
-    )
 
 
 @app.command()
@@ -216,69 +94,6 @@ def check(config: ConfigArg) -> None:
     err.print("[bold red]error:[/] the splits are not disjoint")
     err.print("[bold]fix:[/] remove each leaked example from one of its two splits")
     raise typer.Exit(1)
-
-
-def print_estimate(cfg: Config, estimate: CompileEstimate) -> None:
-    """What a compile will call, stage by stage, its cost, and how the budget bears on it."""
-    sizes = estimate.sizes
-    out.print(
-        f"dry run: {estimate.optimizer} on {cfg.target.model}@{cfg.target.revision} "
-        f"(train {sizes['train']}, val {sizes['val']}, test {sizes['test']} examples); no model was called",
-        highlight=False,
-        soft_wrap=True,
-    )
-    table = Table(title="model calls on a cold cache")
-    table.add_column("stage")
-    table.add_column("calls", justify="right")
-    for name, n in estimate.search.stages:
-        table.add_row(name, f"{n:,}")
-    out.print(table)
-    out.print(f"search: {estimate.search.total:,} model calls", highlight=False)
-    out.print(
-        f"holdout: {estimate.holdout_calls:,} model calls (baseline and candidate on the "
-        f"{sizes['test']} test examples; not capped by the budget)",
-        highlight=False,
-    )
-    out.print(f"total: {estimate.total_calls:,} model calls (cached calls are free)", highlight=False)
-    if estimate.in_process:
-        out.print("cost: $0 (local model)")
-    elif estimate.cost_usd is None:
-        out.print(f"cost: unknown (litellm has no price for {', '.join(estimate.unpriced)})", highlight=False)
-    else:
-        out.print(f"cost: about ${estimate.cost_usd:.4f} (litellm's prices; replies counted at max_tokens)")
-    budget = estimate.budget
-    if budget.max_calls is not None:
-        verdict = (
-            f"[yellow]the search would stop at the cap, after {budget.max_calls:,} of "
-            f"{estimate.search.total:,} calls[/]"
-            if budget.max_calls < estimate.search.total
-            else "the search fits"
-        )
-        out.print(f"budget: max_calls {budget.max_calls:,}: {verdict}", highlight=False)
-    if budget.max_cost_usd is not None:
-        fits = estimate.cost_usd is not None and estimate.cost_usd <= budget.max_cost_usd
-        verdict = "the run fits" if fits else "[yellow]the search may stop at the cap[/]"
-        out.print(f"budget: max_cost_usd {budget.max_cost_usd}: {verdict}", highlight=False)
-
-
-def trial_table(outcome: CompileOutcome) -> Table:
-    """Every candidate the optimizer scored on the validation split; the chosen one marked."""
-    chosen = outcome.artifact.content["candidate"]
-    table = Table(title="trials (validation split)")
-    for col in ("trial", "val score", "examples", "requests", ""):
-        table.add_column(col)
-    marked = False
-    for t in outcome.trials:
-        mark = ""
-        # Only a fully scored trial can win, or the one kept unscored by a single-candidate optimizer.
-        if not marked and (t.full or t.val_score is None) and t.candidate.to_dict() == chosen:
-            mark, marked = "[green]chosen[/]", True
-        if t.val_score is None:
-            score, examples = "not scored", "0 (validate: false)"
-        else:
-            score, examples = f"{t.val_score:.3f}", str(t.n) + ("" if t.full else " (minibatch)")
-        table.add_row(t.name, score, examples, str(t.calls), mark)
-    return table
 
 
 @app.command(name="compile")

@@ -145,8 +145,8 @@ def warm_up(config: Any) -> None:
     provider.complete(config.target.model.split("/", 1)[1], [{"role": "user", "content": "hi"}], {})
 
 
-def run_promptc(config: Any, splits: Any, pair: str) -> dict[str, Any]:
-    """Compile with promptc's optimizer on train+val, then evaluate on the holdout."""
+def run_promptc(config: Any, splits: Any, pair: str, seed: int | None = None) -> dict[str, Any]:
+    """Compile with promptc's optimizer on train+val (seed: the config's unless given), then the holdout."""
     from promptc.cache import CallCache
     from promptc.evaluate import evaluate
     from promptc.lm import LM
@@ -160,7 +160,7 @@ def run_promptc(config: Any, splits: Any, pair: str) -> dict[str, Any]:
     settings = {k: v for k, v in PAIRS[pair]["promptc"].items() if k in accepted}
     optimizer = get_optimizer(pair, settings)
     metric = load_metric(config.metric, config.program.signature, config.path.parent)
-    seed = config.optimizer.seed
+    seed = config.optimizer.seed if seed is None else seed
     with tempfile.TemporaryDirectory() as tmp:
         lm = LM(config.target, CallCache(Path(tmp) / "compile.sqlite"))
         lm.check_revision()
@@ -240,8 +240,13 @@ def to_dspy_examples(examples: Any, config: Any) -> list[Any]:
     return [dspy.Example(**e.inputs, **e.outputs).with_inputs(*names) for e in examples]
 
 
-def run_dspy(config: Any, splits: Any, pair: str) -> dict[str, Any]:
-    """Compile with the matching DSPy teleprompter on train (+ val), then evaluate on the holdout."""
+def run_dspy(config: Any, splits: Any, pair: str, seed: int | None = None) -> dict[str, Any]:
+    """Compile with the matching DSPy teleprompter on train (+ val), then evaluate on the holdout.
+
+    DSPy's BootstrapFewShot takes no seed: it traces the train set in order. With seed given,
+    the train set is shuffled with it first, which is how a DSPy user gets another demo draw.
+    """
+    shuffled_with = seed
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["DSPY_CACHEDIR"] = tmp  # nothing of DSPy's lands in the home directory
         from promptc.lm import _litellm
@@ -260,6 +265,8 @@ def run_dspy(config: Any, splits: Any, pair: str) -> dict[str, Any]:
         dspy.configure(lm=lm, adapter=dspy.ChatAdapter(), max_errors=MANY_ERRORS, num_threads=1)
         student, metric = dspy_program(config)
         train, val, test = (to_dspy_examples(s, config) for s in (splits.train, splits.val, splits.test))
+        if shuffled_with is not None:
+            random.Random(shuffled_with).shuffle(train)
         seed = config.optimizer.seed
         warm_up(config)
         calls0, lm0, start = METER.calls, METER.seconds, time.perf_counter()
@@ -308,6 +315,7 @@ def run_dspy(config: Any, splits: Any, pair: str) -> dict[str, Any]:
     return {
         "settings": {k: v for k, v in settings.items() if k != "max_errors"},
         "seed": seed if pair == "mipro" else "fixed inside DSPy",
+        "train_shuffled_with": shuffled_with,
         "max_tokens": DSPY_MAX_TOKENS,
         "holdout": result.score / 100,
         "parse_failures": failures,
@@ -324,14 +332,16 @@ def run_dspy(config: Any, splits: Any, pair: str) -> dict[str, Any]:
     }
 
 
-def run_one(dataset: str, pair: str, tool: str, sizes: tuple[int | None, ...] | None) -> dict[str, Any]:
+def run_one(
+    dataset: str, pair: str, tool: str, sizes: tuple[int | None, ...] | None, seed: int | None = None
+) -> dict[str, Any]:
     """One (dataset, pair, tool) run, in this process; promptc's state goes to a temporary home."""
     count_provider_calls()
     config, splits = load_task(dataset, sizes)
     with tempfile.TemporaryDirectory() as home:
         os.environ["PROMPTC_HOME"] = home
         run = run_promptc if tool == "promptc" else run_dspy
-        outcome = run(config, splits, pair)
+        outcome = run(config, splits, pair, seed)
     sizes = {"train": len(splits.train), "val": len(splits.val), "test": len(splits.test)}
     load = os.getloadavg()[0]
     return {"dataset": dataset, "pair": pair, "tool": tool, "sizes": sizes, "load_1min_end": load, **outcome}
@@ -476,11 +486,14 @@ def update_results_md(section: str) -> None:
     RESULTS_MD.write_text(text)
 
 
-def run_subprocess(dataset: str, pair: str, tool: str, sizes: str | None) -> dict[str, Any]:
+def run_subprocess(
+    dataset: str, pair: str, tool: str, sizes: str | None, seed: int | None = None
+) -> dict[str, Any]:
     """One run in a fresh interpreter; its row, or an error row naming the exit code."""
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     print(f"== {dataset} / {pair} / {tool}  ({started})", file=sys.stderr, flush=True)
     command = [sys.executable, __file__, "--one", dataset, pair, tool]
+    command += [] if seed is None else ["--seed", str(seed)]
     proc = subprocess.run(
         command + (["--sizes", sizes] if sizes else []), capture_output=True, text=True, check=False
     )
@@ -510,11 +523,12 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true", help="keep the finished runs already in --out")
     parser.add_argument("--sizes", help="train,val,test sizes for every dataset (default: DATASETS)")
     parser.add_argument("--one", nargs=3, metavar=("DATASET", "PAIR", "TOOL"), help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)  # with --one (bench/seed_spread.py)
     args = parser.parse_args()
 
     sizes = tuple(int(n) if n else None for n in args.sizes.split(",")) if args.sizes else None
     if args.one:
-        print(json.dumps(run_one(*args.one, sizes)))
+        print(json.dumps(run_one(*args.one, sizes, args.seed)))
         return
     previous = json.loads(args.out.read_text()) if args.out.exists() else {}
     if args.render_only:

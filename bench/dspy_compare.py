@@ -463,8 +463,12 @@ def render(data: dict[str, Any]) -> str:
         "  than promptc's `field: value` line (promptc keeps the configs' `max_tokens: 8`); num_threads 1;",
         f"  max_errors unbounded. mipro's prompt model: the same model, max_tokens {PROPOSAL_MAX_TOKENS},",
         f"  proposals sampled at temperature {PROPOSAL_TEMPERATURE} (`init_temperature`, as promptc does).",
+        "- promptc holds the embedded model's replies to the answer format with a llama.cpp grammar",
+        "  (`target.constrained`, on by default). DSPy has no such option for a litellm model: its replies",
+        "  are free text, and a reply ChatAdapter cannot parse gets a second call through JSONAdapter.",
         "- Settings without a counterpart keep each tool's default: promptc traces `max_traced` (16)",
-        "  training examples; DSPy traces until it has `max_bootstrapped_demos` accepted ones. mipro light:",
+        "  training examples; DSPy traces until it has `max_bootstrapped_demos` accepted ones. Neither",
+        "  scores bootstrap_fewshot's one candidate on val (promptc's `validate: false`). mipro light:",
         "  promptc 6 instruction x 6 demo-set candidates, 10 trials, minibatch 25; DSPy 3 instruction x 6",
         "  demo-set candidates, 10 trials, minibatch 35.",
     ]

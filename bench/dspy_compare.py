@@ -478,12 +478,12 @@ def render(data: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
-def update_results_md(section: str) -> None:
-    """Replace this benchmark's section of bench/RESULTS.md (or append it); leave the rest alone."""
+def update_results_md(section: str, start: str = SECTION_START, end: str = SECTION_END) -> None:
+    """Replace a benchmark's section of bench/RESULTS.md (or append it); leave the rest alone."""
     text = RESULTS_MD.read_text() if RESULTS_MD.exists() else "# Benchmark results\n"
-    if SECTION_START in text and SECTION_END in text:
-        before, rest = text.split(SECTION_START, 1)
-        after = rest.split(SECTION_END, 1)[1]
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        after = rest.split(end, 1)[1]
         text = before + section.rstrip("\n") + after
     else:
         text = text.rstrip("\n") + "\n\n" + section

@@ -80,17 +80,6 @@ def render(data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def update_results_md(section: str) -> None:
-    """Replace this section of bench/RESULTS.md (or append it); leave the rest alone."""
-    text = dc.RESULTS_MD.read_text()
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        text = before + section.rstrip("\n") + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    dc.RESULTS_MD.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -123,10 +112,9 @@ def main() -> None:
             data["runs"].append(row)
             data["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
             args.out.write_text(json.dumps(data, indent=2) + "\n")  # partial results survive
-    section = render(data)
-    print(section)
+    print(render(data))
     if args.update_results:
-        update_results_md(section)
+        dc.update_results_md(render(data), START, END)
 
 
 if __name__ == "__main__":

@@ -49,19 +49,21 @@ def test_parse_failure_keeps_the_raw_text() -> None:
     assert "none of billing, technical" in info.value.reason
 
 
-def test_typed_outputs_and_chain_of_thought() -> None:
-    program = Program(
+def chain_of_thought(*outputs: Field) -> Program:
+    """A chain-of-thought program with one input, q, and these outputs."""
+    return Program(
         name="t",
         version="1.0.0",
         module="chain_of_thought",
-        signature=Signature(
-            inputs=(Field("q"),),
-            outputs=(
-                Field("n", "int"),
-                Field("ok", "bool"),
-                Field("data", "json", schema={"type": "object", "required": ["a"]}),
-            ),
-        ),
+        signature=Signature(inputs=(Field("q"),), outputs=outputs),
+    )
+
+
+def test_typed_outputs_and_chain_of_thought() -> None:
+    program = chain_of_thought(
+        Field("n", "int"),
+        Field("ok", "bool"),
+        Field("data", "json", schema={"type": "object", "required": ["a"]}),
     )
     reply = 'reasoning: two plus two\nn: 4 items\nok: yes\ndata: {"a": 1}'
     outputs, reasoning = parse_reply(program, reply)
@@ -73,14 +75,8 @@ def test_typed_outputs_and_chain_of_thought() -> None:
 
 def test_the_answer_grammar_closes_labels_numbers_and_reasoning() -> None:
     assert answer_grammar(TRIAGE) == 'root ::= "category: " ("billing" | "technical")'
-    program = Program(
-        name="t",
-        version="1.0.0",
-        module="chain_of_thought",
-        signature=Signature(
-            inputs=(Field("q"),),
-            outputs=(Field("n", "int"), Field("ok", "bool"), Field("say", "enum", labels=('a "b"',))),
-        ),
+    program = chain_of_thought(
+        Field("n", "int"), Field("ok", "bool"), Field("say", "enum", labels=('a "b"',))
     )
     assert answer_grammar(program) == (
         'root ::= "reasoning: " [^\\n]+ "\\n" "n: " "-"? [0-9]+ "\\n" "ok: " ("true" | "false") '

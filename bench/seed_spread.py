@@ -15,6 +15,7 @@ seeds" section of bench/RESULTS.md (between its markers).
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import statistics
 import sys
@@ -39,6 +40,15 @@ def seeds_of(text: str) -> list[int]:
     return out
 
 
+def answer(predicted: str) -> str:
+    """ "{'label': 'positive'}" (how dspy_compare.py counts answers) -> "positive"; None stays "None"."""
+    try:
+        value = ast.literal_eval(predicted)
+    except (ValueError, SyntaxError):
+        return predicted
+    return "/".join(map(str, value.values())) if isinstance(value, dict) else str(value)
+
+
 def render(data: dict[str, Any]) -> str:
     """The Markdown section: one row per run, then mean and range per dataset and tool."""
     rows = data["runs"]
@@ -61,7 +71,9 @@ def render(data: dict[str, Any]) -> str:
         if "holdout" not in r:
             lines.append(f"| {r['dataset']} | {r['tool']} | {r['seed_run']} | {r.get('error', '?')} | | | |")
             continue
-        predicted = ", ".join(f"{k} {v}" for k, v in sorted(r["predicted"].items(), key=lambda kv: -kv[1]))
+        predicted = ", ".join(
+            f"{answer(k)} {v}" for k, v in sorted(r["predicted"].items(), key=lambda kv: -kv[1])
+        )
         lines.append(
             f"| {r['dataset']} | {r['tool']} | {r['seed_run']} | {r['holdout']:.3f} | {r['compile_calls']} "
             f"| {r['eval_calls']} | {predicted} |"

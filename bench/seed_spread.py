@@ -60,6 +60,14 @@ def render(data: dict[str, Any]) -> str:
         "Its one demo draw decides the score on a 135M model, so here the same setup runs once",
         "per seed: promptc with that `optimizer.seed`, DSPy with its train set shuffled by it.",
         "",
+        *(
+            []
+            if any(r["tool"] == "dspy" for r in rows)
+            else [
+                "DSPy was not run here (`--tools promptc,dspy` adds it; its CR runs are slow, see above).",
+                "",
+            ]
+        ),
         f"Reproduce: `.venv-bench/bin/{data['command']}`",
         f"Machine: {data['machine']['cores']} cores, {data['machine']['cpu']}. Run: {data['started']} to "
         f"{data['finished']}.",

@@ -134,8 +134,12 @@ def _sections(text: str, names: list[str]) -> dict[str, str]:
     return found
 
 
-def coerce_output(f: Field, text: str) -> Any:
-    """Read one output value of the field's type from the model's text."""
+def coerce_output(f: Field, text: str, constrained: bool = False) -> Any:
+    """Read one output value of the field's type from the model's text.
+
+    constrained: the reply was held to answer_grammar, so an enum value cut short by the
+    token cap that starts exactly one label can only have gone on to be that label.
+    """
     value = text.strip().strip("`\"'").strip()
     if f.type == "str":
         return value
@@ -144,6 +148,9 @@ def coerce_output(f: Field, text: str) -> Any:
         for label in f.labels:
             if folded == label.lower():
                 return label
+        started = [label for label in f.labels if folded and str(label).lower().startswith(folded)]
+        if constrained and len(started) == 1:
+            return started[0]
         hits = []
         for label in f.labels:
             m = re.search(r"(?<![a-z0-9])" + re.escape(label.lower()) + r"(?![a-z0-9])", value.lower())
@@ -180,8 +187,11 @@ def coerce_output(f: Field, text: str) -> Any:
     return obj
 
 
-def parse_reply(program: Program, text: str) -> tuple[dict[str, Any], str | None]:
-    """The outputs (and reasoning, for chain of thought) in a reply; raises ParseError."""
+def parse_reply(program: Program, text: str, constrained: bool = False) -> tuple[dict[str, Any], str | None]:
+    """The outputs (and reasoning, for chain of thought) in a reply; raises ParseError.
+
+    constrained: the reply was held to answer_grammar(program) (see coerce_output).
+    """
     outputs = program.signature.outputs
     names = [f.name for f in outputs]
     all_names = [*names, REASONING] if program.module == "chain_of_thought" else names
@@ -198,7 +208,7 @@ def parse_reply(program: Program, text: str) -> tuple[dict[str, Any], str | None
             problems.append(f"{f.name}: missing")
             continue
         try:
-            parsed[f.name] = coerce_output(f, sections[f.name])
+            parsed[f.name] = coerce_output(f, sections[f.name], constrained)
         except ValueError as exc:
             problems.append(str(exc))
     if problems:

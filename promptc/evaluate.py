@@ -34,10 +34,10 @@ def predict(
     program: Program, candidate: Candidate, lm: LM, inputs: dict[str, Any], sample: int = 0
 ) -> Prediction:
     """One model call for one set of inputs; a parse failure is kept, never retried silently."""
-    messages = render_messages(program, candidate, inputs)
-    completion = lm.complete(messages, sample=sample, grammar=answer_grammar(program))
+    grammar = answer_grammar(program)
+    completion = lm.complete(render_messages(program, candidate, inputs), sample=sample, grammar=grammar)
     try:
-        outputs, reasoning = parse_reply(program, completion.text)
+        outputs, reasoning = parse_reply(program, completion.text, grammar is not None and lm.constrains)
         error = None
     except ParseError as exc:
         outputs, reasoning, error = None, None, f"parse: {exc}"

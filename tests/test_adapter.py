@@ -90,3 +90,17 @@ def test_free_text_outputs_get_no_grammar(kind: str) -> None:
         name="t", version="1.0.0", signature=Signature(inputs=(Field("q"),), outputs=(Field("a", kind),))
     )
     assert answer_grammar(program) is None
+
+
+def test_a_label_cut_short_under_the_grammar_is_the_one_it_starts() -> None:
+    # "techn" can only go on to "technical" once the grammar holds the reply to the labels.
+    assert parse_reply(TRIAGE, "category: techn", constrained=True)[0] == {"category": "technical"}
+    with pytest.raises(ParseError):
+        parse_reply(TRIAGE, "category: techn")  # a free reply might have gone anywhere
+    program = Program(
+        name="t",
+        version="1.0.0",
+        signature=Signature(inputs=(Field("q"),), outputs=(Field("a", "enum", labels=("neg", "negative")),)),
+    )
+    with pytest.raises(ParseError):
+        parse_reply(program, "a: ne", constrained=True)  # starts two labels

@@ -109,14 +109,6 @@ class CallEstimate:
 VALIDATE_SETTING: dict[str, Any] = {"type": "boolean", "default": False}
 
 
-def keep_or_score(log: Search, name: str, candidate: Candidate, validate: bool) -> None:
-    """Record a single-candidate optimizer's candidate: scored on val when asked, else kept as is."""
-    if validate:
-        log.score(name, candidate)
-    else:
-        log.keep(name, candidate)
-
-
 def labeled_demo(example: Example) -> Demo:
     """A demo made from a training example's gold outputs."""
     return Demo(inputs=dict(example.inputs), outputs=dict(example.outputs), source_id=example.id)
@@ -185,8 +177,10 @@ class Search:
         self.record(trial)
         return trial
 
-    def keep(self, name: str, candidate: Candidate) -> Trial:
-        """Record the one candidate of a single-candidate optimizer without scoring it."""
+    def keep(self, name: str, candidate: Candidate, validate: bool = False) -> Trial:
+        """Record the one candidate of a single-candidate optimizer: unscored, or scored if validate."""
+        if validate:
+            return self.score(name, candidate)
         trial = Trial(name=name, candidate=candidate, val_score=None, calls=0, n=0, full=False)
         self.record(trial)
         return trial

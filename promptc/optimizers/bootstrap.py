@@ -28,7 +28,6 @@ from promptc.optimizers.base import (
     CompileInputs,
     CompileResult,
     Search,
-    keep_or_score,
     labeled_demo,
     run_search,
     seeded_rng,
@@ -154,7 +153,7 @@ def compile_program(inputs: CompileInputs) -> CompileResult:
         demos, n_boot = demo_set(order, accepted, s["max_bootstrapped_demos"], s["max_labeled_demos"], rng)
         instructions = inputs.program.signature.instructions
         name = f"bootstrap {n_boot}+{len(demos) - n_boot} labeled"
-        keep_or_score(log, name, Candidate(instructions, demos), s["validate"])
+        log.keep(name, Candidate(instructions, demos), s["validate"])
 
     return run_search(inputs, search)
 

@@ -13,7 +13,6 @@ from promptc.optimizers.base import (
     CompileInputs,
     CompileResult,
     Search,
-    keep_or_score,
     run_search,
     with_defaults,
 )
@@ -34,7 +33,7 @@ def compile_program(inputs: CompileInputs) -> CompileResult:
     def search(log: Search) -> None:
         demos = labeled_set(inputs, int(s["k"]))
         candidate = Candidate(inputs.program.signature.instructions, demos)
-        keep_or_score(log, f"labeled k={len(demos)}", candidate, s["validate"])
+        log.keep(f"labeled k={len(demos)}", candidate, s["validate"])
 
     return run_search(inputs, search)
 

@@ -76,6 +76,14 @@ def _gbnf_literal(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
+def label_field(program: Program) -> Field | None:
+    """The one enum output a label-log-probability decision answers; None for other signatures."""
+    outputs = program.signature.outputs
+    if program.module == "predict" and len(outputs) == 1 and outputs[0].type == "enum":
+        return outputs[0]
+    return None
+
+
 def answer_grammar(program: Program) -> str | None:
     """A GBNF grammar for the reply format assistant_message shows, or None when it cannot be closed.
 
@@ -110,10 +118,19 @@ def assistant_message(program: Program, demo: Demo) -> str:
     return "\n".join(lines)
 
 
+def shown_demos(program: Program, candidate: Candidate, inputs: dict[str, Any]) -> tuple[Demo, ...]:
+    """The demos shown with these inputs: the fixed list, or the knn nearest of the pool."""
+    if candidate.knn:
+        from promptc.retrieval import nearest_demos
+
+        return nearest_demos(program, candidate.demos, inputs, candidate.knn)
+    return candidate.demos
+
+
 def render_messages(program: Program, candidate: Candidate, inputs: dict[str, Any]) -> list[Message]:
     """The exact messages the model receives for these inputs."""
     messages: list[Message] = [{"role": "system", "content": system_prompt(program, candidate)}]
-    for demo in candidate.demos:
+    for demo in shown_demos(program, candidate, inputs):
         messages.append({"role": "user", "content": user_message(program, demo.inputs)})
         messages.append({"role": "assistant", "content": assistant_message(program, demo)})
     messages.append({"role": "user", "content": user_message(program, inputs)})

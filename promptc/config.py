@@ -53,9 +53,10 @@ class DataSpec:
 class OptimizerSpec:
     """Which optimizer to run, its settings and its seed."""
 
-    name: str
+    name: str = "auto"
     seed: int = 0
     settings: dict[str, Any] = field(default_factory=dict)
+    confidence: float = 0.9  # selection: better than the configured program at this level
 
 
 @dataclass(frozen=True)
@@ -243,9 +244,12 @@ def load_config(path: str | Path) -> Config:
         slice_column=d.get("slice_column"),
         near_duplicate_threshold=float(d.get("near_duplicate_threshold", 0.85)),
     )
-    o = raw["optimizer"]
+    o = raw.get("optimizer", {})
     optimizer = OptimizerSpec(
-        name=o["name"], seed=int(o.get("seed", 0)), settings=dict(o.get("settings", {}))
+        name=o.get("name", "auto"),
+        seed=int(o.get("seed", 0)),
+        settings=dict(o.get("settings", {})),
+        confidence=float(o.get("confidence", 0.9)),
     )
     g = raw.get("gates", {})
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from promptc.adapter import ParseError, answer_grammar, parse_reply, render_messages
+from promptc.adapter import ParseError, answer_grammar, label_field, parse_reply, render_messages
+from promptc.calibration import choose, label_probs
 from promptc.data import Example
 from promptc.errors import RuntimeFailure
 from promptc.lm import LM
@@ -28,12 +31,19 @@ class Prediction:
     completion_tokens: int
     cached: bool
     latency_s: float
+    label_logprobs: dict[str, float] | None = None  # the model's own, before calibration (logprob decisions)
 
 
 def predict(
     program: Program, candidate: Candidate, lm: LM, inputs: dict[str, Any], sample: int = 0
 ) -> Prediction:
-    """One model call for one set of inputs; a parse failure is kept, never retried silently."""
+    """Answer one set of inputs with a candidate; a parse failure is kept, never retried silently."""
+    if candidate.members:
+        return combine(
+            program, candidate, [predict(program, m, lm, inputs, sample) for m in candidate.members]
+        )
+    if candidate.decision == "logprob":
+        return _predict_label(program, candidate, lm, inputs)
     grammar = answer_grammar(program)
     completion = lm.complete(render_messages(program, candidate, inputs), sample=sample, grammar=grammar)
     try:
@@ -50,6 +60,70 @@ def predict(
         completion_tokens=completion.completion_tokens,
         cached=completion.cached,
         latency_s=completion.latency_s,
+    )
+
+
+def _predict_label(program: Program, candidate: Candidate, lm: LM, inputs: dict[str, Any]) -> Prediction:
+    f = label_field(program)
+    if f is None:
+        raise RuntimeFailure(
+            f"the candidate decides by label log-probabilities, but {program.name}'s outputs are not "
+            "one enum field",
+            fix="compile the program again",
+        )
+    scores = lm.label_logprobs(render_messages(program, candidate, inputs), f"{f.name}:", list(f.labels))
+    return decide(program, candidate, scores.logprobs, scores.prompt_tokens, scores.cached, scores.latency_s)
+
+
+def decide(
+    program: Program,
+    candidate: Candidate,
+    logprobs: dict[str, float],
+    prompt_tokens: int = 0,
+    cached: bool = True,
+    latency_s: float = 0.0,
+) -> Prediction:
+    """The prediction a logprob candidate makes from the model's label log-probabilities."""
+    f = label_field(program)
+    assert f is not None
+    label = choose(list(f.labels), label_probs(logprobs, candidate.calibration))
+    return Prediction(
+        outputs={f.name: label},
+        reasoning=None,
+        raw=f"{f.name}: {label}",
+        error=None,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=0,
+        cached=cached,
+        latency_s=latency_s,
+        label_logprobs=dict(logprobs),
+    )
+
+
+def combine(program: Program, ensemble: Candidate, answers: list[Prediction]) -> Prediction:
+    """An ensemble's answer: the average of the members' calibrated label distributions when every
+    member gives one, else the most common parsed answer (ties: the earlier member's)."""
+    f = label_field(program)
+    scored = [(m, p) for m, p in zip(ensemble.members, answers, strict=True) if p.label_logprobs is not None]
+    if f is not None and answers and len(scored) == len(answers):
+        dists = [label_probs(p.label_logprobs or {}, m.calibration) for m, p in scored]
+        average = {label: sum(d[label] for d in dists) / len(dists) for label in f.labels}
+        outputs: dict[str, Any] | None = {f.name: choose(list(f.labels), average)}
+    else:
+        parsed = [p.outputs for p in answers if p.outputs is not None]
+        votes = Counter(json.dumps(o, sort_keys=True) for o in parsed)
+        best = max(votes.values(), default=0)
+        outputs = next((o for o in parsed if votes[json.dumps(o, sort_keys=True)] == best), None)
+    raw = "\n".join(f"{k}: {v}" for k, v in outputs.items()) if outputs else answers[0].raw
+    return Prediction(
+        outputs=outputs,
+        reasoning=None,
+        raw=raw,
+        error=None if outputs is not None else "no member's reply could be parsed",
+        prompt_tokens=sum(p.prompt_tokens for p in answers),
+        completion_tokens=sum(p.completion_tokens for p in answers),
+        cached=all(p.cached for p in answers),
+        latency_s=sum(p.latency_s for p in answers),
     )
 
 

@@ -89,6 +89,7 @@ def compile_config(config: Config, reporter: Reporter | None = None) -> CompileO
             settings=config.optimizer.settings,
             reporter=reporter,
             state_dir=config.cache_path.parent,
+            selection_confidence=config.optimizer.confidence,
         )
     )
     baseline, candidate = _evaluate_pair(config, splits, lm, result.candidate, reporter)
@@ -192,7 +193,7 @@ def estimate_compile(config: Config) -> CompileEstimate:
     optimizer = get_optimizer(config.optimizer.name, config.optimizer.settings)
     sizes = {name: len(examples) for name, examples in splits.items()}
     search = optimizer.estimate_calls(config.optimizer.settings, sizes["train"], sizes["val"])
-    holdout = 2 * sizes["test"]
+    holdout = sizes["test"] * (1 + search.holdout_calls_per_example)
     target = config.target.model
     prompt_model = search.prompt_model or target
     models = tuple(dict.fromkeys([target, prompt_model]))
@@ -214,7 +215,7 @@ def estimate_compile(config: Config) -> CompileEstimate:
         # a proposal prompt (signature, data summary, a few examples) is a few hundred tokens
         (prompt_model, search.prompt_model_calls, 600, search.prompt_model_max_tokens),
         (target, sizes["test"], zero_shot, reply),
-        (target, sizes["test"], with_demos, reply),
+        (target, sizes["test"] * search.holdout_calls_per_example, with_demos, reply),
     ]
     total = 0.0
     unpriced: dict[str, None] = {}

@@ -8,6 +8,8 @@ and provider exceptions turned into typed errors.
 from __future__ import annotations
 
 import importlib
+import json
+import math
 import os
 import threading
 import time
@@ -29,9 +31,16 @@ class Provider(Protocol):
     """An in-process model provider, bridged into litellm as a custom provider."""
 
     supports_grammar: bool  # honours params["grammar"] (GBNF) to constrain the reply
+    supports_label_scores: bool  # implements score_labels
 
     def complete(self, model: str, messages: Messages, params: dict[str, Any]) -> tuple[str, int, int]:
         """Return (text, prompt_tokens, completion_tokens)."""
+        ...
+
+    def score_labels(
+        self, model: str, messages: Messages, params: dict[str, Any]
+    ) -> tuple[dict[str, float], int]:
+        """Log-probability of each of params["score_labels"] as the reply after params["answer_prefix"]."""
         ...
 
     def revision(self, model: str) -> str:
@@ -98,7 +107,12 @@ def _make_bridge(litellm: Any, prefix: str) -> Any:
             model_response = kwargs["model_response"]
             params = dict(kwargs.get("optional_params") or {})
             try:
-                text, prompt_tokens, completion_tokens = self.provider.complete(model, messages, params)
+                if "score_labels" in params:
+                    # Label scores travel as the reply's text (a JSON object); LM.label_logprobs reads it.
+                    scores, prompt_tokens = self.provider.score_labels(model, messages, params)
+                    text, completion_tokens = json.dumps(scores, sort_keys=True), 0
+                else:
+                    text, prompt_tokens, completion_tokens = self.provider.complete(model, messages, params)
             except TransientProviderError as exc:
                 raise litellm.ServiceUnavailableError(
                     message=str(exc), llm_provider=prefix, model=model
@@ -123,6 +137,16 @@ class Completion:
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float
+    cached: bool
+    latency_s: float
+
+
+@dataclass(frozen=True)
+class LabelScores:
+    """The log-probability of each label as the model's answer, with accounting."""
+
+    logprobs: dict[str, float]
+    prompt_tokens: int
     cached: bool
     latency_s: float
 
@@ -201,6 +225,12 @@ class LM:
             self._constrains = provider is not None and provider.supports_grammar
         return self._constrains
 
+    @property
+    def scores_labels(self) -> bool:
+        """Whether the target can score labels by log-probability (the embedded models, fakes)."""
+        provider = provider_for(self.target.model)
+        return provider is not None and getattr(provider, "supports_label_scores", False)
+
     def complete(self, messages: Messages, sample: int = 0, grammar: str | None = None) -> Completion:
         """One completion, served from the cache when this exact call was made before.
 
@@ -210,6 +240,30 @@ class LM:
         params = self.target.decoding
         if grammar is not None and self.constrains:
             params = {**params, "grammar": grammar}
+        return self._request(messages, params, sample)
+
+    def label_logprobs(self, messages: Messages, prefix: str, labels: list[str]) -> LabelScores:
+        """Each label's log-probability as the reply after prefix (one cached request).
+
+        Only for targets where scores_labels is true; the optimizers check before asking.
+        """
+        if not self.scores_labels:
+            raise ProviderError(
+                f"{self.target.model} cannot score labels by log-probability",
+                fix="use decision: generate for this target (compile it again)",
+            )
+        params = {**self.target.decoding, "score_labels": list(labels), "answer_prefix": prefix}
+        completion = self._request(messages, params, 0)
+        try:
+            raw = json.loads(completion.text)
+            logprobs = {label: float(raw[label]) for label in labels}
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ProviderError(f"{self.target.model}: unreadable label scores ({exc})") from None
+        if not all(math.isfinite(v) or v == -math.inf for v in logprobs.values()):
+            raise ProviderError(f"{self.target.model}: label scores are not numbers: {logprobs}")
+        return LabelScores(logprobs, completion.prompt_tokens, completion.cached, completion.latency_s)
+
+    def _request(self, messages: Messages, params: dict[str, Any], sample: int) -> Completion:
         key = call_key(self.target.model, self.target.revision, messages, params, sample)
         if self.cache is not None:
             hit = self.cache.get(key)

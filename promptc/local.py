@@ -54,11 +54,13 @@ class LocalProvider:
     """Runs GGUF models with llama.cpp; one loaded model per file, calls serialised."""
 
     supports_grammar = True  # llama.cpp samples only tokens the GBNF grammar allows
+    supports_label_scores = True  # score_labels reads the logits directly
 
     def __init__(self) -> None:
         self._models: dict[Path, Any] = {}
         self._grammars: dict[str, Any] = {}
         self._revisions: dict[tuple[Path, int, float], str] = {}
+        self._formatters: dict[Path, Any] = {}
         self._lock = threading.Lock()
 
     def revision(self, model: str) -> str:
@@ -116,3 +118,75 @@ class LocalProvider:
         text = result["choices"][0]["message"]["content"] or ""
         usage = result.get("usage", {})
         return text, int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
+
+    def _prompt_tokens(self, path: Path, llm: Any, messages: list[dict[str, str]]) -> list[int]:
+        """The tokens create_chat_completion feeds the model: the GGUF's chat template, then tokenize."""
+        if path not in self._formatters:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            template = llm.metadata.get("tokenizer.chat_template")
+            if not template:
+                raise BadInput(
+                    f"{path.name} carries no chat template, so its label scores cannot be read",
+                    fix="use decision: generate for this model, or a GGUF file with a chat template",
+                )
+            model = llm._model  # the only way llama-cpp-python exposes token texts
+            self._formatters[path] = Jinja2ChatFormatter(
+                template=template,
+                eos_token=model.token_get_text(llm.token_eos()),
+                bos_token=model.token_get_text(llm.token_bos()),
+                stop_token_ids=[llm.token_eos()],
+            )
+        result = self._formatters[path](messages=messages)
+        tokens: list[int] = llm.tokenize(
+            result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True
+        )
+        return tokens
+
+    def _next_logprobs(self, llm: Any, tokens: list[int]) -> Any:
+        """Log-softmax of the next-token logits after tokens, reusing the longest cached prefix."""
+        import numpy as np
+        from llama_cpp import llama_cpp
+
+        cached = list(llm.input_ids[: llm.n_tokens])
+        keep = 0
+        for a, b in zip(cached, tokens, strict=False):
+            if a != b:
+                break
+            keep += 1
+        keep = min(keep, len(tokens) - 1)  # at least one token is decoded, so the logits are fresh
+        llm.n_tokens = keep
+        llm.eval(tokens[keep:])
+        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(llm.n_vocab(),))
+        shifted = logits.astype(np.float64) - float(logits.max())
+        return shifted - np.log(np.exp(shifted).sum())
+
+    def score_labels(
+        self, model: str, messages: list[dict[str, str]], params: dict[str, Any]
+    ) -> tuple[dict[str, float], int]:
+        """Each label's log-probability as the assistant's reply after params["answer_prefix"].
+
+        The prompt is the chat prompt create_chat_completion would send, followed by the
+        answer prefix (``category:``); each label's tokens are scored one at a time, so the
+        model's key-value cache keeps the shared prompt and only label tokens are decoded.
+        """
+        path = model_path(model)
+        prefix = str(params["answer_prefix"]).rstrip()
+        labels = [str(label) for label in params["score_labels"]]
+        with self._lock:
+            llm = self._load(path)
+            prompt = self._prompt_tokens(path, llm, messages)
+            head = prompt + llm.tokenize(prefix.encode("utf-8"), add_bos=False, special=False)
+            scores: dict[str, float] = {}
+            for label in labels:
+                # Tokenised together, so the label's leading space merges as it would in a reply.
+                full = prompt + llm.tokenize(f"{prefix} {label}".encode(), add_bos=False, special=False)
+                start = next(
+                    (i for i, (a, b) in enumerate(zip(head, full, strict=False)) if a != b),
+                    min(len(head), len(full)),
+                )
+                total = 0.0
+                for i in range(max(start, len(prompt)), len(full)):
+                    total += float(self._next_logprobs(llm, full[:i])[full[i]])
+                scores[label] = total
+        return scores, len(head)

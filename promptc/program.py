@@ -124,16 +124,42 @@ class Demo:
         )
 
 
+Decision = Literal["generate", "logprob"]
+
+
 @dataclass(frozen=True)
 class Candidate:
-    """The compiled state: instructions and demos. Pure data, no code."""
+    """The compiled state: instructions, demos and how the answer is decided. Pure data, no code.
+
+    - decision: "generate" parses the model's reply; "logprob" (programs with one enum output)
+      asks the model for each label's log-probability and answers the most likely label.
+    - calibration: per-label biases added to those log-probabilities before the choice
+      (contextual calibration); empty means none.
+    - knn: when above 0, the demos are a pool and each input is shown its knn most similar
+      pool examples (BM25 over the input text) instead of the fixed list.
+    - members: an ensemble; each input is answered by every member and the answers are
+      combined (label probabilities averaged where members give them, else a vote).
+    """
 
     instructions: str
     demos: tuple[Demo, ...] = field(default=())
+    decision: Decision = "generate"
+    calibration: dict[str, float] = field(default_factory=dict)
+    knn: int = 0
+    members: tuple[Candidate, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-data form, as stored in artifacts."""
-        return {"instructions": self.instructions, "demos": [d.to_dict() for d in self.demos]}
+        """Plain-data form, as stored in artifacts (defaults left out, so older ids stay valid)."""
+        out: dict[str, Any] = {"instructions": self.instructions, "demos": [d.to_dict() for d in self.demos]}
+        if self.decision != "generate":
+            out["decision"] = self.decision
+        if self.calibration:
+            out["calibration"] = dict(sorted(self.calibration.items()))
+        if self.knn:
+            out["knn"] = self.knn
+        if self.members:
+            out["members"] = [m.to_dict() for m in self.members]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Candidate:
@@ -141,7 +167,20 @@ class Candidate:
         return cls(
             instructions=data["instructions"],
             demos=tuple(Demo.from_dict(d) for d in data.get("demos", ())),
+            decision=data.get("decision", "generate"),
+            calibration={str(k): float(v) for k, v in data.get("calibration", {}).items()},
+            knn=int(data.get("knn", 0)),
+            members=tuple(cls.from_dict(m) for m in data.get("members", ())),
         )
+
+    def describe(self) -> str:
+        """A short human-readable summary: demos, decision, calibration, ensemble size."""
+        if self.members:
+            return f"ensemble of {len(self.members)}"
+        parts = [f"{self.knn} nearest of {len(self.demos)} demos" if self.knn else f"{len(self.demos)} demos"]
+        if self.decision == "logprob":
+            parts.append("label log-probabilities" + (", calibrated" if self.calibration else ""))
+        return ", ".join(parts)
 
 
 def baseline_candidate(program: Program) -> Candidate:

@@ -9,10 +9,18 @@ starting with ``fake``. Models:
   label whose cue words the input shares most; without cues, the first allowed label.
 - ``fake/ignorer``: always the first allowed label; demos and instructions never help.
 
+Label scores (``Provider.score_labels``): learner, flaky and ignorer give their generated
+answer probability 0.7 and share the rest evenly; biased gives the scores above.
+
 Asked to propose an instruction (mipro's proposer prompt), learner, ignorer and
 flaky answer with the current instruction plus cues: for each label, the words of
 the prompt's examples with that label that no other label's examples use. For
 chain-of-thought prompts every answer starts with a ``reasoning:`` line.
+- ``fake/biased``: a model with a strong bias to the first allowed label: each label's
+  evidence is the number of its cue words (from the instructions) the input contains, and
+  its log-probability is that evidence, plus 4 for the first label. Generated answers and
+  uncalibrated label scores are therefore mostly the first label; subtracting the bias
+  (contextual calibration on content-free inputs finds it) leaves the evidence.
 - ``fake/echo``: replies with the last user message.
 - ``fake/flaky``: like learner, but the first attempt of every distinct prompt fails
   with a transient error (exercises retries).
@@ -22,6 +30,7 @@ chain-of-thought prompts every answer starts with a ``reasoning:`` line.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import threading
 from collections import Counter
@@ -51,6 +60,7 @@ class FakeProvider:
     """The provider behind ``fake/...`` models."""
 
     supports_grammar = True  # accepted and ignored: the fake models answer in the format anyway
+    supports_label_scores = True
 
     def __init__(self) -> None:
         self._attempts: dict[str, int] = {}
@@ -82,10 +92,41 @@ class FakeProvider:
             text = _nearest_demo(messages) or _zero_shot(messages, follow_cues=True)
         elif model == "ignorer":
             text = _zero_shot(messages, follow_cues=False)
+        elif model == "biased":
+            scores = _biased_scores(messages)
+            label = max(scores, key=lambda k: scores[k])
+            text = "\n".join(f"{name}: {label}" for name in _output_names(system) or ["answer"])
         else:
-            raise ValueError(f"unknown fake model {model!r} (learner, ignorer, echo, flaky, down)")
+            raise ValueError(f"unknown fake model {model!r} (learner, ignorer, biased, echo, flaky, down)")
         prompt_tokens = sum(len(m["content"].split()) for m in messages)
         return text, prompt_tokens, len(text.split())
+
+    def score_labels(
+        self, model: str, messages: list[dict[str, str]], params: dict[str, Any]
+    ) -> tuple[dict[str, float], int]:
+        """Log-probabilities of each label as the answer (see the module docstring)."""
+        labels = [str(label) for label in params["score_labels"]]
+        prompt_tokens = sum(len(m["content"].split()) for m in messages)
+        if model == "biased":
+            scores = _biased_scores(messages)
+            return {label: scores.get(label, -10.0) for label in labels}, prompt_tokens
+        text, _, _ = self.complete(model, messages, {})
+        answer = text.strip().splitlines()[-1].split(": ", 1)[-1].strip() if text.strip() else ""
+        rest = math.log(0.3 / max(1, len(labels) - 1))
+        return {label: math.log(0.7) if label == answer else rest for label in labels}, prompt_tokens
+
+
+def _biased_scores(messages: list[dict[str, str]]) -> dict[str, float]:
+    """fake/biased: cue-word evidence per label, plus a bias of 4 for the first label."""
+    system = messages[0]["content"] if messages[0]["role"] == "system" else ""
+    labels = _labels(system)
+    instructions = system.split("\n\nInputs:\n", 1)[0]
+    cues = {m.group(1): _words(m.group(2)) for m in _CUE.finditer(instructions)}
+    query = _words(messages[-1]["content"])
+    return {
+        label: float(len(query & cues.get(label, set()))) + (4.0 if i == 0 else 0.0)
+        for i, label in enumerate(labels)
+    }
 
 
 PROPOSER_MARK = "Propose one new instruction"  # in mipro's proposer prompt (optimizers/mipro.py PROPOSER)

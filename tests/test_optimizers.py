@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from promptc.optimizers import OPTIMIZERS, get_optimizer
 from promptc.optimizers.base import CompileInputs, CompileResult
 from promptc.program import Candidate, Demo, baseline_candidate
 from promptc.progress import Advance, Reporter, Silent
-from tests.conftest import LABELS, ConfigWriter
+from tests.conftest import LABELS, ConfigWriter, make_examples, write_jsonl
 
 
 def _compile(
@@ -84,7 +85,11 @@ def test_single_candidate_optimizers_score_on_val_only_when_asked(
 
 MINIBATCH = {"num_candidates": 4, "num_trials": 6, "minibatch_size": 8, "minibatch_full_eval_steps": 3}
 # Smaller searches than the defaults, to keep the tests quick.
-QUICK: dict[str, dict[str, Any]] = {"random_search": {"num_candidate_programs": 4}, "mipro": MINIBATCH}
+QUICK: dict[str, dict[str, Any]] = {
+    "random_search": {"num_candidate_programs": 4},
+    "mipro": MINIBATCH,
+    "auto": {"demo_sets": 1},
+}
 
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
@@ -94,7 +99,7 @@ def test_no_gain_is_reported_for_a_model_that_ignores_demos(write_config: Config
     result, zero_shot = _compile(path, name, settings=settings)
     assert result.val_score == pytest.approx(zero_shot)
     assert val_score_of(path, result.candidate) == pytest.approx(zero_shot)
-    assert all(t.val_score == pytest.approx(zero_shot) for t in result.trials if t.full)
+    assert all(t.val_score <= zero_shot + 1e-9 for t in result.trials if t.full)
 
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
@@ -105,7 +110,8 @@ def test_same_seed_same_candidate_other_seed_other_demos(write_config: ConfigWri
     c, _ = _compile(path, name, seed=2, settings=QUICK.get(name))
     assert a.candidate == b.candidate
     assert a.trials == b.trials
-    assert [d.source_id for d in a.candidate.demos] != [d.source_id for d in c.candidate.demos]
+    if not a.candidate.knn:  # a nearest-neighbour pool is the whole training split whatever the seed
+        assert [d.source_id for d in a.candidate.demos] != [d.source_id for d in c.candidate.demos]
 
 
 def test_bootstrapped_demos_carry_teacher_outputs_the_metric_accepted(write_config: ConfigWriter) -> None:
@@ -140,9 +146,21 @@ def test_random_search_breaks_ties_towards_fewer_demos(write_config: ConfigWrite
     assert result.candidate == result.trials[0].candidate
 
 
-def test_mipro_finds_a_better_instruction_when_demos_are_off(write_config: ConfigWriter) -> None:
+def larger_val(tmp_path: Path) -> Callable[[dict[str, Any]], None]:
+    """A config edit: 80 validation examples instead of 24, enough to show a real gain is not noise."""
+
+    def edit(cfg: dict[str, Any]) -> None:
+        write_jsonl(tmp_path / "data" / "val80.jsonl", make_examples(80, seed=2, start=100))
+        cfg["data"]["val"] = "data/val80.jsonl"
+
+    return edit
+
+
+def test_mipro_finds_a_better_instruction_when_demos_are_off(
+    write_config: ConfigWriter, tmp_path: Path
+) -> None:
     no_demos = {"max_labeled_demos": 0, "max_bootstrapped_demos": 0, "num_candidates": 4, "num_trials": 8}
-    result, zero_shot = _compile(write_config(), "mipro", settings=no_demos)
+    result, zero_shot = _compile(write_config(larger_val(tmp_path)), "mipro", settings=no_demos)
     assert result.candidate.demos == ()
     assert result.candidate.instructions.startswith("Route the ticket. Cues: ")
     assert result.val_score >= zero_shot + 0.2

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from promptc.errors import ConfigError
-from promptc.optimizers import bootstrap, labeled, mipro, random_search
+from promptc.optimizers import auto, bootstrap, labeled, mipro, random_search
 from promptc.optimizers.base import CallEstimate, CompileInputs, CompileResult
 
 
@@ -21,6 +21,7 @@ class Optimizer:
 
 
 OPTIMIZERS: dict[str, Optimizer] = {
+    "auto": Optimizer(auto.compile_program, auto.SETTINGS, auto.estimate_calls),
     "labeled_fewshot": Optimizer(labeled.compile_program, labeled.SETTINGS, labeled.estimate_calls),
     "bootstrap_fewshot": Optimizer(bootstrap.compile_program, bootstrap.SETTINGS, bootstrap.estimate_calls),
     "random_search": Optimizer(

@@ -1,9 +1,16 @@
 """The optimizer contract, a pure compile(inputs) -> CompileResult, and the trial log optimizers share.
 
 Every optimizer runs its search through `run_search`: candidates are scored on the
-validation split and recorded as trials; only candidates scored on the whole split can
-win (ties go to fewer demos, then the earlier trial); and a budget cap reached mid-search
-ends it cleanly with the best fully scored candidate so far.
+validation split and recorded as trials, and a budget cap reached mid-search ends it
+cleanly with the best fully scored candidate so far.
+
+Selection is noise-aware. A search that scores the configured program first
+(`Search.score_incumbent`) keeps it unless another candidate scored on the whole split is
+significantly better on the same validation examples: its paired gain's lower bound
+(promptc.stats.paired_interval, the statistics the gates use) is above 0 at the
+`selection_confidence` level, Bonferroni-corrected for the number of candidates compared.
+Among the candidates that clear that bar the best score wins (ties: fewer calls per input,
+then fewer demos shown, then the earlier trial). A one-point win on a hundred examples is noise and replaces nothing.
 
 An optimizer that builds a single candidate (labeled_fewshot, bootstrap_fewshot) has
 nothing to choose between, so by default it records that candidate unscored
@@ -20,7 +27,7 @@ from typing import Any
 
 from promptc.data import Example
 from promptc.errors import BudgetExceeded, RuntimeFailure
-from promptc.evaluate import Evaluation, evaluate
+from promptc.evaluate import Evaluation, Prediction, evaluate
 from promptc.lm import LM
 from promptc.metrics import Metric
 from promptc.program import Candidate, Demo, Program
@@ -40,6 +47,7 @@ class CompileInputs:
     settings: dict[str, Any]
     reporter: Reporter = field(default_factory=Silent)
     state_dir: Path | None = None  # where optimizers keep search records (mipro's optuna study)
+    selection_confidence: float = 0.9  # family-wise level of "significantly better than configured"
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,7 @@ class Trial:
     calls: int  # model requests, cache hits included, so the log is the same on every run
     n: int = 0  # validation examples scored
     full: bool = True  # scored on the whole validation split; only these can win
+    scores: dict[str, float] = field(default_factory=dict, compare=False, repr=False)  # by example id
 
     @property
     def full_score(self) -> float:
@@ -69,6 +78,7 @@ class Trial:
             "full": self.full,
             "calls": self.calls,
             "demo_ids": [d.source_id for d in self.candidate.demos],
+            "describe": self.candidate.describe(),
         }
 
 
@@ -98,6 +108,7 @@ class CallEstimate:
     prompt_model_calls: int = 0  # of the total, calls that go to the prompt model (mipro's proposals)
     prompt_model: str | None = None  # the prompt model, when it is not the target
     prompt_model_max_tokens: int = 0  # the longest reply a prompt-model call may get
+    holdout_calls_per_example: int = 1  # at most, for the chosen candidate (an ensemble: one per member)
 
     @property
     def total(self) -> int:
@@ -120,6 +131,13 @@ def with_defaults(schema: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]
     return {**defaults, **raw}
 
 
+def serving_cost(candidate: Candidate) -> tuple[int, int]:
+    """What a candidate costs per input, for breaking ties: model calls, then demos shown."""
+    if candidate.members:
+        return len(candidate.members), sum(serving_cost(m)[1] for m in candidate.members)
+    return 1, candidate.knn or len(candidate.demos)
+
+
 def seeded_rng(seed: int, *purpose: object) -> random.Random:
     """A random generator for one purpose, derived from the config's seed."""
     return random.Random("/".join(map(str, (seed, *purpose))))
@@ -138,6 +156,8 @@ class Search:
         self.trials: list[Trial] = []
         self.lineage: dict[str, Any] = {}
         self.notes: list[str] = []
+        self.incumbent: Trial | None = None
+        self.answers: dict[int, dict[str, Prediction]] = {}  # id(trial) -> example id -> prediction
 
     def evaluate(
         self, candidate: Candidate, examples: Sequence[Example], stage: str
@@ -173,8 +193,16 @@ class Search:
             calls=requests,
             n=len(examples),
             full=len(examples) == len(self.inputs.val),
+            scores={r.id: r.score for r in ev.records},
         )
+        self.answers[id(trial)] = {r.id: r.prediction for r in ev.records}
         self.record(trial)
+        return trial
+
+    def score_incumbent(self, name: str, candidate: Candidate) -> Trial:
+        """Score the configured program on the whole validation split: what others must beat."""
+        trial = self.score(name, candidate)
+        self.incumbent = trial
         return trial
 
     def keep(self, name: str, candidate: Candidate, validate: bool = False) -> Trial:
@@ -190,11 +218,32 @@ class Search:
         self.trials.append(trial)
         self.report()
 
+    def challengers(self) -> list[Trial]:
+        """Fully scored trials other than the incumbent (the candidates selection compares)."""
+        return [t for t in self.trials if t.full and t is not self.incumbent]
+
+    def significant(self, trial: Trial, comparisons: int | None = None) -> bool:
+        """Whether trial is significantly better than the incumbent on their shared val examples."""
+        from promptc.stats import significantly_better
+
+        if self.incumbent is None:
+            return True
+        shared = [i for i in self.incumbent.scores if i in trial.scores]
+        m = comparisons if comparisons is not None else max(1, len(self.challengers()))
+        level = 1 - (1 - self.inputs.selection_confidence) / m
+        return bool(shared) and significantly_better(
+            [trial.scores[i] for i in shared], [self.incumbent.scores[i] for i in shared], level
+        )
+
     def best(self) -> Trial | None:
-        """The best fully scored trial (ties: fewer demos, then the earlier); else the kept one."""
+        """The trial to keep (see the module docstring); else the kept unscored one."""
         full = [(i, t) for i, t in enumerate(self.trials) if t.full]
+        if self.incumbent is not None:
+            full = [(i, t) for i, t in full if t is self.incumbent or self.significant(t)]
+            winners = [(i, t) for i, t in full if t is not self.incumbent]
+            full = winners or [(i, t) for i, t in full if t is self.incumbent]
         if full:
-            return min(full, key=lambda it: (-it[1].full_score, len(it[1].candidate.demos), it[0]))[1]
+            return min(full, key=lambda it: (-it[1].full_score, serving_cost(it[1].candidate), it[0]))[1]
         kept = [t for t in self.trials if t.val_score is None]
         return kept[-1] if kept else None
 
@@ -216,6 +265,12 @@ def run_search(inputs: CompileInputs, search: Callable[[Search], None]) -> Compi
     except BudgetExceeded as exc:
         stopped = exc.message
     best = log.best()
+    if best is not None and best is log.incumbent and log.challengers():
+        log.notes.append(
+            f"no candidate was significantly better than the configured program on val "
+            f"({len(log.challengers())} compared, {len(inputs.val)} examples, level "
+            f"{inputs.selection_confidence:.0%} overall): keeping the configured program"
+        )
     if best is None:
         if stopped is not None:
             raise BudgetExceeded(

@@ -267,7 +267,9 @@ def _search(log: Search, s: dict[str, Any]) -> None:
     inputs = log.inputs
     val = inputs.val
     scores: dict[tuple[int, int], dict[str, float]] = {}
-    baseline = log.score("instruction 0 + zero-shot", Candidate(inputs.program.signature.instructions))
+    baseline = log.score_incumbent(
+        "instruction 0 + zero-shot", Candidate(inputs.program.signature.instructions)
+    )
     demo_sets = demo_candidates(inputs, s)
     instructions = propose_instructions(inputs, s)
     log.lineage.update(instructions=instructions, demo_sets=[name for name, _ in demo_sets])
@@ -285,6 +287,7 @@ def _search(log: Search, s: dict[str, Any]) -> None:
     def label(pair: tuple[int, int]) -> str:
         return f"instruction {pair[0]} + {demo_sets[pair[1]][0]}"
 
+    scores[(0, 0)] = dict(baseline.scores)
     known = {(0, 0): baseline.full_score}  # the mean of every example scored so far, per pair
     minibatch_score: dict[tuple[int, int], float] = {}
     fully = {(0, 0)}
@@ -305,7 +308,17 @@ def _search(log: Search, s: dict[str, Any]) -> None:
         scores[pair].update({r.id: r.score for r in ev.records})
         known[pair] = mean([scores[pair][e.id] for e in val])
         fully.add(pair)
-        log.record(Trial(label(pair), candidate(pair), known[pair], requests, n=len(val), full=True))
+        log.record(
+            Trial(
+                label(pair),
+                candidate(pair),
+                known[pair],
+                requests,
+                n=len(val),
+                full=True,
+                scores=scores[pair],
+            )
+        )
 
     for step in range(1, n_trials + 1):
         trial = study.ask()
@@ -331,7 +344,11 @@ def _search(log: Search, s: dict[str, Any]) -> None:
         full = len(batch) == len(val)
         if full:
             fully.add(pair)
-        log.record(Trial(label(pair), candidate(pair), ev.overall.mean, requests, len(batch), full))
+        log.record(
+            Trial(
+                label(pair), candidate(pair), ev.overall.mean, requests, len(batch), full, dict(scores[pair])
+            )
+        )
         if step % s["minibatch_full_eval_steps"] == 0 or step == n_trials:
             pending = [p for p in tried if p not in fully]
             if pending:

@@ -6,8 +6,8 @@ train order; then `num_candidate_programs` seeded shuffles of train, each taking
 random number (`min_bootstrapped_demos`..`max_bootstrapped_demos`) of accepted teacher
 traces, topped up with labeled examples. The teacher traces `max_traced` examples once
 and every candidate draws from those traces, so repeated traces cost nothing. Each
-candidate is scored on the whole validation split; the best wins (ties: fewer demos,
-then the earlier candidate), so a search that finds nothing better keeps zero-shot.
+candidate is scored on the whole validation split; zero-shot is kept unless a candidate is
+significantly better (optimizers/base.py says how), and among those the best wins.
 """
 
 from __future__ import annotations
@@ -56,7 +56,8 @@ def compile_program(inputs: CompileInputs) -> CompileResult:
                 seen.append(candidate)
                 log.score(name, candidate)
 
-        score("zero-shot", Candidate(instructions))
+        seen.append(Candidate(instructions))
+        log.score_incumbent("zero-shot", Candidate(instructions))
         labeled = labeled_set(inputs, s["max_labeled_demos"])
         score(f"labeled only {len(labeled)}", Candidate(instructions, labeled))
         accepted = trace_pool(inputs, s)

@@ -1,0 +1,309 @@
+"""auto, the default optimizer: zero-shot first, then calibrated decisions and a small demo search.
+
+Built for tasks nobody tuned it on, where demos can hurt a small model as easily as help it.
+
+1. The configured program is scored on val: the incumbent every candidate must beat.
+2. Prompts: zero-shot; `demo_sets` class-balanced labeled demo sets (every label once
+   or more, labels interleaved in a seeded order, up to `max_demos`, or one per label
+   when there are more labels); and, with `knn` > 0, the `knn` training examples most
+   similar to each input (BM25, DSPy's KNNFewShot), most similar last.
+3. Each prompt is scored on val. Where the target can score labels by log-probability
+   (one enum output; the embedded and fake models), one pass gives every example's
+   label log-probabilities, plus one call per content-free input, and three decisions
+   come from those same calls: the most likely label; contextual calibration from the
+   content-free inputs; and per-label biases fitted to the gold labels, cross-fitted on
+   two halves of val so that their val score is honest (the artifact's biases are then
+   fitted on the whole split). Elsewhere a prompt is scored by its generated answers.
+   Racing: a prompt is scored first on `race_fraction` of val and stops there when
+   even its best decision is significantly worse than the incumbent on those examples.
+4. Ensemble: the `ensemble` best distinct candidates, their calibrated label
+   distributions averaged (or, without label scores, their answers voted), scored on
+   val from the members' recorded answers, at no call cost. At serving time it costs
+   one call per member per input.
+5. Selection (optimizers/base.py): the configured program stays unless a candidate is
+   significantly better on val at `optimizer.confidence`, family-wise over the
+   candidates compared; the notes say so plainly when nothing is.
+
+Worst case on a cold cache, with P prompts and V validation examples: V + P * (V + 3).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from promptc.adapter import label_field
+from promptc.calibration import CONTENT_FREE, content_free_bias, fit_bias
+from promptc.data import Example
+from promptc.evaluate import Prediction, combine, decide, score_prediction
+from promptc.optimizers.base import (
+    CallEstimate,
+    CompileInputs,
+    CompileResult,
+    Search,
+    Trial,
+    labeled_demo,
+    mean,
+    run_search,
+    seeded_rng,
+    with_defaults,
+)
+from promptc.program import Candidate, Demo
+
+SETTINGS: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "demo_sets": {"type": "integer", "minimum": 0, "default": 2},
+        "max_demos": {"type": "integer", "minimum": 1, "default": 8},
+        "knn": {"type": "integer", "minimum": 0, "default": 4},
+        "knn_pool": {"type": "integer", "minimum": 1, "default": 512},
+        "calibrate": {"type": "boolean", "default": True},
+        "ensemble": {"type": "integer", "minimum": 0, "default": 3},
+        "race_fraction": {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "default": 0.4},
+    },
+}
+MAX_LABELS_SHOWN = 24  # a balanced set shows every label once, up to this many
+
+
+def balanced_demos(inputs: CompileInputs, max_demos: int, draw: int) -> tuple[Demo, ...]:
+    """Labeled demos with every label equally often, labels interleaved in a seeded order."""
+    rng = seeded_rng(inputs.seed, "balanced", draw)
+    f = label_field(inputs.program)
+    if f is None:
+        picked = rng.sample(list(inputs.train), min(max_demos, len(inputs.train)))
+        return tuple(labeled_demo(e) for e in picked)
+    by_label = {label: [e for e in inputs.train if e.outputs[f.name] == label] for label in f.labels}
+    for examples in by_label.values():
+        rng.shuffle(examples)
+    order = [label for label in f.labels if by_label[label]]
+    rng.shuffle(order)
+    total = min(max(max_demos, len(order)), MAX_LABELS_SHOWN, sum(len(v) for v in by_label.values()))
+    demos: list[Demo] = []
+    for round_ in range(total):
+        for label in order:
+            if len(demos) < total and round_ < len(by_label[label]):
+                demos.append(labeled_demo(by_label[label][round_]))
+    return tuple(demos)
+
+
+def prompts(inputs: CompileInputs, s: dict[str, Any]) -> list[tuple[str, Candidate]]:
+    """The prompts to score: zero-shot, balanced demo sets, nearest-neighbour demos."""
+    instructions = inputs.program.signature.instructions
+    out = [("zero-shot", Candidate(instructions))]
+    for i in range(s["demo_sets"]):
+        demos = balanced_demos(inputs, s["max_demos"], i)
+        if demos and all(demos != c.demos for _, c in out):
+            out.append((f"balanced {len(demos)} demos #{i}", Candidate(instructions, demos)))
+    if s["knn"] and inputs.train:
+        pool = list(inputs.train)
+        if len(pool) > s["knn_pool"]:
+            pool = sorted(seeded_rng(inputs.seed, "knn pool").sample(pool, s["knn_pool"]), key=pool.index)
+        demos = tuple(labeled_demo(e) for e in pool)
+        out.append((f"{s['knn']} nearest demos", Candidate(instructions, demos, knn=s["knn"])))
+    return out
+
+
+class _Run:
+    """One auto search: what each candidate answered on val, for decisions and ensembles at no cost."""
+
+    def __init__(self, log: Search, s: dict[str, Any]) -> None:
+        self.log = log
+        self.s = s
+        self.inputs = log.inputs
+        self.field = label_field(self.inputs.program)
+        self.scores_labels = self.field is not None and self.inputs.lm.scores_labels
+        self.answers: dict[int, dict[str, Prediction]] = {}  # id(trial) -> example id -> prediction
+        self.by_id = {e.id: e for e in self.inputs.val}
+
+    def record(self, trial: Trial, answers: dict[str, Prediction]) -> None:
+        self.answers[id(trial)] = answers
+        self.log.record(trial)
+
+    def score(self, candidate: Candidate, answers: dict[str, Prediction]) -> dict[str, float]:
+        return {i: score_prediction(self.inputs.metric, self.by_id[i], p) for i, p in answers.items()}
+
+    def run(self) -> None:
+        inputs = self.inputs
+        base = self.log.score_incumbent(
+            "configured program", Candidate(inputs.program.signature.instructions)
+        )
+        self.answers[id(base)] = self.log.answers[id(base)]
+        for name, prompt in prompts(inputs, self.s):
+            if self.scores_labels:
+                self._score_label_prompt(name, prompt)
+            elif prompt != base.candidate:
+                self._score_generated_prompt(name, prompt)
+        self._ensemble()
+
+    def _race_split(self) -> tuple[list[Example], list[Example]]:
+        val = list(self.inputs.val)
+        first = max(1, math.ceil(self.s["race_fraction"] * len(val)))
+        return val[:first], val[first:]
+
+    def _dropped(self, variant_scores: list[dict[str, float]]) -> bool:
+        """Whether even the best variant is significantly worse than the incumbent so far."""
+        from promptc.stats import significantly_better
+
+        incumbent = self.log.incumbent
+        assert incumbent is not None
+        level = self.inputs.selection_confidence
+        for scores in variant_scores:
+            ids = [i for i in scores if i in incumbent.scores]
+            if not significantly_better([incumbent.scores[i] for i in ids], [scores[i] for i in ids], level):
+                return False
+        return True
+
+    def _score_generated_prompt(self, name: str, prompt: Candidate) -> None:
+        head, rest = self._race_split()
+        ev, calls = self.log.evaluate(prompt, head, f"scoring {name} on val")
+        answers = {r.id: r.prediction for r in ev.records}
+        scores = {r.id: r.score for r in ev.records}
+        if rest and self._dropped([scores]):
+            self.record(
+                Trial(name, prompt, mean(list(scores.values())), calls, len(head), False, scores), answers
+            )
+            return
+        if rest:
+            ev2, calls2 = self.log.evaluate(prompt, rest, f"scoring {name} on the rest of val")
+            answers.update({r.id: r.prediction for r in ev2.records})
+            scores.update({r.id: r.score for r in ev2.records})
+            calls += calls2
+        self.record(
+            Trial(name, prompt, mean(list(scores.values())), calls, len(scores), True, scores), answers
+        )
+
+    def _content_free(self, prompt: Candidate) -> tuple[list[dict[str, float]], int]:
+        from promptc.adapter import render_messages
+
+        assert self.field is not None
+        program, lm = self.inputs.program, self.inputs.lm
+        before = lm.usage.requests
+        rows = []
+        for text in CONTENT_FREE:
+            values = {f.name: text for f in program.signature.inputs}
+            scored = lm.label_logprobs(
+                render_messages(program, prompt, values), f"{self.field.name}:", list(self.field.labels)
+            )
+            rows.append(scored.logprobs)
+        return rows, lm.usage.requests - before
+
+    def _variants(
+        self, prompt: Candidate, logprobs: dict[str, dict[str, float]], cf_rows: list[dict[str, float]]
+    ) -> list[tuple[str, Candidate, dict[str, Prediction]]]:
+        """The decisions one pass of label scores supports, with their answers on the scored examples."""
+        assert self.field is not None
+        raw = Candidate(prompt.instructions, prompt.demos, "logprob", {}, prompt.knn)
+        out = [("label log-probabilities", raw, self._decide(raw, logprobs))]
+        if not self.s["calibrate"]:
+            return out
+        cf = Candidate(prompt.instructions, prompt.demos, "logprob", content_free_bias(cf_rows), prompt.knn)
+        out.append(("content-free calibration", cf, self._decide(cf, logprobs)))
+        ids = sorted(logprobs)
+        if len(ids) >= 4:
+            seeded_rng(self.inputs.seed, "cross-fit").shuffle(ids)
+            halves = [ids[: len(ids) // 2], ids[len(ids) // 2 :]]
+            answers: dict[str, Prediction] = {}
+            for fit_on, apply_to in (halves, halves[::-1]):
+                bias = self._fit(logprobs, fit_on)
+                held = Candidate(prompt.instructions, prompt.demos, "logprob", bias, prompt.knn)
+                answers.update(self._decide(held, {i: logprobs[i] for i in apply_to}))
+            fitted = Candidate(
+                prompt.instructions, prompt.demos, "logprob", self._fit(logprobs, ids), prompt.knn
+            )
+            out.append(("fitted calibration", fitted, answers))
+        return out
+
+    def _fit(self, logprobs: dict[str, dict[str, float]], ids: Sequence[str]) -> dict[str, float]:
+        assert self.field is not None
+        gold = [str(self.by_id[i].outputs[self.field.name]) for i in ids]
+        return fit_bias([logprobs[i] for i in ids], gold)
+
+    def _decide(self, candidate: Candidate, logprobs: dict[str, dict[str, float]]) -> dict[str, Prediction]:
+        return {i: decide(self.inputs.program, candidate, lp) for i, lp in logprobs.items()}
+
+    def _score_label_prompt(self, name: str, prompt: Candidate) -> None:
+        raw = Candidate(prompt.instructions, prompt.demos, "logprob", {}, prompt.knn)
+        cf_rows, calls = self._content_free(prompt) if self.s["calibrate"] else ([], 0)
+        head, rest = self._race_split()
+        ev, head_calls = self.log.evaluate(raw, head, f"scoring {name} on val (label log-probabilities)")
+        calls += head_calls
+        logprobs = {r.id: r.prediction.label_logprobs or {} for r in ev.records}
+        if rest:
+            partial = [self.score(c, answers) for _, c, answers in self._variants(prompt, logprobs, cf_rows)]
+            if self._dropped(partial):
+                best = max(partial, key=lambda sc: mean(list(sc.values())))
+                self.log.record(Trial(name, raw, mean(list(best.values())), calls, len(head), False, best))
+                return
+            ev2, rest_calls = self.log.evaluate(raw, rest, f"scoring {name} on the rest of val")
+            calls += rest_calls
+            logprobs.update({r.id: r.prediction.label_logprobs or {} for r in ev2.records})
+        for i, (decision, candidate, answers) in enumerate(self._variants(prompt, logprobs, cf_rows)):
+            scores = self.score(candidate, answers)
+            trial = Trial(
+                f"{name}, {decision}",
+                candidate,
+                mean(list(scores.values())),
+                calls if i == 0 else 0,
+                len(scores),
+                True,
+                scores,
+            )
+            self.record(trial, answers)
+
+    def _ensemble(self) -> None:
+        k = self.s["ensemble"]
+        ranked: list[Trial] = []
+        for trial in sorted(self.log.challengers(), key=lambda t: -t.full_score):
+            if id(trial) in self.answers and all(trial.candidate != t.candidate for t in ranked):
+                ranked.append(trial)
+        members = ranked[:k]
+        if k < 2 or len(members) < 2:
+            return
+        ensemble = Candidate(
+            self.inputs.program.signature.instructions, members=tuple(t.candidate for t in members)
+        )
+        answers = {
+            e.id: combine(self.inputs.program, ensemble, [self.answers[id(t)][e.id] for t in members])
+            for e in self.inputs.val
+        }
+        scores = self.score(ensemble, answers)
+        self.record(
+            Trial(
+                f"ensemble of the {len(members)} best",
+                ensemble,
+                mean(list(scores.values())),
+                0,
+                len(scores),
+                True,
+                scores,
+            ),
+            answers,
+        )
+
+
+def compile_program(inputs: CompileInputs) -> CompileResult:
+    """Score the configured program, calibrated decisions, demo sets and an ensemble; keep what is better."""
+    s = with_defaults(SETTINGS, inputs.settings)
+    return run_search(inputs, lambda log: _Run(log, s).run())
+
+
+def _prompt_count(s: dict[str, Any]) -> int:
+    return 1 + int(s["demo_sets"]) + (1 if s["knn"] else 0)
+
+
+def estimate_calls(settings: dict[str, Any], n_train: int, n_val: int) -> CallEstimate:
+    """The worst case: no prompt raced out, every prompt scored by label log-probabilities."""
+    s = with_defaults(SETTINGS, settings)
+    p = _prompt_count(s)
+    content_free = len(CONTENT_FREE) if s["calibrate"] else 0
+    return CallEstimate(
+        stages=(
+            ("configured program on val", n_val),
+            (f"{p} prompts x {n_val} val examples (at most)", p * n_val),
+            (f"content-free inputs ({p} prompts x {content_free})", p * content_free),
+        ),
+        max_demos=max(s["max_demos"], s["knn"]),
+        holdout_calls_per_example=max(1, s["ensemble"]),
+    )

@@ -1,0 +1,224 @@
+"""The default optimizer with fake models: noise-aware selection, calibration, KNN demos, ensembles."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from promptc.cache import CallCache
+from promptc.calibration import content_free_bias, fit_bias, label_probs
+from promptc.cli import app
+from promptc.config import load_config
+from promptc.data import load_splits
+from promptc.evaluate import Prediction, combine, evaluate
+from promptc.lifecycle import compile_config, load
+from promptc.lm import LM
+from promptc.metrics import load_metric
+from promptc.optimizers import OPTIMIZERS
+from promptc.optimizers.base import CompileInputs, CompileResult, Search, Trial
+from promptc.program import Candidate, Demo, Program, Signature
+from promptc.program import Field as SigField
+from promptc.retrieval import nearest_demos
+from tests.conftest import LABELS, TOPICS, ConfigWriter, make_examples, write_jsonl
+
+CUES = (
+    "Route the ticket. Cues: " + "; ".join(f"{label} = {', '.join(TOPICS[label])}" for label in LABELS) + "."
+)
+
+
+def _inputs(path: Path, seed: int = 0, settings: dict[str, Any] | None = None) -> CompileInputs:
+    cfg = load_config(path)
+    splits = load_splits(cfg.data, cfg.program.signature)
+    return CompileInputs(
+        cfg.program,
+        splits.train,
+        splits.val,
+        load_metric(cfg.metric, cfg.program.signature, path.parent),
+        LM(cfg.target, CallCache(cfg.cache_path)),
+        seed,
+        settings or {},
+    )
+
+
+def _val_score(inputs: CompileInputs, candidate: Candidate) -> float:
+    return evaluate(inputs.program, candidate, inputs.val, inputs.metric, inputs.lm).overall.mean
+
+
+def _trial(name: str, correct: int, n: int = 100, flips: int = 0) -> Trial:
+    """A trial right on the first `correct` examples, plus `flips` examples it alone gets right."""
+    scores = {f"v{i}": 1.0 if i < correct or correct <= i < correct + flips else 0.0 for i in range(n)}
+    return Trial(name, Candidate(name), sum(scores.values()) / n, 0, n, True, scores)
+
+
+def _search(tmp_inputs: CompileInputs) -> Search:
+    return Search(tmp_inputs)
+
+
+def test_a_candidate_better_only_by_noise_is_not_selected(write_config: ConfigWriter) -> None:
+    log = _search(_inputs(write_config()))
+    incumbent = _trial("configured", 70)
+    log.incumbent = incumbent
+    log.record(incumbent)
+    log.record(_trial("two lucky examples", 70, flips=2))  # 0.72 vs 0.70 on the same 100
+    assert log.best() is incumbent
+
+
+def test_a_truly_better_candidate_is_selected(write_config: ConfigWriter) -> None:
+    log = _search(_inputs(write_config()))
+    incumbent = _trial("configured", 60)
+    log.incumbent = incumbent
+    for trial in (incumbent, _trial("noise", 60, flips=2), _trial("better", 60, flips=20)):
+        log.record(trial)
+    best = log.best()
+    assert best is not None and best.name == "better"
+
+
+def test_selection_corrects_for_the_number_of_candidates(write_config: ConfigWriter) -> None:
+    # 7 wins and no losses on 100 is significant for one comparison at 90%, not for twenty.
+    one = _search(_inputs(write_config()))
+    one.incumbent = _trial("configured", 50)
+    one.record(one.incumbent)
+    one.record(_trial("seven wins", 50, flips=7))
+    assert one.best() is not one.incumbent
+    many = _search(_inputs(write_config()))
+    many.incumbent = _trial("configured", 50)
+    many.record(many.incumbent)
+    for i in range(20):
+        many.record(_trial(f"same {i}", 50))
+    many.record(_trial("seven wins", 50, flips=7))
+    assert many.best() is many.incumbent
+
+
+def test_calibration_fixes_a_model_with_a_label_bias(write_config: ConfigWriter) -> None:
+    path = write_config(lambda c: c["program"].update(instructions=CUES), model="fake/biased")
+    inputs = _inputs(path)
+    zero_shot = _val_score(inputs, Candidate(CUES))
+    result = OPTIMIZERS["auto"].compile(inputs)
+    chosen = result.candidate
+    assert zero_shot == pytest.approx(0.25)  # the bias answers the first label every time
+    assert chosen.decision == "logprob" and chosen.calibration
+    assert chosen.calibration[LABELS[0]] < min(v for k, v in chosen.calibration.items() if k != LABELS[0])
+    assert _val_score(inputs, chosen) >= 0.9
+
+
+def test_content_free_bias_makes_content_free_inputs_uniform() -> None:
+    rows = [{"a": math.log(0.7), "b": math.log(0.2), "c": math.log(0.1)}] * 3
+    bias = content_free_bias(rows)
+    probs = label_probs(rows[0], bias)
+    assert all(p == pytest.approx(1 / 3, abs=1e-5) for p in probs.values())
+    assert sum(bias.values()) == pytest.approx(0.0, abs=1e-5)
+
+
+def test_fitted_bias_recovers_a_constant_offset() -> None:
+    # The model prefers "a" by 2 nats on every input; the evidence says the truth is balanced.
+    rows, gold = [], []
+    for i in range(200):
+        truth = "a" if i % 2 else "b"
+        rows.append({"a": 2.0 + (1.0 if truth == "a" else 0.0), "b": 1.0 if truth == "b" else 0.0})
+        gold.append(truth)
+    bias = fit_bias(rows, gold)
+    calibrated = [label_probs(r, bias) for r in rows]
+    fixed = sum(max(p, key=lambda k: p[k]) == g for p, g in zip(calibrated, gold, strict=True))
+    raw = sum(max(r, key=lambda k: r[k]) == g for r, g in zip(rows, gold, strict=True))
+    assert raw == 100 and fixed == 200
+
+
+def test_nearest_neighbour_demos_beat_random_demos_for_a_model_that_copies_them(
+    write_config: ConfigWriter,
+) -> None:
+    inputs = _inputs(write_config())
+    pool = tuple(Demo(dict(e.inputs), dict(e.outputs), source_id=e.id) for e in inputs.train)
+    knn = _val_score(inputs, Candidate("Route the ticket.", pool, knn=1))
+    random_demos = [
+        _val_score(inputs, Candidate("Route the ticket.", pool[i : i + 4]))
+        for i in range(0, len(pool) - 4, 4)
+    ]
+    assert knn > max(random_demos)
+    assert knn >= 0.9
+
+
+def test_nearest_demos_put_the_most_similar_last_and_never_the_input_itself() -> None:
+    program = Program(
+        "p", "1.0.0", Signature((SigField("text"),), (SigField("label", "enum", labels=("x", "y")),))
+    )
+    pool = tuple(
+        Demo({"text": t}, {"label": "x"}, source_id=str(i))
+        for i, t in enumerate(["red apple pie", "green apple tart", "blue car engine", "apple pie recipe"])
+    )
+    shown = nearest_demos(program, pool, {"text": "apple pie recipe"}, 2)
+    assert [d.source_id for d in shown] == ["1", "0"]
+
+
+def _prediction(label: str, logprobs: dict[str, float] | None = None) -> Prediction:
+    return Prediction({"label": label}, None, f"label: {label}", None, 1, 1, True, 0.0, logprobs)
+
+
+def test_an_ensemble_votes_and_averages_label_probabilities() -> None:
+    program = Program(
+        "p", "1.0.0", Signature((SigField("text"),), (SigField("label", "enum", labels=("x", "y", "z")),))
+    )
+    members = tuple(Candidate(str(i)) for i in range(3))
+    ensemble = Candidate("", members=members)
+    voted = combine(program, ensemble, [_prediction("y"), _prediction("x"), _prediction("y")])
+    assert voted.outputs == {"label": "y"} and voted.prompt_tokens == 3
+    # Averaged: one member is sure of z, two lean slightly to x; the mean distribution favours z.
+    lean_x = {"x": math.log(0.45), "y": math.log(0.35), "z": math.log(0.2)}
+    sure_z = {"x": math.log(0.01), "y": math.log(0.01), "z": math.log(0.98)}
+    averaged = combine(
+        program, ensemble, [_prediction("x", lean_x), _prediction("x", lean_x), _prediction("z", sure_z)]
+    )
+    assert averaged.outputs == {"label": "z"}
+
+
+def test_auto_keeps_the_configured_program_when_nothing_is_better(write_config: ConfigWriter) -> None:
+    result: CompileResult = OPTIMIZERS["auto"].compile(_inputs(write_config(model="fake/ignorer")))
+    assert result.candidate == Candidate("Route the ticket.")
+    assert any("keeping the configured program" in note for note in result.notes)
+
+
+def test_auto_races_out_prompts_that_are_clearly_worse(write_config: ConfigWriter, tmp_path: Path) -> None:
+    # With cue instructions the learner is right zero-shot; demos with wrong labels, which it copies,
+    # are clearly worse, and racing stops scoring them after the first half of val.
+    def edit(cfg: dict[str, Any]) -> None:
+        rows = make_examples(40, seed=1)
+        for row in rows:
+            row["category"] = LABELS[(LABELS.index(row["category"]) + 1) % len(LABELS)]
+        write_jsonl(tmp_path / "data" / "wrong.jsonl", rows)
+        cfg["data"]["train"] = "data/wrong.jsonl"
+        cfg["program"]["instructions"] = CUES
+
+    result = OPTIMIZERS["auto"].compile(_inputs(write_config(edit), settings={"race_fraction": 0.5}))
+    raced = [t for t in result.trials if not t.full]
+    assert len(raced) == 3 and all(t.n == 12 and t.calls == 12 + 3 for t in raced)  # 2 balanced sets, knn
+    assert result.candidate.demos == ()
+
+
+def test_auto_dry_run_counts_the_worst_case(write_config: ConfigWriter) -> None:
+    path = write_config(lambda c: c["optimizer"].update(name="auto", settings={}))
+    inputs = _inputs(path)
+    estimate = OPTIMIZERS["auto"].estimate_calls({}, len(inputs.train), len(inputs.val))
+    before = inputs.lm.usage.requests
+    OPTIMIZERS["auto"].compile(inputs)
+    assert inputs.lm.usage.requests - before <= estimate.total
+    assert estimate.holdout_calls_per_example == 3
+
+
+def test_calibration_is_stored_shown_and_applied_when_served(write_config: ConfigWriter) -> None:
+    path = write_config(
+        lambda c: (c["program"].update(instructions=CUES), c["optimizer"].update(name="auto", settings={})),
+        model="fake/biased",
+    )
+    outcome = compile_config(load_config(path))
+    stored = outcome.artifact.content["candidate"]
+    assert stored["decision"] == "logprob" and stored["calibration"]
+    ticket = "my parcel is late and the courier lost the tracking"
+    result = CliRunner().invoke(app, ["run", str(path), "--alias", "latest", "--input", f"ticket={ticket}"])
+    assert result.exit_code == 0, result.output
+    assert "shipping" in result.output
+    assert load(path, "latest")(ticket=ticket) == {"category": "shipping"}
+    shown = CliRunner().invoke(app, ["show", outcome.artifact.id, "--config", str(path)])
+    assert shown.exit_code == 0 and "calibration" in shown.output

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -201,9 +203,14 @@ def test_mipro_keeps_its_optuna_study_in_sqlite(write_config: ConfigWriter) -> N
 def test_mipro_proposals_go_to_the_prompt_model(write_config: ConfigWriter) -> None:
     echo = {"model": "fake/echo", "revision": "fake00000000"}
     result, _ = _compile(write_config(), "mipro", settings={**MINIBATCH, "prompt_model": echo})
-    proposal = result.lineage["instructions"][1]  # fake/echo replies with the proposal prompt itself
-    assert "Data summary: 40 training examples. category: " in proposal
-    assert "Outputs: - category (one of: billing, technical, account, shipping)" in proposal
+    # fake/echo replies with the proposal prompt itself, which is too long and quotes training tickets.
+    assert result.lineage["instructions"] == ["Route the ticket."]
+    assert sum(result.lineage["rejected_proposals"].values()) == MINIBATCH["num_candidates"] - 1
+    db = sqlite3.connect(load_config(write_config()).cache_path)
+    replies = [json.loads(v)["text"] for (v,) in db.execute("SELECT response FROM calls")]
+    proposal = next(r for r in replies if "Data summary:" in r)
+    assert "Data summary:\n40 training examples.\ncategory: " in proposal
+    assert "Outputs:\n- category (one of: billing, technical, account, shipping)" in proposal
     assert "Tip: " in proposal
 
 
@@ -295,3 +302,40 @@ def test_labeled_demos_without_reasoning_render_in_chain_of_thought() -> None:
         Candidate("i", (Demo({"q": "hi"}, {"a": "x"}, reasoning="so"),)).to_dict()["demos"][0]["reasoning"]
         == "so"
     )
+
+
+def test_mipro_refuses_unusable_proposals(write_config: ConfigWriter) -> None:
+    from promptc.optimizers.mipro import rejection
+
+    cfg = load_config(write_config())
+    splits = load_splits(cfg.data, cfg.program.signature)
+    lm = LM(cfg.target, CallCache(cfg.cache_path))
+    inputs = CompileInputs(
+        cfg.program,
+        splits.train,
+        splits.val,
+        load_metric(cfg.metric, cfg.program.signature, cfg.path.parent),
+        lm,
+        0,
+        {},
+    )
+    labels = ", ".join(LABELS)
+    good = f"Route each ticket to one of {labels} by the words it uses."
+    assert rejection(inputs, good, ["Route the ticket."]) is None
+    assert rejection(inputs, "", []) == "empty"
+    assert rejection(inputs, good + " x" * 400, []) == "longer than 600 characters"
+    assert rejection(inputs, good.upper(), [good]) == "duplicate"
+    copied = f"{good} For example: {splits.train[0].inputs['ticket']}"
+    assert rejection(inputs, copied, []) == "copies a training input"
+    assert rejection(inputs, "Route each ticket to billing or shipping.", []) == "leaves out a label name"
+
+
+def test_mipro_reports_refused_proposals(write_config: ConfigWriter) -> None:
+    # fake/ignorer proposes the configured instruction with cues for the labels its examples show;
+    # with two proposal examples, most proposals cannot name all four labels.
+    settings = {**MINIBATCH, "proposal_examples": 2, "num_candidates": 5}
+    result, _ = _compile(write_config(model="fake/ignorer"), "mipro", settings=settings)
+    rejected = result.lineage["rejected_proposals"]
+    assert sum(rejected.values()) >= 1 and set(rejected) <= {"leaves out a label name", "duplicate"}
+    assert any("proposed instructions refused" in note for note in result.notes)
+    assert len(result.lineage["instructions"]) == 5 - sum(rejected.values())

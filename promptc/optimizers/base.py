@@ -10,7 +10,8 @@ significantly better on the same validation examples: its paired gain's lower bo
 (promptc.stats.paired_interval, the statistics the gates use) is above 0 at the
 `selection_confidence` level, Bonferroni-corrected for the number of candidates compared.
 Among the candidates that clear that bar the best score wins (ties: fewer calls per input,
-then fewer demos shown, then the earlier trial). A one-point win on a hundred examples is noise and replaces nothing.
+then fewer demos shown, then the earlier trial). A one-point win on a hundred examples is
+noise and replaces nothing.
 
 An optimizer that builds a single candidate (labeled_fewshot, bootstrap_fewshot) has
 nothing to choose between, so by default it records that candidate unscored

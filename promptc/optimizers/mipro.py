@@ -7,7 +7,9 @@
    max_tokens: 160}`; default: the target, with that temperature and length). Each proposal
    is grounded in the signature, a summary of the training data (computed, no model
    call), `proposal_examples` labeled training examples and a tip drawn with the seed
-   from TIPS (`tips: false` leaves the tip out).
+   from TIPS (`tips: false` leaves the tip out). Proposals that are empty, too long,
+   duplicates, copies of training inputs, or (enum outputs) silent on a label name are
+   refused (`rejection` says why); the lineage and the notes count them.
 3. The configured program (instruction 0, zero-shot) is scored on the whole
    validation split.
 4. `num_trials` trials: `optuna.samplers.TPESampler(seed=...)` picks an (instruction,
@@ -197,8 +199,50 @@ def _prompt_lm(inputs: CompileInputs, s: dict[str, Any]) -> LM:
     return lm
 
 
-def propose_instructions(inputs: CompileInputs, s: dict[str, Any]) -> list[str]:
-    """The configured instructions, then the prompt model's distinct, non-empty proposals."""
+MAX_INSTRUCTION_CHARS = 600  # "a few sentences"; longer ones are rambling or cut off by the token cap
+COPY_WORDS = 6  # a run of this many words from a training input counts as copying it
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.casefold())
+
+
+def _runs(words: list[str], n: int) -> set[tuple[str, ...]]:
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+def rejection(inputs: CompileInputs, text: str, kept: list[str]) -> str | None:
+    """Why a proposed instruction is unusable, or None when it may be searched.
+
+    Refused: empty; longer than MAX_INSTRUCTION_CHARS; a duplicate (same words) of one kept
+    already; one that copies a training input (COPY_WORDS words in a row, or a whole
+    shorter input of 4 or more words: training data in the prompt is memorised, not taught);
+    and, for enum outputs, one that leaves out a label name (the model must be told them).
+    """
+    words = _words(text)
+    if not words:
+        return "empty"
+    if len(text) > MAX_INSTRUCTION_CHARS:
+        return f"longer than {MAX_INSTRUCTION_CHARS} characters"
+    if any(words == _words(k) for k in kept):
+        return "duplicate"
+    runs, joined = _runs(words, COPY_WORDS), " " + " ".join(words) + " "
+    for example in inputs.train:
+        for value in example.inputs.values():
+            source = _words(str(value))
+            if runs & _runs(source, COPY_WORDS) or (
+                4 <= len(source) < COPY_WORDS and " " + " ".join(source) + " " in joined
+            ):
+                return "copies a training input"
+    for f in inputs.program.signature.outputs:
+        missing = [str(label) for label in f.labels if " " + " ".join(_words(str(label))) + " " not in joined]
+        if f.type == "enum" and missing:
+            return "leaves out a label name"
+    return None
+
+
+def propose_instructions(inputs: CompileInputs, s: dict[str, Any]) -> tuple[list[str], dict[str, int]]:
+    """The configured instructions, then the prompt model's usable proposals; and why others were refused."""
     lm = _prompt_lm(inputs, s)
     advance = inputs.reporter.stage("proposing instructions", s["num_candidates"] - 1)
     replies = lm.map(
@@ -207,11 +251,15 @@ def propose_instructions(inputs: CompileInputs, s: dict[str, Any]) -> list[str]:
         advance,
     )
     out = [inputs.program.signature.instructions]
+    rejected: dict[str, int] = {}
     for reply in replies:
         text = parse_instruction(reply)
-        if text and text not in out:
+        why = rejection(inputs, text, out)
+        if why is None:
             out.append(text)
-    return out
+        else:
+            rejected[why] = rejected.get(why, 0) + 1
+    return out, rejected
 
 
 def demo_candidates(inputs: CompileInputs, s: dict[str, Any]) -> list[tuple[str, tuple[Demo, ...]]]:
@@ -271,8 +319,15 @@ def _search(log: Search, s: dict[str, Any]) -> None:
         "instruction 0 + zero-shot", Candidate(inputs.program.signature.instructions)
     )
     demo_sets = demo_candidates(inputs, s)
-    instructions = propose_instructions(inputs, s)
-    log.lineage.update(instructions=instructions, demo_sets=[name for name, _ in demo_sets])
+    instructions, rejected = propose_instructions(inputs, s)
+    log.lineage.update(
+        instructions=instructions, demo_sets=[name for name, _ in demo_sets], rejected_proposals=rejected
+    )
+    if rejected:
+        reasons = ", ".join(f"{n} {why}" for why, n in sorted(rejected.items()))
+        log.notes.append(
+            f"{sum(rejected.values())} of {s['num_candidates'] - 1} proposed instructions refused: {reasons}"
+        )
 
     pairs = [(i, j) for i in range(len(instructions)) for j in range(len(demo_sets))]
     n_trials = min(s["num_trials"], len(pairs) - 1)

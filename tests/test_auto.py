@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import random
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ from promptc.cache import CallCache
 from promptc.calibration import content_free_bias, fit_bias, label_probs
 from promptc.cli import app
 from promptc.config import load_config
-from promptc.data import load_splits
+from promptc.data import Example, load_splits
 from promptc.evaluate import Prediction, combine, evaluate
 from promptc.lifecycle import compile_config, load
 from promptc.lm import LM
@@ -48,49 +50,65 @@ def _val_score(inputs: CompileInputs, candidate: Candidate) -> float:
     return evaluate(inputs.program, candidate, inputs.val, inputs.metric, inputs.lm).overall.mean
 
 
-def _trial(name: str, correct: int, n: int = 100, flips: int = 0) -> Trial:
-    """A trial right on the first `correct` examples, plus `flips` examples it alone gets right."""
-    scores = {f"v{i}": 1.0 if i < correct or correct <= i < correct + flips else 0.0 for i in range(n)}
+def _selection(write_config: ConfigWriter, n: int = 100) -> Search:
+    """A search over n synthetic validation examples (ids v0..), for trials with made-up scores."""
+    inputs = _inputs(write_config())
+    val = tuple(Example(f"v{i}", {"ticket": "x"}, {"category": "billing"}) for i in range(n))
+    return Search(dataclasses.replace(inputs, val=val))
+
+
+def _trial(name: str, right: set[int], n: int = 100) -> Trial:
+    scores = {f"v{i}": 1.0 if i in right else 0.0 for i in range(n)}
     return Trial(name, Candidate(name), sum(scores.values()) / n, 0, n, True, scores)
 
 
-def _search(tmp_inputs: CompileInputs) -> Search:
-    return Search(tmp_inputs)
+def _start(log: Search, right: set[int]) -> Trial:
+    log.incumbent = _trial("configured", right)
+    log.record(log.incumbent)
+    return log.incumbent
+
+
+BASE = set(range(0, 100, 10)) | set(range(1, 100, 10)) | set(range(2, 100, 10)) | set(range(3, 100, 2))
 
 
 def test_a_candidate_better_only_by_noise_is_not_selected(write_config: ConfigWriter) -> None:
-    log = _search(_inputs(write_config()))
-    incumbent = _trial("configured", 70)
-    log.incumbent = incumbent
-    log.record(incumbent)
-    log.record(_trial("two lucky examples", 70, flips=2))  # 0.72 vs 0.70 on the same 100
+    log = _selection(write_config)
+    incumbent = _start(log, BASE)
+    wrong = sorted(set(range(100)) - BASE)
+    log.record(_trial("two lucky examples", BASE | set(wrong[:2])))
     assert log.best() is incumbent
 
 
 def test_a_truly_better_candidate_is_selected(write_config: ConfigWriter) -> None:
-    log = _search(_inputs(write_config()))
-    incumbent = _trial("configured", 60)
-    log.incumbent = incumbent
-    for trial in (incumbent, _trial("noise", 60, flips=2), _trial("better", 60, flips=20)):
-        log.record(trial)
+    log = _selection(write_config)
+    _start(log, BASE)
+    wrong = sorted(set(range(100)) - BASE)
+    for name, extra in (("noise", wrong[:2]), ("better", wrong[::2])):
+        log.record(_trial(name, BASE | set(extra)))
     best = log.best()
     assert best is not None and best.name == "better"
 
 
-def test_selection_corrects_for_the_number_of_candidates(write_config: ConfigWriter) -> None:
-    # 7 wins and no losses on 100 is significant for one comparison at 90%, not for twenty.
-    one = _search(_inputs(write_config()))
-    one.incumbent = _trial("configured", 50)
-    one.record(one.incumbent)
-    one.record(_trial("seven wins", 50, flips=7))
-    assert one.best() is not one.incumbent
-    many = _search(_inputs(write_config()))
-    many.incumbent = _trial("configured", 50)
-    many.record(many.incumbent)
-    for i in range(20):
-        many.record(_trial(f"same {i}", 50))
-    many.record(_trial("seven wins", 50, flips=7))
-    assert many.best() is many.incumbent
+def test_the_best_of_many_lucky_draws_is_not_selected(write_config: ConfigWriter) -> None:
+    # Forty candidates, each right on four more examples than the incumbent, drawn at random: one of
+    # them looks clearly better on the search half, and the confirmation half shows it was luck.
+    log = _selection(write_config)
+    incumbent = _start(log, BASE)
+    wrong = sorted(set(range(100)) - BASE)
+    rng = random.Random(0)
+    for i in range(40):
+        log.record(_trial(f"draw {i}", BASE | set(rng.sample(wrong, 4))))
+    assert max(log.search_score(t) for t in log.challengers()) >= log.search_score(incumbent) + 0.08
+    assert log.best() is incumbent
+
+
+def test_a_gain_only_on_the_search_half_is_not_selected(write_config: ConfigWriter) -> None:
+    log = _selection(write_config)
+    incumbent = _start(log, BASE)
+    search, _ = log.halves()
+    lucky = {int(i[1:]) for i in search} - BASE
+    log.record(_trial("lucky on the search half", BASE | lucky))
+    assert log.finalists() and log.best() is incumbent
 
 
 def test_calibration_fixes_a_model_with_a_label_bias(write_config: ConfigWriter) -> None:
@@ -191,7 +209,7 @@ def test_auto_races_out_prompts_that_are_clearly_worse(write_config: ConfigWrite
         cfg["data"]["train"] = "data/wrong.jsonl"
         cfg["program"]["instructions"] = CUES
 
-    result = OPTIMIZERS["auto"].compile(_inputs(write_config(edit), settings={"race_fraction": 0.5}))
+    result = OPTIMIZERS["auto"].compile(_inputs(write_config(edit)))
     raced = [t for t in result.trials if not t.full]
     assert len(raced) == 3 and all(t.n == 12 and t.calls == 12 + 3 for t in raced)  # 2 balanced sets, knn
     assert result.candidate.demos == ()

@@ -11,25 +11,27 @@ Built for tasks nobody tuned it on, where demos can hurt a small model as easily
    (one enum output; the embedded and fake models), one pass gives every example's
    label log-probabilities, plus one call per content-free input, and three decisions
    come from those same calls: the most likely label; contextual calibration from the
-   content-free inputs; and per-label biases fitted to the gold labels, cross-fitted on
-   two halves of val so that their val score is honest (the artifact's biases are then
-   fitted on the whole split). Elsewhere a prompt is scored by its generated answers.
-   Racing: a prompt is scored first on `race_fraction` of val and stops there when
-   even its best decision is significantly worse than the incumbent on those examples.
-4. Ensemble: the `ensemble` best distinct candidates, their calibrated label
-   distributions averaged (or, without label scores, their answers voted), scored on
-   val from the members' recorded answers, at no call cost. At serving time it costs
-   one call per member per input.
-5. Selection (optimizers/base.py): the configured program stays unless a candidate is
-   significantly better on val at `optimizer.confidence`, family-wise over the
-   candidates compared; the notes say so plainly when nothing is.
+   content-free inputs; and per-label biases fitted to the gold labels. No example's
+   fitted answer uses its own label or the confirmation half's labels where it matters:
+   search-half answers use biases cross-fitted within the search half, and
+   confirmation-half answers use biases fitted on the search half (the artifact's
+   biases are then fitted on the whole split). Elsewhere a prompt is scored by its
+   generated answers.
+   Racing: a prompt is scored first on the search half of val (optimizers/base.py) and
+   stops there when even its best decision is significantly worse than the incumbent.
+4. Ensemble: the `ensemble` best distinct candidates on the search half, their
+   calibrated label distributions averaged (or, without label scores, their answers
+   voted), scored on val from the members' recorded answers, at no call cost. At
+   serving time it costs one call per member per input.
+5. Selection (optimizers/base.py): finalists are chosen on the search half, and the
+   configured program stays unless one is significantly better on the confirmation half
+   at `optimizer.confidence`; the notes say so plainly when nothing is.
 
 Worst case on a cold cache, with P prompts and V validation examples: V + P * (V + 3).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -61,7 +63,6 @@ SETTINGS: dict[str, Any] = {
         "knn_pool": {"type": "integer", "minimum": 1, "default": 512},
         "calibrate": {"type": "boolean", "default": True},
         "ensemble": {"type": "integer", "minimum": 0, "default": 3},
-        "race_fraction": {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "default": 0.4},
     },
 }
 MAX_LABELS_SHOWN = 24  # a balanced set shows every label once, up to this many
@@ -138,9 +139,9 @@ class _Run:
         self._ensemble()
 
     def _race_split(self) -> tuple[list[Example], list[Example]]:
-        val = list(self.inputs.val)
-        first = max(1, math.ceil(self.s["race_fraction"] * len(val)))
-        return val[:first], val[first:]
+        search, _ = self.log.halves()
+        head = set(search)
+        return [e for e in self.inputs.val if e.id in head], [e for e in self.inputs.val if e.id not in head]
 
     def _dropped(self, variant_scores: list[dict[str, float]]) -> bool:
         """Whether even the best variant is significantly worse than the incumbent so far."""
@@ -200,17 +201,21 @@ class _Run:
             return out
         cf = Candidate(prompt.instructions, prompt.demos, "logprob", content_free_bias(cf_rows), prompt.knn)
         out.append(("content-free calibration", cf, self._decide(cf, logprobs)))
-        ids = sorted(logprobs)
-        if len(ids) >= 4:
-            seeded_rng(self.inputs.seed, "cross-fit").shuffle(ids)
-            halves = [ids[: len(ids) // 2], ids[len(ids) // 2 :]]
+        search, confirm = (
+            [i for i in half if i in logprobs] for half in self.log.halves()
+        )  # the confirmation half is empty while racing
+        if len(search) >= 4:
             answers: dict[str, Prediction] = {}
-            for fit_on, apply_to in (halves, halves[::-1]):
+            inner = list(search)
+            seeded_rng(self.inputs.seed, "cross-fit").shuffle(inner)
+            folds = [inner[: len(inner) // 2], inner[len(inner) // 2 :]]
+            for fit_on, apply_to in ((folds[0], folds[1]), (folds[1], folds[0]), (search, confirm)):
                 bias = self._fit(logprobs, fit_on)
                 held = Candidate(prompt.instructions, prompt.demos, "logprob", bias, prompt.knn)
                 answers.update(self._decide(held, {i: logprobs[i] for i in apply_to}))
+            every = sorted(logprobs)
             fitted = Candidate(
-                prompt.instructions, prompt.demos, "logprob", self._fit(logprobs, ids), prompt.knn
+                prompt.instructions, prompt.demos, "logprob", self._fit(logprobs, every), prompt.knn
             )
             out.append(("fitted calibration", fitted, answers))
         return out
@@ -255,7 +260,7 @@ class _Run:
     def _ensemble(self) -> None:
         k = self.s["ensemble"]
         ranked: list[Trial] = []
-        for trial in sorted(self.log.challengers(), key=lambda t: -t.full_score):
+        for trial in sorted(self.log.challengers(), key=lambda t: -self.log.search_score(t)):
             if id(trial) in self.answers and all(trial.candidate != t.candidate for t in ranked):
                 ranked.append(trial)
         members = ranked[:k]

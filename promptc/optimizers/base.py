@@ -5,13 +5,22 @@ validation split and recorded as trials, and a budget cap reached mid-search end
 cleanly with the best fully scored candidate so far.
 
 Selection is noise-aware. A search that scores the configured program first
-(`Search.score_incumbent`) keeps it unless another candidate scored on the whole split is
-significantly better on the same validation examples: its paired gain's lower bound
-(promptc.stats.paired_interval, the statistics the gates use) is above 0 at the
-`selection_confidence` level, Bonferroni-corrected for the number of candidates compared.
-Among the candidates that clear that bar the best score wins (ties: fewer calls per input,
-then fewer demos shown, then the earlier trial). A one-point win on a hundred examples is
-noise and replaces nothing.
+(`Search.score_incumbent`) keeps it unless another candidate, scored on the whole split,
+is shown to be better on examples that played no part in choosing it:
+
+1. Val is split with the seed into a search half and a confirmation half.
+2. Candidates are ranked on the search half only (ties: fewer calls per input, then fewer
+   demos shown, then the earlier trial); the `CONFIRM_TOP` best that beat the incumbent
+   there are the finalists.
+3. On the confirmation half, each finalist's paired gain over the incumbent
+   (promptc.stats.paired_interval, the statistics the gates use) must have a lower bound
+   above 0 at `selection_confidence`, Bonferroni-corrected for the number of finalists.
+4. Of the finalists that pass, the best on the whole split wins; if none passes, the
+   configured program is kept and the notes say so.
+
+A one-point win on a hundred examples is noise and replaces nothing; and because the
+finalists are chosen without the confirmation half, the best of many lucky draws cannot
+pass for a real gain.
 
 An optimizer that builds a single candidate (labeled_fewshot, bootstrap_fewshot) has
 nothing to choose between, so by default it records that candidate unscored
@@ -116,6 +125,8 @@ class CallEstimate:
         """All calls of the search."""
         return sum(n for _, n in self.stages)
 
+
+CONFIRM_TOP = 3  # candidates chosen on the search half that are tested on the confirmation half
 
 # The setting of single-candidate optimizers that scores their one candidate on val.
 VALIDATE_SETTING: dict[str, Any] = {"type": "boolean", "default": False}
@@ -223,28 +234,50 @@ class Search:
         """Fully scored trials other than the incumbent (the candidates selection compares)."""
         return [t for t in self.trials if t.full and t is not self.incumbent]
 
-    def significant(self, trial: Trial, comparisons: int | None = None) -> bool:
-        """Whether trial is significantly better than the incumbent on their shared val examples."""
+    def halves(self) -> tuple[list[str], list[str]]:
+        """The validation ids of the search half and of the confirmation half (seeded)."""
+        ids = [e.id for e in self.inputs.val]
+        seeded_rng(self.inputs.seed, "confirmation half").shuffle(ids)
+        cut = (len(ids) + 1) // 2
+        return sorted(ids[:cut]), sorted(ids[cut:])
+
+    def search_score(self, trial: Trial) -> float:
+        """A trial's mean score on the search half of val."""
+        search, _ = self.halves()
+        return mean([trial.scores[i] for i in search if i in trial.scores])
+
+    def finalists(self) -> list[Trial]:
+        """The CONFIRM_TOP best challengers on the search half that beat the incumbent there."""
+        if self.incumbent is None:
+            return []
+        order = {id(t): i for i, t in enumerate(self.trials)}
+        floor = self.search_score(self.incumbent)
+        ranked = sorted(
+            self.challengers(), key=lambda t: (-self.search_score(t), serving_cost(t.candidate), order[id(t)])
+        )
+        return [t for t in ranked if self.search_score(t) > floor][:CONFIRM_TOP]
+
+    def confirmed(self, trial: Trial, finalists: int) -> bool:
+        """Whether trial beats the incumbent on the confirmation half (Bonferroni over the finalists)."""
         from promptc.stats import significantly_better
 
-        if self.incumbent is None:
-            return True
-        shared = [i for i in self.incumbent.scores if i in trial.scores]
-        m = comparisons if comparisons is not None else max(1, len(self.challengers()))
-        level = 1 - (1 - self.inputs.selection_confidence) / m
+        assert self.incumbent is not None
+        _, confirm = self.halves()
+        shared = [i for i in confirm if i in trial.scores and i in self.incumbent.scores]
+        level = 1 - (1 - self.inputs.selection_confidence) / max(1, finalists)
         return bool(shared) and significantly_better(
             [trial.scores[i] for i in shared], [self.incumbent.scores[i] for i in shared], level
         )
 
     def best(self) -> Trial | None:
         """The trial to keep (see the module docstring); else the kept unscored one."""
-        full = [(i, t) for i, t in enumerate(self.trials) if t.full]
+        order = {id(t): i for i, t in enumerate(self.trials)}
+        full = [t for t in self.trials if t.full]
         if self.incumbent is not None:
-            full = [(i, t) for i, t in full if t is self.incumbent or self.significant(t)]
-            winners = [(i, t) for i, t in full if t is not self.incumbent]
-            full = winners or [(i, t) for i, t in full if t is self.incumbent]
+            finalists = self.finalists()
+            full = [t for t in finalists if self.confirmed(t, len(finalists))] or [self.incumbent]
         if full:
-            return min(full, key=lambda it: (-it[1].full_score, serving_cost(it[1].candidate), it[0]))[1]
+            return min(full, key=lambda t: (-t.full_score, serving_cost(t.candidate), order[id(t)]))
         kept = [t for t in self.trials if t.val_score is None]
         return kept[-1] if kept else None
 
@@ -267,10 +300,12 @@ def run_search(inputs: CompileInputs, search: Callable[[Search], None]) -> Compi
         stopped = exc.message
     best = log.best()
     if best is not None and best is log.incumbent and log.challengers():
+        finalists = log.finalists()
         log.notes.append(
-            f"no candidate was significantly better than the configured program on val "
-            f"({len(log.challengers())} compared, {len(inputs.val)} examples, level "
-            f"{inputs.selection_confidence:.0%} overall): keeping the configured program"
+            f"no candidate was significantly better than the configured program: "
+            f"{len(log.challengers())} scored, {len(finalists)} beat it on the search half of val, "
+            f"none was better on the confirmation half ({len(log.halves()[1])} examples) at "
+            f"{inputs.selection_confidence:.0%}; keeping the configured program"
         )
     if best is None:
         if stopped is not None:

@@ -8,7 +8,8 @@ import fcntl
 import hashlib
 import json
 import os
-import tempfile
+import secrets
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,7 +66,11 @@ class Artifact:
 def atomic_write(path: Path, text: str) -> None:
     """Write a file via a temporary file and rename, so readers never see half of it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    # O_EXCL and O_NOFOLLOW: the temp file is always new, never a link; mode 0o666 lets the
+    # umask decide who may read it, as for any file the user creates.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(tmp, flags, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
@@ -76,6 +81,32 @@ def atomic_write(path: Path, text: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def refuse_link(path: Path) -> None:
+    """Refuse a symbolic link where promptc writes under the artifacts folder."""
+    if path.is_symlink():
+        raise ArtifactError(
+            f"{path}: is a symbolic link; promptc does not write through links in the artifacts folder",
+            fix=f"remove the link ({path}) and re-run; commit real files and folders under artifacts/",
+        )
+
+
+def real_dir(root: Path, *parts: str) -> Path:
+    """root/part/..., each part created as a real folder; a link or file on the way is refused."""
+    root.mkdir(parents=True, exist_ok=True)
+    path = root
+    for part in parts:
+        path = path / part
+        refuse_link(path)
+        with contextlib.suppress(FileExistsError):
+            path.mkdir()
+        refuse_link(path)  # a link planted between the check and mkdir
+        if not path.is_dir():
+            raise ArtifactError(
+                f"{path}: is not a folder", fix=f"remove {path}; promptc keeps artifacts in folders there"
+            )
+    return path
 
 
 class Store:
@@ -90,13 +121,11 @@ class Store:
         artifact_id = content_id(content)
         program = content["program"]
         target = content["target"]
-        path = (
-            self.root
-            / program["name"]
-            / program["version"]
-            / target_key(target["model"], target["revision"])
-            / f"{artifact_id}.json"
+        folder = real_dir(
+            self.root, program["name"], program["version"], target_key(target["model"], target["revision"])
         )
+        path = folder / f"{artifact_id}.json"
+        refuse_link(path)
         if not path.exists():
             atomic_write(path, json.dumps(content, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
         return Artifact(id=artifact_id, content=content, path=path)
@@ -152,10 +181,13 @@ class Registry:
     """Aliases per model revision with an append-only history, in <root>/<program>/registry.json."""
 
     def __init__(self, root: Path, program: str) -> None:
+        self.root = root
+        self.program = program
         self.path = root / program / "registry.json"
 
     def read(self) -> dict[str, Any]:
         """The registry's content (empty when none was written yet)."""
+        refuse_link(self.path)
         if not self.path.exists():
             return {"format": FORMAT, "targets": {}}
         try:
@@ -169,15 +201,15 @@ class Registry:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[dict[str, Any]]:
         """Hold an exclusive lock, yield the data to change, write it back atomically."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path.with_suffix(".lock"), "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                data = self.read()
-                yield data
-                atomic_write(self.path, json.dumps(data, indent=2, sort_keys=True) + "\n")
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        real_dir(self.root, self.program)
+        fd = _open_lock(self.path.with_suffix(".lock"))
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            data = self.read()
+            yield data
+            atomic_write(self.path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+        finally:
+            os.close(fd)  # closing releases the lock
 
     def aliases(self, model: str, revision: str) -> dict[str, str]:
         """alias -> artifact id for one model revision."""
@@ -217,6 +249,24 @@ class Registry:
             entry["aliases"][alias] = restored
             entry["history"].append(_event("rollback", alias, restored, current))
         return current, restored
+
+
+def _open_lock(path: Path) -> int:
+    """Open (or create) a lock file without truncating it and without following a link."""
+    refuse_link(path)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+    except OSError as exc:
+        refuse_link(path)  # ELOOP: a link appeared after the check above
+        raise ArtifactError(
+            f"{path}: cannot open the registry lock ({exc.strerror})", fix=f"remove {path} and re-run"
+        ) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ArtifactError(
+            f"{path}: the registry lock is not a regular file", fix=f"remove {path} and re-run"
+        )
+    return fd
 
 
 def _event(action: str, alias: str, artifact_id: str, previous: str | None) -> dict[str, Any]:

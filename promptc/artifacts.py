@@ -8,6 +8,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import secrets
 import stat
 from collections.abc import Iterator
@@ -19,6 +20,13 @@ from promptc.errors import ArtifactError, BadInput
 
 FORMAT = 1
 ID_LENGTH = 16
+MIN_PREFIX = 6
+ARTIFACT_ID = re.compile(rf"[0-9a-f]{{{ID_LENGTH}}}")
+ID_PREFIX = re.compile(rf"[0-9a-f]{{{MIN_PREFIX},{ID_LENGTH}}}")
+ALIAS = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+REVISION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}")
+# Program names and versions are folder names: one path component, never "." or "..".
+COMPONENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
 
 
 def canonical_json(data: Any) -> str:
@@ -31,9 +39,50 @@ def content_id(content: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(content).encode()).hexdigest()[:ID_LENGTH]
 
 
+def check_target(model: str, revision: str, config: Path | None = None) -> None:
+    """Refuse a model or revision that would not make one safe folder name under the artifacts root."""
+    where = f"{config}: " if config else ""
+    if not REVISION.fullmatch(revision):
+        raise BadInput(
+            f"{where}target.revision {revision!r} is not a revision id",
+            fix="set target.revision to the provider's snapshot id (or the GGUF file's sha256 prefix): "
+            "letters, digits and . _ : + -, starting with a letter or digit, at most 128 characters",
+        )
+    if not model or len(model) > 200 or any(ord(c) < 32 or c == "\\" for c in model):
+        raise BadInput(
+            f"{where}target.model {model!r} cannot name a folder under the artifacts root",
+            fix="set target.model to a litellm model string without control characters or backslashes",
+        )
+
+
 def target_key(model: str, revision: str) -> str:
-    """The registry key and directory name of a model revision."""
+    """The registry key and directory name of a model revision (refused unless it is one safe name)."""
+    check_target(model, revision)
     return f"{model.replace('/', '--')}@{revision}"
+
+
+def check_component(value: str, key: str) -> None:
+    """Refuse a program name or version that is not one safe folder name."""
+    if not COMPONENT.fullmatch(value):
+        raise BadInput(
+            f"{key} {value!r} cannot name a folder under the artifacts root",
+            fix=f"set {key} to letters, digits and . _ + -, starting with a letter or digit",
+        )
+
+
+def check_alias(alias: str) -> None:
+    """Refuse an alias name outside [A-Za-z0-9][A-Za-z0-9._-]{0,63}."""
+    if not ALIAS.fullmatch(alias):
+        raise BadInput(
+            f"alias {alias!r} is not a valid alias name",
+            fix="name aliases with letters, digits and . _ -, starting with a letter or digit "
+            "(at most 64 characters), e.g. production",
+        )
+
+
+def is_id_prefix(ref: str) -> bool:
+    """Whether ref can be an artifact id or a prefix of one (6 to 16 lowercase hex digits)."""
+    return ID_PREFIX.fullmatch(ref) is not None
 
 
 @dataclass(frozen=True)
@@ -121,6 +170,8 @@ class Store:
         artifact_id = content_id(content)
         program = content["program"]
         target = content["target"]
+        check_component(program["name"], "program.name")
+        check_component(program["version"], "program.version")
         folder = real_dir(
             self.root, program["name"], program["version"], target_key(target["model"], target["revision"])
         )
@@ -131,11 +182,14 @@ class Store:
         return Artifact(id=artifact_id, content=content, path=path)
 
     def find(self, program: str, ref: str) -> Artifact:
-        """Load an artifact of a program by id (or unique id prefix), verifying its hash."""
-        if len(ref) < 6:
+        """Load an artifact of a program by id (or unique id prefix), verifying its hash and program."""
+        check_component(program, "program.name")
+        if not is_id_prefix(ref):
             raise BadInput(
-                f"artifact {ref!r}: give at least 6 characters of the id", fix="see promptc compile's output"
+                f"artifact {ref!r}: not an artifact id (give {MIN_PREFIX} to {ID_LENGTH} hex digits of it)",
+                fix="see promptc list CONFIG for ids and aliases",
             )
+        # ref is hex only, so the pattern stays inside this program's own folder.
         matches = sorted((self.root / program).glob(f"*/*/{ref}*.json"))
         if not matches:
             raise BadInput(
@@ -144,12 +198,25 @@ class Store:
             )
         if len(matches) > 1:
             raise BadInput(f"artifact prefix {ref!r} is ambiguous", fix="give more characters of the id")
-        return self.load(matches[0])
+        artifact = self.load(matches[0])
+        if artifact.program_name != program:
+            raise ArtifactError(
+                f"{artifact.path}: an artifact of program {artifact.program_name!r} "
+                f"in the folder of {program!r}",
+                fix=f"remove {artifact.path}; compile {program!r} to make its own artifacts",
+            )
+        return artifact
 
     def list(self, program: str, model: str, revision: str) -> list[Artifact]:
         """Every artifact of a program for one model revision, oldest file first."""
-        paths = (self.root / program).glob(f"*/{target_key(model, revision)}/*.json")
-        return [self.load(p) for p in sorted(paths, key=lambda p: (p.stat().st_mtime, p.name))]
+        check_component(program, "program.name")
+        key = target_key(model, revision)
+        folder = self.root / program
+        # Exact folder names, never a glob built from the model string.
+        folders = [v / key for v in folder.iterdir() if (v / key).is_dir()] if folder.is_dir() else []
+        paths = [p for f in folders for p in f.glob("*.json")]
+        artifacts = [self.load(p) for p in sorted(paths, key=lambda p: (p.stat().st_mtime, p.name))]
+        return [a for a in artifacts if a.program_name == program]
 
     @staticmethod
     def load(path: Path) -> Artifact:
@@ -181,6 +248,7 @@ class Registry:
     """Aliases per model revision with an append-only history, in <root>/<program>/registry.json."""
 
     def __init__(self, root: Path, program: str) -> None:
+        check_component(program, "program.name")
         self.root = root
         self.program = program
         self.path = root / program / "registry.json"
@@ -196,6 +264,7 @@ class Registry:
             raise ArtifactError(
                 f"{self.path}: unreadable registry ({exc})", fix="restore it from version control"
             ) from None
+        _check_aliases(self.path, data)
         return data
 
     @contextlib.contextmanager
@@ -225,6 +294,7 @@ class Registry:
 
     def set_alias(self, artifact: Artifact, alias: str, *, action: str = "promote") -> str | None:
         """Point alias at the artifact, record it in the history; return the previous id."""
+        check_alias(alias)
         with self._locked() as data:
             entry = data["targets"].setdefault(
                 target_key(artifact.model, artifact.revision), {"aliases": {}, "history": []}
@@ -236,6 +306,7 @@ class Registry:
 
     def rollback(self, model: str, revision: str, alias: str) -> tuple[str, str]:
         """Move alias back to the artifact it pointed at before its last promotion: (from, to)."""
+        check_alias(alias)
         with self._locked() as data:
             entry = data["targets"].get(target_key(model, revision))
             stack = _alias_stack(entry["history"] if entry else [], alias)
@@ -249,6 +320,19 @@ class Registry:
             entry["aliases"][alias] = restored
             entry["history"].append(_event("rollback", alias, restored, current))
         return current, restored
+
+
+def _check_aliases(path: Path, data: dict[str, Any]) -> None:
+    """Refuse a registry whose aliases are not alias names pointing at artifact ids."""
+    for key, entry in data.get("targets", {}).items():
+        for alias, artifact_id in entry.get("aliases", {}).items():
+            if not (
+                ALIAS.fullmatch(alias) and isinstance(artifact_id, str) and ARTIFACT_ID.fullmatch(artifact_id)
+            ):
+                raise ArtifactError(
+                    f"{path}: targets.{key}.aliases.{alias} -> {artifact_id!r}: not an artifact id",
+                    fix="restore the registry from version control",
+                )
 
 
 def _open_lock(path: Path) -> int:

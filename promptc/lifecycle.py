@@ -12,7 +12,7 @@ from typing import Any
 
 from promptc import __version__
 from promptc.adapter import render_messages
-from promptc.artifacts import Artifact, Registry, Store
+from promptc.artifacts import Artifact, Registry, Store, check_alias, check_target, is_id_prefix
 from promptc.cache import CallCache
 from promptc.config import Budget, Config, load_config
 from promptc.data import SplitReport, Splits, check_splits, coerce_value, load_splits
@@ -70,6 +70,7 @@ class CompileOutcome:
 def compile_config(config: Config, reporter: Reporter | None = None) -> CompileOutcome:
     """Check data, compile on train+val, evaluate baseline and candidate on test, store the artifact."""
     reporter = reporter or Silent()
+    check_target(config.target.model, config.target.revision, config.path)
     splits = _checked_splits(config)
     metric = load_metric(config.metric, config.program.signature, config.path.resolve().parent)
     optimizer = get_optimizer(config.optimizer.name, config.optimizer.settings)
@@ -232,8 +233,16 @@ def estimate_compile(config: Config) -> CompileEstimate:
 
 def resolve_artifact(config: Config, ref: str) -> Artifact:
     """An artifact by alias (for the config's model revision) or id, refused for another revision."""
+    check_target(config.target.model, config.target.revision, config.path)
     registry = Registry(config.artifacts_dir, config.program.name)
     aliases = registry.aliases(config.target.model, config.target.revision)
+    if ref not in aliases and not is_id_prefix(ref):
+        check_alias(ref)
+        raise BadInput(
+            f"no artifact or alias {ref!r} for {config.program.name} on "
+            f"{config.target.model}@{config.target.revision}",
+            fix=f"see promptc list {config.path} for ids and aliases; run promptc compile first",
+        )
     artifact = Store(config.artifacts_dir).find(config.program.name, aliases.get(ref, ref))
     if artifact.model != config.target.model or artifact.revision != config.target.revision:
         raise RevisionMismatch(
@@ -316,6 +325,7 @@ class PromoteOutcome:
 
 def promote(config: Config, ref: str, alias: str = "production") -> PromoteOutcome:
     """Move alias to the artifact if it is for this revision and its holdout evaluation passes the gates."""
+    check_alias(alias)
     if alias == LATEST:
         raise BadInput(f"alias {LATEST!r} is set by compile", fix="promote to another alias, e.g. production")
     artifact = resolve_artifact(config, ref)

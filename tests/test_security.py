@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from promptc.artifacts import Registry, Store
-from promptc.errors import ArtifactError
+from promptc.errors import ArtifactError, BadInput
 from tests.conftest import ConfigWriter
 from tests.test_cli import artifact_id, invoke
 
@@ -78,3 +78,92 @@ def test_a_linked_artifact_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ArtifactError, match=rf"{first.id}\.json: is a symbolic link"):
         Store(root).write(CONTENT)
     assert not dangling.exists()
+
+
+def test_an_artifact_path_cannot_reach_another_program(write_config: ConfigWriter, tmp_path: Path) -> None:
+    other = write_config(lambda c: c["program"].update(name="other"), name="other.yaml")
+    other_id = artifact_id(invoke("compile", other).output)
+    config = write_config()
+    ref = f"../../../other/1.0.0/fake--learner@fake00000000/{other_id}"
+    result = invoke("promote", config, "--artifact", ref)
+    assert result.exit_code == 2, result.output
+    assert "not a valid alias name" in result.output
+    assert not (tmp_path / "artifacts/triage/registry.json").exists()
+
+
+def test_a_copied_artifact_of_another_program_is_refused(write_config: ConfigWriter, tmp_path: Path) -> None:
+    other = write_config(lambda c: c["program"].update(name="other"), name="other.yaml")
+    other_id = artifact_id(invoke("compile", other).output)
+    config = write_config()
+    invoke("compile", config)
+    source = next((tmp_path / "artifacts/other").rglob(f"{other_id}.json"))
+    folder = tmp_path / "artifacts/triage/1.0.0/fake--learner@fake00000000"
+    (folder / source.name).write_text(source.read_text())
+    result = invoke("promote", config, "--artifact", other_id)
+    assert result.exit_code == 3, result.output
+    assert "an artifact of program 'other'" in result.output
+
+
+@pytest.mark.parametrize("ref", ["??????", "******", "[a-f]*", "abc", "ABCDEF12", "x" * 70])
+def test_glob_characters_and_bad_names_are_not_artifact_references(
+    write_config: ConfigWriter, ref: str
+) -> None:
+    config = write_config()
+    invoke("compile", config)
+    for command in ("eval", "promote"):
+        result = invoke(command, config, "--artifact", ref)
+        assert result.exit_code == 2, result.output
+        assert "not a valid alias name" in result.output or "no artifact or alias" in result.output
+    served = invoke("run", config, "--alias", ref, "--input", "ticket=refund")
+    assert served.exit_code == 2, served.output
+
+
+@pytest.mark.parametrize("alias", ["../x", "??????", "a/b", "-rf", ""])
+def test_promote_and_rollback_refuse_bad_alias_names(write_config: ConfigWriter, alias: str) -> None:
+    config = write_config()
+    art = artifact_id(invoke("compile", config).output)
+    for args in (
+        ("promote", config, "--artifact", art, "--alias", alias),
+        ("rollback", config, "--alias", alias),
+    ):
+        result = invoke(*args)
+        assert result.exit_code == 2, result.output
+        assert "is not a valid alias name" in result.output
+
+
+def test_a_registry_alias_pointing_outside_is_refused(write_config: ConfigWriter, tmp_path: Path) -> None:
+    config = write_config()
+    invoke("compile", config)
+    registry = tmp_path / "artifacts/triage/registry.json"
+    registry.write_text(registry.read_text().replace('"latest": "', '"latest": "../../../x/'))
+    result = invoke("eval", config)
+    assert result.exit_code == 3, result.output
+    assert "registry.json" in result.output and "not an artifact id" in result.output
+
+
+@pytest.mark.parametrize("revision", ["x/../../escaped", "..", "a*b", "rev with space"])
+def test_a_revision_that_is_not_one_folder_name_is_bad_input(
+    write_config: ConfigWriter, tmp_path: Path, revision: str
+) -> None:
+    config = write_config(lambda c: c["target"].update(model="fake/ignorer", revision=revision))
+    result = invoke("compile", config)
+    assert result.exit_code == 2, result.output
+    assert f"target.revision {revision!r} is not a revision id" in result.output
+    assert "set target.revision" in result.output
+    assert not (tmp_path / "escaped").exists() and not (tmp_path / "artifacts").exists()
+
+
+@pytest.mark.parametrize(
+    ("edit", "key"),
+    [
+        ({"target": {"model": "fake/learner", "revision": "x/../../../escaped"}}, "target.revision"),
+        ({"program": {"name": "../escaped", "version": "1.0.0"}}, "program.name"),
+        ({"program": {"name": "triage", "version": "../../escaped"}}, "program.version"),
+    ],
+)
+def test_store_write_keeps_paths_inside_the_root(tmp_path: Path, edit: dict, key: str) -> None:  # type: ignore[type-arg]
+    root = tmp_path / "a" / "b" / "artifacts"
+    with pytest.raises(BadInput, match=key) as info:
+        Store(root).write({**CONTENT, **edit})
+    assert info.value.exit_code == 2
+    assert not list(tmp_path.rglob("escaped*"))

@@ -253,6 +253,31 @@ def resolve_artifact(config: Config, ref: str) -> Artifact:
     return artifact
 
 
+def check_program(config: Config, artifact: Artifact) -> None:
+    """Refuse an artifact compiled for another program name, version, module or signature."""
+    stored = Program.from_dict(artifact.content["program"]).to_dict()
+    current = config.program.to_dict()
+    if (stored["name"], stored["version"]) != (current["name"], current["version"]):
+        raise BadInput(
+            f"artifact {artifact.id} was compiled for {stored['name']} {stored['version']}, "
+            f"but {config.path} declares {current['name']} {current['version']}",
+            fix=f"compile this program version (promptc compile {config.path}), then use the new artifact",
+        )
+    parts = ["module"] if stored["module"] != current["module"] else []
+    parts += [
+        f"signature.{key}"
+        for key in ("inputs", "outputs", "instructions")
+        if stored["signature"][key] != current["signature"][key]
+    ]
+    if parts:
+        raise BadInput(
+            f"artifact {artifact.id} was compiled for another {', '.join(parts)} than {config.path} "
+            f"declares for {current['name']} {current['version']}",
+            fix=f"compile this program version (promptc compile {config.path}); bump program.version "
+            "when the signature changes",
+        )
+
+
 @dataclass(frozen=True)
 class EvalOutcome:
     """A fresh holdout evaluation of an artifact and its baseline, with the gate verdict."""
@@ -296,6 +321,7 @@ def evaluate_config(config: Config, ref: str = LATEST, reporter: Reporter | None
     """Re-evaluate an artifact and the baseline (and reference) on the test split; apply the gates."""
     reporter = reporter or Silent()
     artifact = resolve_artifact(config, ref)
+    check_program(config, artifact)
     splits = _checked_splits(config)
     lm = _lm(config)
     candidate = Candidate.from_dict(artifact.content["candidate"])
@@ -329,6 +355,7 @@ def promote(config: Config, ref: str, alias: str = "production") -> PromoteOutco
     if alias == LATEST:
         raise BadInput(f"alias {LATEST!r} is set by compile", fix="promote to another alias, e.g. production")
     artifact = resolve_artifact(config, ref)
+    check_program(config, artifact)
     test_hash = load_splits(config.data, config.program.signature).hashes()["test"]
 
     def current(art: Artifact) -> Artifact:

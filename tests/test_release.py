@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from tests.conftest import ConfigWriter
+from tests.conftest import LABELS, ConfigWriter
 from tests.test_cli import artifact_id, invoke
 
 
@@ -157,3 +157,31 @@ def test_an_unknown_alias_or_id_is_bad_input(write_config: ConfigWriter) -> None
         result = invoke(*args)
         assert result.exit_code == 2, result.output
         assert "no artifact" in result.output
+
+
+def test_eval_and_promote_refuse_an_artifact_of_another_program_version(
+    write_config: ConfigWriter,
+) -> None:
+    art = _compile(write_config())
+
+    def bumped(c: dict) -> None:  # type: ignore[type-arg]
+        c["program"]["version"] = "2.0.0"
+        c["program"]["outputs"]["category"]["labels"] = [*LABELS, "returns"]
+
+    config = write_config(bumped)
+    for args in (("eval", config, "--artifact", art), ("promote", config, "--artifact", art)):
+        result = invoke(*args)
+        assert result.exit_code == 2, result.output
+        assert f"artifact {art} was compiled for triage 1.0.0" in result.output
+        assert "declares triage 2.0.0" in result.output and "compile this program version" in result.output
+    assert invoke("eval", config).exit_code == 2  # `latest` is still the 1.0.0 artifact
+
+
+def test_eval_and_promote_refuse_an_artifact_of_another_signature(write_config: ConfigWriter) -> None:
+    art = _compile(write_config())
+    config = write_config(lambda c: c["program"]["outputs"]["category"].update(labels=[*LABELS, "returns"]))
+    for args in (("eval", config, "--artifact", art), ("promote", config, "--artifact", art)):
+        result = invoke(*args)
+        assert result.exit_code == 2, result.output
+        assert "compiled for another signature.outputs than" in result.output
+        assert "bump program.version" in result.output

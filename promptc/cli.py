@@ -182,7 +182,8 @@ def promote(
     from promptc.lifecycle import promote as promote_artifact
 
     cfg = _config(config)
-    outcome = promote_artifact(cfg, artifact, alias)
+    with progress_bars() as reporter:
+        outcome = promote_artifact(cfg, artifact, alias, reporter)
     out.print(gate_table(outcome.gates))
     was = f" (was {outcome.previous})" if outcome.previous else ""
     out.print(

@@ -93,8 +93,7 @@ def compile_config(config: Config, reporter: Reporter | None = None) -> CompileO
         )
     )
     baseline, candidate = _evaluate_pair(config, splits, lm, result.candidate, reporter)
-    # The verdict shown at compile time; the reference artifact's stored scores are enough here.
-    label, ref_scores = reference_scores(config, scores_of(baseline), stored_scores)
+    label, ref_scores = reference_scores(config, scores_of(baseline), splits, lambda: lm, reporter)
     gates = check_gates(config.gates, scores_of(candidate), ref_scores, reference_label=label)
     search_usage = search_lm.usage
     usage = search_usage + lm.usage
@@ -302,9 +301,13 @@ def stored_scores(artifact: Artifact, which: str = "candidate") -> ScoreSet:
 
 
 def reference_scores(
-    config: Config, baseline: ScoreSet, score_artifact: Callable[[Artifact], ScoreSet]
+    config: Config, baseline: ScoreSet, splits: Splits, lm: Callable[[], LM], reporter: Reporter
 ) -> tuple[str, ScoreSet]:
-    """What changes are judged against: the baseline, or the artifact behind gates.reference."""
+    """What changes are judged against: the baseline, or the artifact behind gates.reference.
+
+    The reference's stored scores count only when it was evaluated on the current test split;
+    otherwise it is re-evaluated there (cached calls are free), so compile, eval and promote agree.
+    """
     name = config.gates.reference
     if name == "baseline":
         return "baseline", baseline
@@ -314,11 +317,17 @@ def reference_scores(
     if name not in aliases:
         return f"baseline (no artifact behind {name!r} yet)", baseline
     artifact = Store(config.artifacts_dir).find(config.program.name, aliases[name])
-    return f"{name} ({artifact.id})", score_artifact(artifact)
+    if artifact.content["lineage"]["splits"]["test"] == splits.hashes()["test"]:
+        return f"{name} ({artifact.id})", stored_scores(artifact)
+    metric = load_metric(config.metric, config.program.signature, config.path.resolve().parent)
+    advance = reporter.stage(f"evaluating {name} on test", len(splits.test))
+    candidate = Candidate.from_dict(artifact.content["candidate"])
+    evaluation = evaluate(config.program, candidate, splits.test, metric, lm(), on_done=advance)
+    return f"{name} ({artifact.id}, re-evaluated on the current test split)", scores_of(evaluation)
 
 
 def evaluate_config(config: Config, ref: str = LATEST, reporter: Reporter | None = None) -> EvalOutcome:
-    """Re-evaluate an artifact and the baseline (and reference) on the test split; apply the gates."""
+    """Re-evaluate an artifact and the baseline on the test split; apply the gates against the reference."""
     reporter = reporter or Silent()
     artifact = resolve_artifact(config, ref)
     check_program(config, artifact)
@@ -326,15 +335,7 @@ def evaluate_config(config: Config, ref: str = LATEST, reporter: Reporter | None
     lm = _lm(config)
     candidate = Candidate.from_dict(artifact.content["candidate"])
     baseline, cand_eval = _evaluate_pair(config, splits, lm, candidate, reporter)
-    metric = load_metric(config.metric, config.program.signature, config.path.resolve().parent)
-
-    def score_artifact(reference: Artifact) -> ScoreSet:
-        advance = reporter.stage(f"evaluating {config.gates.reference} on test", len(splits.test))
-        ref_candidate = Candidate.from_dict(reference.content["candidate"])
-        ev = evaluate(config.program, ref_candidate, splits.test, metric, lm, on_done=advance)
-        return scores_of(ev)
-
-    label, ref_scores = reference_scores(config, scores_of(baseline), score_artifact)
+    label, ref_scores = reference_scores(config, scores_of(baseline), splits, lambda: lm, reporter)
     gates = check_gates(config.gates, scores_of(cand_eval), ref_scores, reference_label=label)
     return EvalOutcome(artifact, baseline, cand_eval, gates, lm.usage)
 
@@ -349,25 +350,24 @@ class PromoteOutcome:
     gates: GateReport
 
 
-def promote(config: Config, ref: str, alias: str = "production") -> PromoteOutcome:
+def promote(
+    config: Config, ref: str, alias: str = "production", reporter: Reporter | None = None
+) -> PromoteOutcome:
     """Move alias to the artifact if it is for this revision and its holdout evaluation passes the gates."""
+    reporter = reporter or Silent()
     check_alias(alias)
     if alias == LATEST:
         raise BadInput(f"alias {LATEST!r} is set by compile", fix="promote to another alias, e.g. production")
     artifact = resolve_artifact(config, ref)
     check_program(config, artifact)
-    test_hash = load_splits(config.data, config.program.signature).hashes()["test"]
-
-    def current(art: Artifact) -> Artifact:
-        if art.content["lineage"]["splits"]["test"] != test_hash:
-            raise CheckFailed(
-                f"artifact {art.id} was evaluated on a different test split than {config.path} names",
-                fix=f"re-run promptc compile {config.path} so it carries an evaluation on the current split",
-            )
-        return art
-
+    splits = load_splits(config.data, config.program.signature)
+    if artifact.content["lineage"]["splits"]["test"] != splits.hashes()["test"]:
+        raise CheckFailed(
+            f"artifact {artifact.id} was evaluated on a different test split than {config.path} names",
+            fix=f"re-run promptc compile {config.path} and promote the artifact it writes",
+        )
     label, ref_scores = reference_scores(
-        config, stored_scores(current(artifact), "baseline"), lambda a: stored_scores(current(a))
+        config, stored_scores(artifact, "baseline"), splits, lambda: _lm(config), reporter
     )
     gates = check_gates(config.gates, stored_scores(artifact), ref_scores, reference_label=label)
     if not gates.passed:

@@ -293,15 +293,20 @@ class Registry:
         return history
 
     def set_alias(self, artifact: Artifact, alias: str, *, action: str = "promote") -> str | None:
-        """Point alias at the artifact, record it in the history; return the previous id."""
+        """Point alias at the artifact, record it in the history; return the previous id.
+
+        An alias already at the artifact is left as it is, with no history entry, so that a
+        repeated promotion never hides the previous artifact from rollback.
+        """
         check_alias(alias)
         with self._locked() as data:
             entry = data["targets"].setdefault(
                 target_key(artifact.model, artifact.revision), {"aliases": {}, "history": []}
             )
             previous: str | None = entry["aliases"].get(alias)
-            entry["aliases"][alias] = artifact.id
-            entry["history"].append(_event(action, alias, artifact.id, previous))
+            if previous != artifact.id:
+                entry["aliases"][alias] = artifact.id
+                entry["history"].append(_event(action, alias, artifact.id, previous))
         return previous
 
     def rollback(self, model: str, revision: str, alias: str) -> tuple[str, str]:
@@ -365,6 +370,8 @@ def _alias_stack(history: list[dict[str, Any]], alias: str) -> list[str]:
             continue
         if event["action"] == "rollback":
             stack.pop()
-        else:
+        # Registries written before repeated promotions became no-ops can hold the same artifact
+        # twice in a row: one stack entry each, so rollback reaches the previous different one.
+        if not stack or stack[-1] != event["artifact"]:
             stack.append(event["artifact"])
     return stack

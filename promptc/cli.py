@@ -185,11 +185,12 @@ def promote(
     with progress_bars() as reporter:
         outcome = promote_artifact(cfg, artifact, alias, reporter)
     out.print(gate_table(outcome.gates))
+    where = f"{outcome.artifact.model}@{outcome.artifact.revision}"
+    if outcome.unchanged:
+        out.print(f"[green]{outcome.alias}[/] already at {outcome.artifact.id} for {where}; nothing changed")
+        return
     was = f" (was {outcome.previous})" if outcome.previous else ""
-    out.print(
-        f"[green]{outcome.alias}[/] -> {outcome.artifact.id} for "
-        f"{outcome.artifact.model}@{outcome.artifact.revision}{was}"
-    )
+    out.print(f"[green]{outcome.alias}[/] -> {outcome.artifact.id} for {where}{was}")
 
 
 @app.command()

@@ -349,6 +349,11 @@ class PromoteOutcome:
     previous: str | None
     gates: GateReport
 
+    @property
+    def unchanged(self) -> bool:
+        """The alias already pointed at this artifact: nothing moved, no history entry."""
+        return self.previous == self.artifact.id
+
 
 def promote(
     config: Config, ref: str, alias: str = "production", reporter: Reporter | None = None

@@ -243,3 +243,17 @@ def test_a_candidate_passing_a_re_evaluated_reference_is_promoted(
         "re-evaluated on the current test split" in promoted.output
         and f"(was {production})" in promoted.output
     )
+
+
+def test_promoting_the_same_artifact_again_keeps_rollback_working(write_config: ConfigWriter) -> None:
+    config = write_config()
+    a = _compile(config)
+    b = _compile(write_config(lambda c: c["optimizer"].update(seed=11), name="seed11.yaml"))
+    for art in (a, b):
+        assert invoke("promote", config, "--artifact", art).exit_code == 0
+    again = invoke("promote", config, "--artifact", b)
+    assert again.exit_code == 0, again.output
+    assert f"production already at {b}" in again.output and "nothing changed" in again.output
+    assert invoke("history", config).output.count("promote") == 2
+    rolled = invoke("rollback", config)
+    assert rolled.exit_code == 0 and f"production -> {a} (was {b})" in rolled.output

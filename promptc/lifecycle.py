@@ -5,6 +5,8 @@ The CLI parses arguments, calls one of these, and renders what it returns.
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -348,6 +350,7 @@ class PromoteOutcome:
     alias: str
     previous: str | None
     gates: GateReport
+    verified: int | None = None  # with verify: test examples whose stored scores were reproduced
 
     @property
     def unchanged(self) -> bool:
@@ -356,9 +359,18 @@ class PromoteOutcome:
 
 
 def promote(
-    config: Config, ref: str, alias: str = "production", reporter: Reporter | None = None
+    config: Config,
+    ref: str,
+    alias: str = "production",
+    reporter: Reporter | None = None,
+    *,
+    verify: bool = False,
 ) -> PromoteOutcome:
-    """Move alias to the artifact if it is for this revision and its holdout evaluation passes the gates."""
+    """Move alias to the artifact if it is for this revision and its holdout evaluation passes the gates.
+
+    With verify, the artifact and the baseline are first re-evaluated on the test split and the
+    artifact is refused unless its stored per-example scores are reproduced.
+    """
     reporter = reporter or Silent()
     check_alias(alias)
     if alias == LATEST:
@@ -371,9 +383,14 @@ def promote(
             f"artifact {artifact.id} was evaluated on a different test split than {config.path} names",
             fix=f"re-run promptc compile {config.path} and promote the artifact it writes",
         )
-    label, ref_scores = reference_scores(
-        config, stored_scores(artifact, "baseline"), splits, lambda: _lm(config), reporter
-    )
+    lm = functools.cache(functools.partial(_lm, config))
+    verified = None
+    if verify:
+        candidate = Candidate.from_dict(artifact.content["candidate"])
+        baseline, fresh = _evaluate_pair(config, splits, lm(), candidate, reporter)
+        check_reproduced(config, artifact, {"baseline": scores_of(baseline), "candidate": scores_of(fresh)})
+        verified = len(splits.test)
+    label, ref_scores = reference_scores(config, stored_scores(artifact, "baseline"), splits, lm, reporter)
     gates = check_gates(config.gates, stored_scores(artifact), ref_scores, reference_label=label)
     if not gates.passed:
         raise CheckFailed(
@@ -382,7 +399,33 @@ def promote(
             fix="improve the program, or change the gates deliberately in the config",
         )
     previous = Registry(config.artifacts_dir, config.program.name).set_alias(artifact, alias)
-    return PromoteOutcome(artifact, alias, previous, gates)
+    return PromoteOutcome(artifact, alias, previous, gates, verified)
+
+
+def check_reproduced(config: Config, artifact: Artifact, fresh: dict[str, ScoreSet]) -> None:
+    """Refuse an artifact whose stored per-example scores and slices differ from fresh ones."""
+    problems = []
+    for which, scores in fresh.items():
+        stored = stored_scores(artifact, which)
+        ids = sorted(stored.scores.keys() | scores.scores.keys())
+        differ = [
+            i
+            for i in ids
+            if i not in stored.scores
+            or i not in scores.scores
+            or not math.isclose(stored.scores[i], scores.scores[i], abs_tol=1e-9)
+            or stored.slices.get(i) != scores.slices.get(i)
+        ]
+        if differ:
+            shown = ", ".join(differ[:5]) + (", ..." if len(differ) > 5 else "")
+            problems.append(f"  {which}: {len(differ)} of {len(ids)} example(s) differ ({shown})")
+    if problems:
+        raise CheckFailed(
+            f"artifact {artifact.id}: its stored evaluation does not match a fresh one on the test split\n"
+            + "\n".join(problems),
+            fix=f"do not promote it; re-run promptc compile {config.path} and promote the artifact it writes "
+            "(the artifact was edited, or the model answers differently under the same revision)",
+        )
 
 
 def run_program(config: Config, inputs: dict[str, Any], ref: str = "production") -> Prediction:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from promptc.artifacts import Registry, Store
+from promptc.artifacts import Registry, Store, content_id
 from promptc.errors import ArtifactError, BadInput
 from tests.conftest import ConfigWriter
 from tests.test_cli import artifact_id, invoke
@@ -167,3 +170,54 @@ def test_store_write_keeps_paths_inside_the_root(tmp_path: Path, edit: dict, key
         Store(root).write({**CONTENT, **edit})
     assert info.value.exit_code == 2
     assert not list(tmp_path.rglob("escaped*"))
+
+
+def _forge(path: Path, edit: Callable[[dict[str, Any]], None]) -> str:
+    """Edit an artifact and store it under the hash of its new content, as a forger would."""
+    content = json.loads(path.read_text())
+    edit(content)
+    forged = content_id(content)
+    path.with_name(f"{forged}.json").write_text(json.dumps(content))
+    return forged
+
+
+def test_promote_verify_refuses_a_forged_artifact(write_config: ConfigWriter, tmp_path: Path) -> None:
+    config = write_config()
+    art = artifact_id(invoke("compile", config).output)
+    path = next((tmp_path / "artifacts").rglob(f"{art}.json"))
+    forged = _forge(path, lambda c: c["candidate"].update(demos=[]))  # stored scores kept
+    result = invoke("promote", config, "--artifact", forged, "--verify")
+    assert result.exit_code == 1, result.output
+    assert f"artifact {forged}: its stored evaluation does not match a fresh one" in result.output
+    assert "candidate: " in result.output and "baseline: " not in result.output
+    assert "do not promote it" in result.output
+    assert "production" not in Registry(tmp_path / "artifacts", "triage").aliases(
+        "fake/learner", "fake00000000"
+    )
+    # The content hash is not a signature: without --verify the forgery's own scores are believed.
+    assert invoke("promote", config, "--artifact", forged).exit_code == 0
+
+
+def test_promote_verify_refuses_forged_scores_and_slices(write_config: ConfigWriter, tmp_path: Path) -> None:
+    config = write_config()
+    art = artifact_id(invoke("compile", config).output)
+    path = next((tmp_path / "artifacts").rglob(f"{art}.json"))
+
+    def edit(content: dict[str, Any]) -> None:
+        content["evaluation"]["baseline"]["records"][0]["score"] = 0.5
+        content["evaluation"]["candidate"]["records"][1]["slice"] = "social"
+
+    forged = _forge(path, edit)
+    result = invoke("promote", config, "--artifact", forged, "--verify")
+    assert result.exit_code == 1, result.output
+    assert "baseline: 1 of 32 example(s) differ (E0200)" in result.output
+    assert "candidate: 1 of 32 example(s) differ (E0201)" in result.output
+
+
+def test_promote_verify_passes_a_genuine_artifact(write_config: ConfigWriter) -> None:
+    config = write_config()
+    art = artifact_id(invoke("compile", config).output)
+    result = invoke("promote", config, "--artifact", art, "--verify")
+    assert result.exit_code == 0, result.output
+    assert "verified: the stored evaluation reproduces on 32 test examples" in result.output
+    assert f"production -> {art}" in result.output

@@ -182,7 +182,7 @@ class Store:
         return Artifact(id=artifact_id, content=content, path=path)
 
     def find(self, program: str, ref: str) -> Artifact:
-        """Load an artifact of a program by id (or unique id prefix), verifying its hash and program."""
+        """Load an artifact of a program by id (or unique id prefix), verifying its hash and its folder."""
         check_component(program, "program.name")
         if not is_id_prefix(ref):
             raise BadInput(
@@ -198,14 +198,7 @@ class Store:
             )
         if len(matches) > 1:
             raise BadInput(f"artifact prefix {ref!r} is ambiguous", fix="give more characters of the id")
-        artifact = self.load(matches[0])
-        if artifact.program_name != program:
-            raise ArtifactError(
-                f"{artifact.path}: an artifact of program {artifact.program_name!r} "
-                f"in the folder of {program!r}",
-                fix=f"remove {artifact.path}; compile {program!r} to make its own artifacts",
-            )
-        return artifact
+        return self._placed(self.load(matches[0]))
 
     def list(self, program: str, model: str, revision: str) -> list[Artifact]:
         """Every artifact of a program for one model revision, oldest file first."""
@@ -215,8 +208,23 @@ class Store:
         # Exact folder names, never a glob built from the model string.
         folders = [v / key for v in folder.iterdir() if (v / key).is_dir()] if folder.is_dir() else []
         paths = [p for f in folders for p in f.glob("*.json")]
-        artifacts = [self.load(p) for p in sorted(paths, key=lambda p: (p.stat().st_mtime, p.name))]
-        return [a for a in artifacts if a.program_name == program]
+        return [self._placed(self.load(p)) for p in sorted(paths, key=lambda p: (p.stat().st_mtime, p.name))]
+
+    def _placed(self, artifact: Artifact) -> Artifact:
+        """Refuse an artifact stored outside the folder its own program, version and target name."""
+        program = artifact.content["program"]
+        try:
+            key = target_key(artifact.model, artifact.revision)
+        except BadInput:
+            key = None
+        place = (program["name"], program["version"], key, f"{artifact.id}.json")
+        if artifact.path.relative_to(self.root).parts != place:
+            raise ArtifactError(
+                f"{artifact.path}: an artifact of {program['name']} {program['version']} for "
+                f"{artifact.model}@{artifact.revision} stored in another program, version or target folder",
+                fix=f"remove {artifact.path}; only promptc compile writes artifacts, each in its own folder",
+            )
+        return artifact
 
     @staticmethod
     def load(path: Path) -> Artifact:
@@ -336,7 +344,8 @@ def _check_aliases(path: Path, data: dict[str, Any]) -> None:
             ):
                 raise ArtifactError(
                     f"{path}: targets.{key}.aliases.{alias} -> {artifact_id!r}: not an artifact id",
-                    fix="restore the registry from version control",
+                    fix=f"edit {path}: aliases are letters, digits and . _ - and point at 16-hex-digit "
+                    "artifact ids; or restore it from version control",
                 )
 
 

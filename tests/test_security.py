@@ -104,7 +104,22 @@ def test_a_copied_artifact_of_another_program_is_refused(write_config: ConfigWri
     (folder / source.name).write_text(source.read_text())
     result = invoke("promote", config, "--artifact", other_id)
     assert result.exit_code == 3, result.output
-    assert "an artifact of program 'other'" in result.output
+    assert "an artifact of other 1.0.0" in result.output and "stored in another program" in result.output
+
+
+def test_an_artifact_moved_to_another_version_folder_is_refused(
+    write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    art = artifact_id(invoke("compile", write_config()).output)
+    config = write_config(lambda c: c["program"].update(version="2.0.0"))
+    source = next((tmp_path / "artifacts").rglob(f"{art}.json"))
+    moved = tmp_path / "artifacts/triage/2.0.0" / source.parent.name / source.name
+    moved.parent.mkdir(parents=True)
+    source.rename(moved)
+    for args in (("promote", config, "--artifact", art), ("list", config)):
+        result = invoke(*args)
+        assert result.exit_code == 3, result.output
+        assert "an artifact of triage 1.0.0" in result.output and "stored in another" in result.output
 
 
 @pytest.mark.parametrize("ref", ["??????", "******", "[a-f]*", "abc", "ABCDEF12", "x" * 70])

@@ -177,18 +177,30 @@ def promote(
     config: ConfigArg,
     artifact: Annotated[str, typer.Option(help="Artifact id or alias to promote.")],
     alias: Annotated[str, typer.Option(help="The alias to move.")] = "production",
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="Re-evaluate the artifact and the baseline on the test split first (cached calls are "
+            "free); refuse unless the stored per-example scores are reproduced.",
+        ),
+    ] = False,
 ) -> None:
     """Point an alias at an artifact, if it passes the gates for this exact model revision."""
     from promptc.lifecycle import promote as promote_artifact
 
     cfg = _config(config)
-    outcome = promote_artifact(cfg, artifact, alias)
+    with progress_bars() as reporter:
+        outcome = promote_artifact(cfg, artifact, alias, reporter, verify=verify)
+    if outcome.verified is not None:
+        out.print(f"verified: the stored evaluation reproduces on {outcome.verified} test examples")
     out.print(gate_table(outcome.gates))
+    where = f"{outcome.artifact.model}@{outcome.artifact.revision}"
+    if outcome.unchanged:
+        out.print(f"[green]{outcome.alias}[/] already at {outcome.artifact.id} for {where}; nothing changed")
+        return
     was = f" (was {outcome.previous})" if outcome.previous else ""
-    out.print(
-        f"[green]{outcome.alias}[/] -> {outcome.artifact.id} for "
-        f"{outcome.artifact.model}@{outcome.artifact.revision}{was}"
-    )
+    out.print(f"[green]{outcome.alias}[/] -> {outcome.artifact.id} for {where}{was}")
 
 
 @app.command()

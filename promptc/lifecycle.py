@@ -5,6 +5,8 @@ The CLI parses arguments, calls one of these, and renders what it returns.
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +14,7 @@ from typing import Any
 
 from promptc import __version__
 from promptc.adapter import render_messages
-from promptc.artifacts import Artifact, Registry, Store
+from promptc.artifacts import Artifact, Registry, Store, check_alias, check_target, is_id_prefix
 from promptc.cache import CallCache
 from promptc.config import Budget, Config, load_config
 from promptc.data import SplitReport, Splits, check_splits, coerce_value, load_splits
@@ -70,6 +72,7 @@ class CompileOutcome:
 def compile_config(config: Config, reporter: Reporter | None = None) -> CompileOutcome:
     """Check data, compile on train+val, evaluate baseline and candidate on test, store the artifact."""
     reporter = reporter or Silent()
+    check_target(config.target.model, config.target.revision, config.path)
     splits = _checked_splits(config)
     metric = load_metric(config.metric, config.program.signature, config.path.resolve().parent)
     optimizer = get_optimizer(config.optimizer.name, config.optimizer.settings)
@@ -93,8 +96,7 @@ def compile_config(config: Config, reporter: Reporter | None = None) -> CompileO
         )
     )
     baseline, candidate = _evaluate_pair(config, splits, lm, result.candidate, reporter)
-    # The verdict shown at compile time; the reference artifact's stored scores are enough here.
-    label, ref_scores = reference_scores(config, scores_of(baseline), stored_scores)
+    label, ref_scores = reference_scores(config, scores_of(baseline), splits, lambda: lm, reporter)
     gates = check_gates(config.gates, scores_of(candidate), ref_scores, reference_label=label)
     search_usage = search_lm.usage
     usage = search_usage + lm.usage
@@ -233,8 +235,16 @@ def estimate_compile(config: Config) -> CompileEstimate:
 
 def resolve_artifact(config: Config, ref: str) -> Artifact:
     """An artifact by alias (for the config's model revision) or id, refused for another revision."""
+    check_target(config.target.model, config.target.revision, config.path)
     registry = Registry(config.artifacts_dir, config.program.name)
     aliases = registry.aliases(config.target.model, config.target.revision)
+    if ref not in aliases and not is_id_prefix(ref):
+        check_alias(ref)
+        raise BadInput(
+            f"no artifact or alias {ref!r} for {config.program.name} on "
+            f"{config.target.model}@{config.target.revision}",
+            fix=f"see promptc list {config.path} for ids and aliases; run promptc compile first",
+        )
     artifact = Store(config.artifacts_dir).find(config.program.name, aliases.get(ref, ref))
     if artifact.model != config.target.model or artifact.revision != config.target.revision:
         raise RevisionMismatch(
@@ -243,6 +253,31 @@ def resolve_artifact(config: Config, ref: str) -> Artifact:
             fix="compile and evaluate an artifact for this model revision",
         )
     return artifact
+
+
+def check_program(config: Config, artifact: Artifact) -> None:
+    """Refuse an artifact compiled for another program name, version, module or signature."""
+    stored = Program.from_dict(artifact.content["program"]).to_dict()
+    current = config.program.to_dict()
+    if (stored["name"], stored["version"]) != (current["name"], current["version"]):
+        raise BadInput(
+            f"artifact {artifact.id} was compiled for {stored['name']} {stored['version']}, "
+            f"but {config.path} declares {current['name']} {current['version']}",
+            fix=f"compile this program version (promptc compile {config.path}), then use the new artifact",
+        )
+    parts = ["module"] if stored["module"] != current["module"] else []
+    parts += [
+        f"signature.{key}"
+        for key in ("inputs", "outputs", "instructions")
+        if stored["signature"][key] != current["signature"][key]
+    ]
+    if parts:
+        raise BadInput(
+            f"artifact {artifact.id} was compiled for another {', '.join(parts)} than {config.path} "
+            f"declares for {current['name']} {current['version']}",
+            fix=f"compile this program version (promptc compile {config.path}); bump program.version "
+            "when the signature changes",
+        )
 
 
 @dataclass(frozen=True)
@@ -269,9 +304,13 @@ def stored_scores(artifact: Artifact, which: str = "candidate") -> ScoreSet:
 
 
 def reference_scores(
-    config: Config, baseline: ScoreSet, score_artifact: Callable[[Artifact], ScoreSet]
+    config: Config, baseline: ScoreSet, splits: Splits, lm: Callable[[], LM], reporter: Reporter
 ) -> tuple[str, ScoreSet]:
-    """What changes are judged against: the baseline, or the artifact behind gates.reference."""
+    """What changes are judged against: the baseline, or the artifact behind gates.reference.
+
+    The reference's stored scores count only when it was evaluated on the current test split;
+    otherwise it is re-evaluated there (cached calls are free), so compile, eval and promote agree.
+    """
     name = config.gates.reference
     if name == "baseline":
         return "baseline", baseline
@@ -281,26 +320,25 @@ def reference_scores(
     if name not in aliases:
         return f"baseline (no artifact behind {name!r} yet)", baseline
     artifact = Store(config.artifacts_dir).find(config.program.name, aliases[name])
-    return f"{name} ({artifact.id})", score_artifact(artifact)
+    if artifact.content["lineage"]["splits"]["test"] == splits.hashes()["test"]:
+        return f"{name} ({artifact.id})", stored_scores(artifact)
+    metric = load_metric(config.metric, config.program.signature, config.path.resolve().parent)
+    advance = reporter.stage(f"evaluating {name} on test", len(splits.test))
+    candidate = Candidate.from_dict(artifact.content["candidate"])
+    evaluation = evaluate(config.program, candidate, splits.test, metric, lm(), on_done=advance)
+    return f"{name} ({artifact.id}, re-evaluated on the current test split)", scores_of(evaluation)
 
 
 def evaluate_config(config: Config, ref: str = LATEST, reporter: Reporter | None = None) -> EvalOutcome:
-    """Re-evaluate an artifact and the baseline (and reference) on the test split; apply the gates."""
+    """Re-evaluate an artifact and the baseline on the test split; apply the gates against the reference."""
     reporter = reporter or Silent()
     artifact = resolve_artifact(config, ref)
+    check_program(config, artifact)
     splits = _checked_splits(config)
     lm = _lm(config)
     candidate = Candidate.from_dict(artifact.content["candidate"])
     baseline, cand_eval = _evaluate_pair(config, splits, lm, candidate, reporter)
-    metric = load_metric(config.metric, config.program.signature, config.path.resolve().parent)
-
-    def score_artifact(reference: Artifact) -> ScoreSet:
-        advance = reporter.stage(f"evaluating {config.gates.reference} on test", len(splits.test))
-        ref_candidate = Candidate.from_dict(reference.content["candidate"])
-        ev = evaluate(config.program, ref_candidate, splits.test, metric, lm, on_done=advance)
-        return scores_of(ev)
-
-    label, ref_scores = reference_scores(config, scores_of(baseline), score_artifact)
+    label, ref_scores = reference_scores(config, scores_of(baseline), splits, lambda: lm, reporter)
     gates = check_gates(config.gates, scores_of(cand_eval), ref_scores, reference_label=label)
     return EvalOutcome(artifact, baseline, cand_eval, gates, lm.usage)
 
@@ -313,26 +351,47 @@ class PromoteOutcome:
     alias: str
     previous: str | None
     gates: GateReport
+    verified: int | None = None  # with verify: test examples whose stored scores were reproduced
+
+    @property
+    def unchanged(self) -> bool:
+        """The alias already pointed at this artifact: nothing moved, no history entry."""
+        return self.previous == self.artifact.id
 
 
-def promote(config: Config, ref: str, alias: str = "production") -> PromoteOutcome:
-    """Move alias to the artifact if it is for this revision and its holdout evaluation passes the gates."""
+def promote(
+    config: Config,
+    ref: str,
+    alias: str = "production",
+    reporter: Reporter | None = None,
+    *,
+    verify: bool = False,
+) -> PromoteOutcome:
+    """Move alias to the artifact if it is for this revision and its holdout evaluation passes the gates.
+
+    With verify, the artifact and the baseline are first re-evaluated on the test split and the
+    artifact is refused unless its stored per-example scores are reproduced.
+    """
+    reporter = reporter or Silent()
+    check_alias(alias)
     if alias == LATEST:
         raise BadInput(f"alias {LATEST!r} is set by compile", fix="promote to another alias, e.g. production")
     artifact = resolve_artifact(config, ref)
-    test_hash = load_splits(config.data, config.program.signature).hashes()["test"]
-
-    def current(art: Artifact) -> Artifact:
-        if art.content["lineage"]["splits"]["test"] != test_hash:
-            raise CheckFailed(
-                f"artifact {art.id} was evaluated on a different test split than {config.path} names",
-                fix=f"re-run promptc compile {config.path} so it carries an evaluation on the current split",
-            )
-        return art
-
-    label, ref_scores = reference_scores(
-        config, stored_scores(current(artifact), "baseline"), lambda a: stored_scores(current(a))
-    )
+    check_program(config, artifact)
+    splits = load_splits(config.data, config.program.signature)
+    if artifact.content["lineage"]["splits"]["test"] != splits.hashes()["test"]:
+        raise CheckFailed(
+            f"artifact {artifact.id} was evaluated on a different test split than {config.path} names",
+            fix=f"re-run promptc compile {config.path} and promote the artifact it writes",
+        )
+    lm = functools.cache(functools.partial(_lm, config))
+    verified = None
+    if verify:
+        candidate = Candidate.from_dict(artifact.content["candidate"])
+        baseline, fresh = _evaluate_pair(config, splits, lm(), candidate, reporter)
+        check_reproduced(config, artifact, {"baseline": scores_of(baseline), "candidate": scores_of(fresh)})
+        verified = len(splits.test)
+    label, ref_scores = reference_scores(config, stored_scores(artifact, "baseline"), splits, lm, reporter)
     gates = check_gates(config.gates, stored_scores(artifact), ref_scores, reference_label=label)
     if not gates.passed:
         raise CheckFailed(
@@ -341,7 +400,33 @@ def promote(config: Config, ref: str, alias: str = "production") -> PromoteOutco
             fix="improve the program, or change the gates deliberately in the config",
         )
     previous = Registry(config.artifacts_dir, config.program.name).set_alias(artifact, alias)
-    return PromoteOutcome(artifact, alias, previous, gates)
+    return PromoteOutcome(artifact, alias, previous, gates, verified)
+
+
+def check_reproduced(config: Config, artifact: Artifact, fresh: dict[str, ScoreSet]) -> None:
+    """Refuse an artifact whose stored per-example scores and slices differ from fresh ones."""
+    problems = []
+    for which, scores in fresh.items():
+        stored = stored_scores(artifact, which)
+        ids = sorted(stored.scores.keys() | scores.scores.keys())
+        differ = [
+            i
+            for i in ids
+            if i not in stored.scores
+            or i not in scores.scores
+            or not math.isclose(stored.scores[i], scores.scores[i], abs_tol=1e-9)
+            or stored.slices.get(i) != scores.slices.get(i)
+        ]
+        if differ:
+            shown = ", ".join(differ[:5]) + (", ..." if len(differ) > 5 else "")
+            problems.append(f"  {which}: {len(differ)} of {len(ids)} example(s) differ ({shown})")
+    if problems:
+        raise CheckFailed(
+            f"artifact {artifact.id}: its stored evaluation does not match a fresh one on the test split\n"
+            + "\n".join(problems),
+            fix=f"do not promote it; re-run promptc compile {config.path} and promote the artifact it writes "
+            "(the artifact was edited, or the model answers differently under the same revision)",
+        )
 
 
 def run_program(config: Config, inputs: dict[str, Any], ref: str = "production") -> Prediction:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from promptc.artifacts import Registry, Store, content_id
 from promptc.errors import ArtifactError, BadInput
+from promptc.report import write_text
 
 CONTENT = {
     "program": {"name": "triage", "version": "1.0.0"},
@@ -50,3 +54,23 @@ def test_registry_records_alias_moves(tmp_path: Path) -> None:
     assert registry.set_alias(second, "production") == first.id
     assert registry.aliases("fake/learner", "fake00000000") == {"production": second.id}
     assert [h["previous"] for h in registry.history("fake/learner", "fake00000000")] == [None, first.id]
+
+
+@pytest.fixture
+def umask_027() -> Iterator[None]:
+    """Run a test under umask 027 (group may read, others may not)."""
+    old = os.umask(0o027)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.usefixtures("umask_027")
+def test_files_are_created_as_the_umask_says(tmp_path: Path) -> None:
+    registry = Registry(tmp_path, "triage")
+    art = Store(tmp_path).write(CONTENT)
+    registry.set_alias(art, "production")
+    write_text(tmp_path / "report.md", "ok\n", "--markdown")
+    for path in (art.path, registry.path, registry.path.with_suffix(".lock"), tmp_path / "report.md"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640, path

@@ -79,3 +79,25 @@ def test_parallel_promotions_leave_a_consistent_registry(tmp_path: Path) -> None
         assert after["previous"] == before["artifact"]
     assert entry["aliases"]["production"] == entry["history"][-1]["artifact"]
     assert not list((tmp_path / "triage").glob(".registry.json.*"))  # no temp files left behind
+
+
+def test_promoting_the_current_artifact_again_changes_nothing(tmp_path: Path) -> None:
+    registry = Registry(tmp_path, "triage")
+    a, b = _artifact(tmp_path, "a"), _artifact(tmp_path, "b")
+    registry.set_alias(a, "production")
+    registry.set_alias(b, "production")
+    assert registry.set_alias(b, "production") == b.id
+    assert len(registry.history("fake/learner", "fake00000000")) == 2
+    assert registry.rollback("fake/learner", "fake00000000", "production") == (b.id, a.id)
+
+
+def test_rollback_skips_repeats_recorded_by_older_registries(tmp_path: Path) -> None:
+    registry = Registry(tmp_path, "triage")
+    a, b = _artifact(tmp_path, "a"), _artifact(tmp_path, "b")
+    for art in (a, b):
+        registry.set_alias(art, "production")
+    data = json.loads(registry.path.read_text())
+    history = data["targets"]["fake--learner@fake00000000"]["history"]
+    history.append({**history[-1], "previous": b.id})  # b promoted twice, as older versions recorded it
+    registry.path.write_text(json.dumps(data))
+    assert registry.rollback("fake/learner", "fake00000000", "production") == (b.id, a.id)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 
-from tests.conftest import ConfigWriter
+from tests.conftest import FILLER, LABELS, TOPICS, ConfigWriter, write_jsonl
 from tests.test_cli import artifact_id, invoke
 
 
@@ -157,3 +159,101 @@ def test_an_unknown_alias_or_id_is_bad_input(write_config: ConfigWriter) -> None
         result = invoke(*args)
         assert result.exit_code == 2, result.output
         assert "no artifact" in result.output
+
+
+def test_eval_and_promote_refuse_an_artifact_of_another_program_version(
+    write_config: ConfigWriter,
+) -> None:
+    art = _compile(write_config())
+
+    def bumped(c: dict) -> None:  # type: ignore[type-arg]
+        c["program"]["version"] = "2.0.0"
+        c["program"]["outputs"]["category"]["labels"] = [*LABELS, "returns"]
+
+    config = write_config(bumped)
+    for args in (("eval", config, "--artifact", art), ("promote", config, "--artifact", art)):
+        result = invoke(*args)
+        assert result.exit_code == 2, result.output
+        assert f"artifact {art} was compiled for triage 1.0.0" in result.output
+        assert "declares triage 2.0.0" in result.output and "compile this program version" in result.output
+    assert invoke("eval", config).exit_code == 2  # `latest` is still the 1.0.0 artifact
+
+
+def test_eval_and_promote_refuse_an_artifact_of_another_signature(write_config: ConfigWriter) -> None:
+    art = _compile(write_config())
+    config = write_config(lambda c: c["program"]["outputs"]["category"].update(labels=[*LABELS, "returns"]))
+    for args in (("eval", config, "--artifact", art), ("promote", config, "--artifact", art)):
+        result = invoke(*args)
+        assert result.exit_code == 2, result.output
+        assert "compiled for another signature.outputs than" in result.output
+        assert "bump program.version" in result.output
+
+
+def _rewrite_test_split(tmp_path: Path, ticket: Callable[[int, dict[str, Any]], str]) -> None:
+    path = tmp_path / "data/test.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    write_jsonl(path, [{**row, "ticket": ticket(i, row)} for i, row in enumerate(rows)])
+
+
+def _production_on_an_older_test_split(write_config: ConfigWriter, tmp_path: Path) -> str:
+    """Promote an artifact evaluated on hard tickets, then edit the test split into easy ones."""
+    first = write_config(lambda c: c.update(gates={"overall": {"min": 0.0}}))
+    _rewrite_test_split(tmp_path, lambda i, row: f"{FILLER[i % 12]} {FILLER[(i + 5) % 12]} h{i}")
+    production = _compile(first)
+    assert invoke("promote", first, "--artifact", production).exit_code == 0
+    _rewrite_test_split(tmp_path, lambda i, row: " ".join(TOPICS[row["category"]][:3]))
+    return production
+
+
+def test_a_reference_from_an_older_test_split_is_re_evaluated_before_judging(
+    write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    production = _production_on_an_older_test_split(write_config, tmp_path)
+    # The same program compiled again, gated on beating production: on the current split it
+    # cannot (it is the same program), though it beats production's stale stored scores.
+    gated = write_config(
+        lambda c: c.update(gates={"reference": "production", "overall": {"min_gain": 0.01}}),
+        name="gated.yaml",
+    )
+    compiled = invoke("compile", gated)
+    assert compiled.exit_code == 0, compiled.output
+    assert f"production ({production}, re-evaluated on the current test split)" in compiled.output
+    assert "gates: fail" in compiled.output
+    evaluated = invoke("eval", gated)
+    assert evaluated.exit_code == 1 and "re-evaluated on the current test split" in evaluated.output
+    promoted = invoke("promote", gated, "--artifact", "latest")
+    assert promoted.exit_code == 1, promoted.output
+    assert "fails the release gates" in promoted.output and "min_gain" in promoted.output
+    assert "re-run promptc compile" not in promoted.output
+
+
+def test_a_candidate_passing_a_re_evaluated_reference_is_promoted(
+    write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    production = _production_on_an_older_test_split(write_config, tmp_path)
+    gated = write_config(
+        lambda c: c.update(gates={"reference": "production", "overall": {"max_drop": 0.0}}), name="gated.yaml"
+    )
+    compiled = invoke("compile", gated)
+    assert compiled.exit_code == 0 and "gates: pass" in compiled.output, compiled.output
+    assert invoke("eval", gated).exit_code == 0
+    promoted = invoke("promote", gated, "--artifact", "latest")
+    assert promoted.exit_code == 0, promoted.output
+    assert (
+        "re-evaluated on the current test split" in promoted.output
+        and f"(was {production})" in promoted.output
+    )
+
+
+def test_promoting_the_same_artifact_again_keeps_rollback_working(write_config: ConfigWriter) -> None:
+    config = write_config()
+    a = _compile(config)
+    b = _compile(write_config(lambda c: c["optimizer"].update(seed=11), name="seed11.yaml"))
+    for art in (a, b):
+        assert invoke("promote", config, "--artifact", art).exit_code == 0
+    again = invoke("promote", config, "--artifact", b)
+    assert again.exit_code == 0, again.output
+    assert f"production already at {b}" in again.output and "nothing changed" in again.output
+    assert invoke("history", config).output.count("promote") == 2
+    rolled = invoke("rollback", config)
+    assert rolled.exit_code == 0 and f"production -> {a} (was {b})" in rolled.output

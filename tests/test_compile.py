@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from promptc.cli import app
 from promptc.config import load_config
 from promptc.lifecycle import compile_config, estimate_compile
+from promptc.program import Candidate, baseline_candidate
 from tests.conftest import ConfigWriter
 
 runner = CliRunner()
@@ -62,7 +63,19 @@ def test_dry_run_estimate_is_within_ten_percent_of_the_calls_made(
     made = outcome.search_usage.calls
     assert abs(estimate.search.total - made) <= 0.1 * made, (estimate.search.stages, made)
     assert estimate.holdout_calls == 2 * 32
-    assert abs(estimate.total_calls - outcome.usage.calls) <= 0.1 * outcome.usage.calls
+    # A compile that keeps the configured program evaluates it once: the baseline's calls serve both.
+    holdout = outcome.usage.calls - made
+    kept = Candidate.from_dict(outcome.artifact.content["candidate"]) == baseline_candidate(cfg.program)
+    assert holdout == (32 if kept else 64)
+
+
+def test_dry_run_gives_the_default_optimizers_worst_case(write_config: ConfigWriter) -> None:
+    cfg = load_config(write_config(optimizer("auto", {})))
+    estimate = estimate_compile(cfg)
+    outcome = compile_config(cfg)
+    assert outcome.search_usage.calls <= estimate.search.total
+    assert estimate.holdout_calls == 32 + 3 * 32  # the baseline, and an ensemble of three at most
+    assert outcome.usage.calls <= estimate.total_calls
 
 
 def test_dry_run_prints_calls_cost_and_budget_and_calls_nothing(
@@ -113,7 +126,8 @@ def test_a_budget_cap_stops_the_search_cleanly_and_the_artifact_says_so(
     assert lineage["stopped_by_budget"] is True
     assert [t["name"] for t in lineage["trials"]] == ["zero-shot", "labeled only 6"]
     assert lineage["trials"][1]["val_score"] > lineage["trials"][0]["val_score"]
-    assert artifact["candidate"]["demos"]  # the better of the two
+    kept = [d["source_id"] for d in artifact["candidate"]["demos"]]
+    assert kept in [t["demo_ids"] for t in lineage["trials"]]  # one of the two fully scored ones
     assert (
         artifact["evaluation"]["candidate"]["summaries"]["(overall)"]["n"] == 32
     )  # the holdout is not capped

@@ -167,8 +167,9 @@ class LocalProvider:
         """Each label's log-probability as the assistant's reply after params["answer_prefix"].
 
         The prompt is the chat prompt create_chat_completion would send, followed by the
-        answer prefix (``category:``); each label's tokens are scored one at a time, so the
-        model's key-value cache keeps the shared prompt and only label tokens are decoded.
+        answer prefix (``category:``). One step after that prefix gives every label's first
+        token; a label's later tokens take one step each, and the model's key-value cache
+        keeps the shared prompt, so only label tokens are decoded.
         """
         path = model_path(model)
         prefix = str(params["answer_prefix"]).rstrip()
@@ -177,6 +178,7 @@ class LocalProvider:
             llm = self._load(path)
             prompt = self._prompt_tokens(path, llm, messages)
             head = prompt + llm.tokenize(prefix.encode("utf-8"), add_bos=False, special=False)
+            after_head = self._next_logprobs(llm, head)  # every label's first token, from one step
             scores: dict[str, float] = {}
             for label in labels:
                 # Tokenised together, so the label's leading space merges as it would in a reply.
@@ -185,8 +187,10 @@ class LocalProvider:
                     (i for i, (a, b) in enumerate(zip(head, full, strict=False)) if a != b),
                     min(len(head), len(full)),
                 )
+                start = max(start, len(prompt))
                 total = 0.0
-                for i in range(max(start, len(prompt)), len(full)):
-                    total += float(self._next_logprobs(llm, full[:i])[full[i]])
+                for i in range(start, len(full)):
+                    step = after_head if i == len(head) else self._next_logprobs(llm, full[:i])
+                    total += float(step[full[i]])
                 scores[label] = total
         return scores, len(head)

@@ -105,3 +105,60 @@ def test_the_answer_grammar_holds_the_embedded_model_to_the_labels(tmp_path: Pat
             assert all(p.outputs is not None for p in predictions)
         else:
             assert any(p.outputs is None for p in predictions)  # what the grammar prevents
+
+
+def test_label_scores_on_the_embedded_model_agree_with_its_answers(tmp_path: Path) -> None:
+    import math
+
+    from promptc.adapter import render_messages
+    from promptc.cache import CallCache
+    from promptc.config import load_config
+    from promptc.data import load_splits
+    from promptc.evaluate import predict
+    from promptc.lm import LM
+    from promptc.program import baseline_candidate
+
+    cfg = load_config(ROOT / "configs/support_triage.yaml")
+    tickets = load_splits(cfg.data, cfg.program.signature).test[:8]
+    lm = LM(cfg.target, CallCache(tmp_path / "c.sqlite"))
+    candidate = baseline_candidate(cfg.program)
+    labels = list(cfg.program.signature.outputs[0].labels)
+    agree = 0
+    for ticket in tickets:
+        scores = lm.label_logprobs(
+            render_messages(cfg.program, candidate, ticket.inputs), "category:", labels
+        )
+        assert set(scores.logprobs) == set(labels) and not scores.cached
+        assert all(v < 0 for v in scores.logprobs.values())
+        assert sum(math.exp(v) for v in scores.logprobs.values()) <= 1 + 1e-6  # disjoint replies
+        again = lm.label_logprobs(render_messages(cfg.program, candidate, ticket.inputs), "category:", labels)
+        assert again.cached and again.logprobs == scores.logprobs
+        generated = predict(cfg.program, candidate, lm, ticket.inputs).outputs
+        top = max(labels, key=lambda label: scores.logprobs[label])
+        agree += generated == {"category": top}
+    assert agree >= 6  # greedy decoding under the grammar picks the likeliest first token
+
+
+def test_the_default_optimizer_on_the_embedded_model(tmp_path: Path) -> None:
+    config = yaml.safe_load((ROOT / "configs/support_triage.yaml").read_text())
+    for split, n in (("train", 10), ("val", 4), ("test", 3)):
+        _subset(ROOT / f"datasets/support_tickets/{split}.jsonl", tmp_path / f"{split}.jsonl", n)
+        config["data"][split] = str(tmp_path / f"{split}.jsonl")
+    settings = {"demo_sets": 1, "knn": 2, "ensemble": 2}
+    config["optimizer"] = {"name": "auto", "seed": 0, "settings": settings}
+    config["gates"] = {"default": {"min_n": 1}}
+    config["artifacts"] = str(tmp_path / "artifacts")
+    path = tmp_path / "auto.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    runner = CliRunner()
+    dry = runner.invoke(app, ["compile", str(path), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    first = runner.invoke(app, ["compile", str(path)])
+    assert first.exit_code == 0, first.output
+    artifact = re.search(r"artifact (\w{16}) written", first.output)
+    assert artifact is not None
+    data = json.loads(next((tmp_path / "artifacts").rglob(f"{artifact.group(1)}.json")).read_text())
+    names = [t["name"] for t in data["lineage"]["trials"]]
+    assert "zero-shot, content-free calibration" in names and "ensemble of the 2 best" in names
+    again = runner.invoke(app, ["compile", str(path)])
+    assert f"artifact {artifact.group(1)} written" in again.output and "model calls: 0 made" in again.output

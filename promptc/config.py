@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -150,6 +151,146 @@ def _validate(raw: Any, path: Path) -> None:
     )
 
 
+MAX_CONFIG_BYTES = 1 << 20
+MAX_CONFIG_VALUES = 100_000  # after aliases are expanded; a real config has a few hundred
+
+
+def _node_error(path: Path, node: yaml.Node, message: str, fix: str) -> ConfigError:
+    mark = node.start_mark
+    return ConfigError(f"{path}: line {mark.line + 1}, column {mark.column + 1}: {message}", fix=fix)
+
+
+def check_yaml_nodes(root: yaml.Node, path: Path) -> None:
+    """Refuse duplicate keys, self-referencing aliases, and aliases that expand past MAX_CONFIG_VALUES."""
+    sizes: dict[int, int] = {}  # node id -> the number of values it expands to
+    keys: dict[int, str] = {id(root): ""}  # node id -> the key path it was first reached by
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        children = _children(node)
+        if done:
+            on_path.discard(id(node))
+            sizes[id(node)] = 1 + sum(sizes[id(c)] for c in children)
+            if sizes[id(node)] > MAX_CONFIG_VALUES:
+                raise _node_error(
+                    path,
+                    root,
+                    f"the config expands to more than {MAX_CONFIG_VALUES:,} values (YAML aliases)",
+                    fix="write the config out without nested &anchor / *alias repetition",
+                )
+            continue
+        if id(node) in sizes:
+            continue
+        on_path.add(id(node))
+        stack.append((node, True))
+        if isinstance(node, yaml.MappingNode):
+            _check_duplicate_keys(node, keys[id(node)], path)
+        for label, child in _labelled_children(node):
+            if id(child) in on_path:
+                raise _node_error(
+                    path, child, "an alias refers to a node that contains it", fix="remove the *alias"
+                )
+            keys.setdefault(id(child), f"{keys[id(node)]}.{label}".lstrip("."))
+            if id(child) not in sizes:
+                stack.append((child, False))
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    return [child for _, child in _labelled_children(node)]
+
+
+def _labelled_children(node: yaml.Node) -> list[tuple[str, yaml.Node]]:
+    if isinstance(node, yaml.SequenceNode):
+        return [(str(i), child) for i, child in enumerate(node.value)]
+    if isinstance(node, yaml.MappingNode):
+        out: list[tuple[str, yaml.Node]] = []
+        for key, value in node.value:
+            label = str(key.value) if isinstance(key, yaml.ScalarNode) else "?"
+            out += [(label, key), (label, value)]
+        return out
+    return []
+
+
+def _check_duplicate_keys(node: yaml.MappingNode, where: str, path: Path) -> None:
+    seen: set[tuple[str, str]] = set()
+    for key, _ in node.value:
+        if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+            continue
+        if (key.tag, key.value) in seen:
+            name = f"{where}.{key.value}".lstrip(".")
+            raise _node_error(
+                path,
+                key,
+                f"duplicate key {name}",
+                fix=f"keep one {key.value}: under {where or 'the top level'}",
+            )
+        seen.add((key.tag, key.value))
+
+
+def _parse_yaml(text: str, path: Path) -> Any:
+    """YAML to Python values with the safe loader, after check_yaml_nodes has passed the document."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        check_yaml_nodes(node, path)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found", fix="pass the path of a YAML config") from None
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: cannot read config ({exc.strerror or exc})", fix="pass the path of a readable YAML file"
+        ) from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"{path}: {len(data):,} bytes is too large for a config (at most {MAX_CONFIG_BYTES:,})",
+            fix="pass the YAML config, not a data file; data files go under data:",
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+            fix="save the config as UTF-8 text (is it the YAML config, or a binary file?)",
+        ) from None
+    try:
+        return _parse_yaml(text, path)
+    except yaml.YAMLError as exc:
+        where = ""
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None:
+            where = f" at line {mark.line + 1}, column {mark.column + 1}"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(
+            f"{path}: not valid YAML{where}: {problem}", fix="fix the YAML syntax there"
+        ) from None
+    except RecursionError:
+        raise ConfigError(f"{path}: the YAML is nested too deeply", fix="flatten the config") from None
+
+
+def check_labels(spec: dict[str, Any], where: str, path: Path) -> None:
+    """Refuse enum labels that differ only in case or surrounding space (answers are matched so)."""
+    for name, item in spec.items():
+        seen: dict[str, str] = {}
+        for label in item.get("labels", ()):
+            key = label.strip().casefold()
+            if key in seen:
+                raise ConfigError(
+                    f"{path}: {where}.{name}.labels: {seen[key]!r} and {label!r} differ only in case",
+                    fix="give labels that differ in more than case: answers are matched ignoring case",
+                )
+            seen[key] = label
+
+
 def _fields(spec: dict[str, Any]) -> tuple[Field, ...]:
     return tuple(
         Field(
@@ -163,11 +304,19 @@ def _fields(spec: dict[str, Any]) -> tuple[Field, ...]:
     )
 
 
-def _resolve(base: Path, value: str | None) -> Path | None:
+def _resolve(base: Path, value: str | None, key: str, config: Path) -> Path | None:
     if value is None:
         return None
     p = Path(os.path.expanduser(value))
-    return p if p.is_absolute() else (base / p).resolve()
+    if p.is_absolute():
+        return p
+    try:
+        return (base / p).resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python 3.11)
+        raise ConfigError(
+            f"{config}: {key}: cannot resolve {value!r} ({exc})",
+            fix=f"point {key} at a real path (no symlink loop)",
+        ) from None
 
 
 def _budget(raw: dict[str, Any]) -> Budget:
@@ -184,23 +333,12 @@ def promptc_home() -> Path:
 def load_config(path: str | Path) -> Config:
     """Read, validate and convert a YAML config file."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found", fix="pass the path of a YAML config") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        where = ""
-        mark = getattr(exc, "problem_mark", None)
-        if mark is not None:
-            where = f" at line {mark.line + 1}, column {mark.column + 1}"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+    raw = _read_yaml(path)
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the config must be a YAML mapping with keys program, target, ...")
+        raise ConfigError(
+            f"{path}: the config must be a YAML mapping with keys program, target, ...",
+            fix="see configs/ for an example",
+        )
     _validate(raw, path)
 
     base = path.resolve().parent
@@ -215,6 +353,8 @@ def load_config(path: str | Path) -> Config:
             instructions=prog.get("instructions", "").strip(),
         ),
     )
+    check_labels(prog["inputs"], "program.inputs", path)
+    check_labels(prog["outputs"], "program.outputs", path)
     clash = set(prog["inputs"]) & set(prog["outputs"])
     if clash:
         raise ConfigError(
@@ -234,10 +374,10 @@ def load_config(path: str | Path) -> Config:
     )
     d = raw["data"]
     data = DataSpec(
-        train=_resolve(base, d.get("train")),
-        val=_resolve(base, d.get("val")),
-        test=_resolve(base, d.get("test")),
-        file=_resolve(base, d.get("file")),
+        train=_resolve(base, d.get("train"), "data.train", path),
+        val=_resolve(base, d.get("val"), "data.val", path),
+        test=_resolve(base, d.get("test"), "data.test", path),
+        file=_resolve(base, d.get("file"), "data.file", path),
         split_column=d.get("split_column", "split"),
         id_column=d.get("id_column", "id"),
         slice_column=d.get("slice_column"),
@@ -263,8 +403,8 @@ def load_config(path: str | Path) -> Config:
         resamples=int(g.get("resamples", 2000)),
         seed=int(g.get("seed", 0)),
     )
-    artifacts_dir = _resolve(base, raw.get("artifacts", "artifacts"))
-    cache_path = _resolve(base, raw.get("cache")) or promptc_home() / "cache.sqlite"
+    artifacts_dir = _resolve(base, raw.get("artifacts", "artifacts"), "artifacts", path)
+    cache_path = _resolve(base, raw.get("cache"), "cache", path) or promptc_home() / "cache.sqlite"
     assert artifacts_dir is not None
     digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
     return Config(
@@ -280,3 +420,42 @@ def load_config(path: str | Path) -> Config:
         digest=digest,
         budget=_budget(raw.get("budget", {})),
     )
+
+
+def _stat(path: Path) -> os.stat_result | None:
+    """The path's stat, or None when it does not exist (yet)."""
+    try:
+        return path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def check_writable(config: Config, key: str) -> None:
+    """Refuse an `artifacts` or `cache` location promptc could not write, before any model call."""
+    path = config.artifacts_dir if key == "artifacts" else config.cache_path
+    fix = f"set {key}: in {config.path} to a path in a writable directory" + (
+        " (or set PROMPTC_HOME)" if key == "cache" else ""
+    )
+
+    def refuse(what: str) -> ConfigError:
+        return ConfigError(f"{config.path}: {key}: {what}", fix=fix)
+
+    try:
+        directory = path
+        if key == "cache":
+            directory = path.parent
+            found = _stat(path)
+            if found is not None and stat.S_ISDIR(found.st_mode):
+                raise refuse(f"{path} is a directory, not the cache file")
+            if found is not None and not os.access(path, os.W_OK):
+                raise refuse(f"{path} is not writable")
+        probe, found = directory, _stat(directory)
+        while found is None and probe != probe.parent:
+            probe = probe.parent
+            found = _stat(probe)
+    except OSError as exc:
+        raise refuse(f"{path}: {exc.strerror or exc}") from None
+    if found is None or not stat.S_ISDIR(found.st_mode):
+        raise refuse(f"{probe} is not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise refuse(f"{probe} is not writable")

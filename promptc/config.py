@@ -187,11 +187,12 @@ def check_yaml_nodes(root: yaml.Node, path: Path) -> None:
         if isinstance(node, yaml.MappingNode):
             _check_duplicate_keys(node, keys[id(node)], path)
         for label, child in _labelled_children(node):
+            where = f"{keys[id(node)]}.{label}".lstrip(".")
             if id(child) in on_path:
-                raise _node_error(
-                    path, child, "an alias refers to a node that contains it", fix="remove the *alias"
+                raise ConfigError(
+                    f"{path}: {where}: an alias refers to a value that contains it", fix="remove the *alias"
                 )
-            keys.setdefault(id(child), f"{keys[id(node)]}.{label}".lstrip("."))
+            keys.setdefault(id(child), where)
             if id(child) not in sizes:
                 stack.append((child, False))
 

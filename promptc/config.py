@@ -244,6 +244,8 @@ def _parse_yaml(text: str, path: Path) -> Any:
 
 def _read_yaml(path: Path) -> Any:
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a directory, or a FIFO that would block the read
+            raise ConfigError(f"{path}: not a regular file", fix="pass the path of a YAML config file")
         data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found", fix="pass the path of a YAML config") from None

@@ -293,7 +293,7 @@ def load_splits(spec: DataSpec, signature: Signature) -> Splits:
         bad = sorted(set(map(str, frame[spec.split_column])) - set(SPLITS))
         if bad:
             raise DataError(
-                f"{spec.file}: column {spec.split_column!r} has value(s) {', '.join(bad)}",
+                f"{spec.file}: column {spec.split_column!r} has value(s) {', '.join(map(repr, bad))}",
                 fix="use only train, val and test",
             )
         everything = _load_frame(frame, spec.file, spec, signature)

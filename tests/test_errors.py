@@ -107,8 +107,10 @@ def test_a_binary_config_exits_2(tmp_path: Path) -> None:
     assert_clean(invoke("check", path), 2, "model.yaml")
 
 
-def test_a_directory_as_config_exits_2(tmp_path: Path) -> None:
-    assert_clean(invoke("check", tmp_path), 2, str(tmp_path), "cannot read config")
+def test_a_directory_or_fifo_as_config_exits_2(tmp_path: Path) -> None:
+    assert_clean(invoke("check", tmp_path), 2, str(tmp_path), "not a regular file")
+    os.mkfifo(tmp_path / "pipe.yaml")
+    assert_clean(invoke("check", tmp_path / "pipe.yaml"), 2, "pipe.yaml: not a regular file")
 
 
 # Metric modules

@@ -272,6 +272,12 @@ class Registry:
             raise ArtifactError(
                 f"{self.path}: unreadable registry ({exc})", fix="restore it from version control"
             ) from None
+        problem = registry_problem(data)
+        if problem:
+            raise ArtifactError(
+                f"{self.path}: not a promptc registry: {problem}",
+                fix="restore it from version control, or move it away to start an empty registry",
+            )
         _check_aliases(self.path, data)
         return data
 
@@ -365,6 +371,25 @@ def _open_lock(path: Path) -> int:
             f"{path}: the registry lock is not a regular file", fix=f"remove {path} and re-run"
         )
     return fd
+
+
+def registry_problem(data: Any) -> str | None:
+    """What is wrong with the structure of a registry's content, or None."""
+    if not isinstance(data, dict) or not isinstance(data.get("targets"), dict):
+        return 'expected an object with "targets": {...}'
+    for key, entry in data["targets"].items():
+        if not isinstance(entry, dict):
+            return f"targets.{key} is not an object"
+        aliases, history = entry.get("aliases", {}), entry.get("history", [])
+        if not isinstance(aliases, dict) or not all(isinstance(v, str) for v in aliases.values()):
+            return f"targets.{key}.aliases is not an object of artifact ids"
+        if not isinstance(history, list):
+            return f"targets.{key}.history is not a list"
+        for i, event in enumerate(history):
+            fields = ("time", "action", "alias", "artifact")
+            if not isinstance(event, dict) or not all(isinstance(event.get(f), str) for f in fields):
+                return f"targets.{key}.history[{i}] is not an event ({', '.join(fields)})"
+    return None
 
 
 def _event(action: str, alias: str, artifact_id: str, previous: str | None) -> dict[str, Any]:

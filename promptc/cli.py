@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import os
-from collections.abc import Callable
+import sys
+import traceback
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
 
 from promptc import __version__
 from promptc.config import Config, load_config
@@ -19,6 +23,7 @@ from promptc.render import (
     err,
     gate_table,
     out,
+    print_error,
     print_estimate,
     print_failures,
     progress_bars,
@@ -27,39 +32,68 @@ from promptc.render import (
     usage_line,
 )
 
-if TYPE_CHECKING:
-    pass
+# typer's own exceptions carry their exit codes (Exit, Abort, usage errors): they pass through.
+TYPER_EXCEPTIONS: tuple[type[Exception], ...] = (
+    typer.Exit,
+    typer.Abort,
+    *(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException" and issubclass(c, Exception)),
+)
+
+
+class GuardedGroup(TyperGroup):
+    """The command group; every command runs inside the one error boundary."""
+
+    def invoke(self, ctx: Any) -> Any:  # Any: typer's Context class moved between typer versions
+        """Run the command under error_boundary."""
+        with error_boundary():
+            return super().invoke(ctx)
+
+
+@contextlib.contextmanager
+def error_boundary() -> Iterator[None]:
+    """Map every error to one message and its exit code; PROMPTC_DEBUG=1 adds the traceback.
+
+    PromptcError exits with its own code (1, 2 or 3), Ctrl-C with 130, and anything
+    unexpected with 3: never with 1, which means a check or gate said no.
+    """
+    try:
+        yield
+    except TYPER_EXCEPTIONS:
+        raise
+    except PromptcError as exc:
+        _traceback_when_debugging()
+        print_error(exc.message, exc.fix)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        _traceback_when_debugging()
+        err.print("interrupted; cached model calls are kept, re-run to continue", highlight=False)
+        raise typer.Exit(130) from None
+    except Exception as exc:
+        _traceback_when_debugging()
+        lines = str(exc).strip().splitlines()
+        detail = f": {lines[0][:300]}" if lines else ""
+        print_error(
+            f"unexpected {type(exc).__name__}{detail}",
+            "re-run with PROMPTC_DEBUG=1 to see the traceback; unless it points at your files or "
+            "machine, it is a bug in promptc: please report it",
+        )
+        raise typer.Exit(3) from None
+
+
+def _traceback_when_debugging() -> None:
+    if os.environ.get("PROMPTC_DEBUG") == "1":
+        sys.stderr.write(traceback.format_exc())
+
 
 app = typer.Typer(
     help="Compile, evaluate, gate and release LLM prompt programs.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=GuardedGroup,
 )
-F = TypeVar("F", bound=Callable[..., Any])
 
 ConfigArg = Annotated[Path, typer.Argument(help="The promptc YAML config.", show_default=False)]
-
-
-def handles_errors(fn: F) -> F:
-    """Turn PromptcError into a message and its exit code; Ctrl-C into 130."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except PromptcError as exc:
-            if os.environ.get("PROMPTC_DEBUG") == "1":
-                raise
-            err.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
-            if exc.fix:
-                err.print(f"[bold]fix:[/] {exc.fix}", highlight=False, soft_wrap=True)
-            raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            err.print("interrupted; cached model calls are kept, re-run to continue")
-            raise typer.Exit(130) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _config(path: Path) -> Config:
@@ -67,19 +101,18 @@ def _config(path: Path) -> Config:
 
 
 @app.command()
-@handles_errors
 def check(config: ConfigArg) -> None:
     """Check the splits fit the signature and do not leak into each other."""
     from promptc.lifecycle import check as check_config
 
     cfg = _config(config)
     report = check_config(cfg)
-    table = Table(title=f"splits of {cfg.program.name}")
+    table = Table(title=f"splits of {escape(cfg.program.name)}")
     table.add_column("slice")
     for name in report.sizes:
         table.add_column(name, justify="right")
     for name, counts in report.slices.items():
-        table.add_row(name, *(str(counts[s]) for s in report.sizes))
+        table.add_row(escape(name), *(str(counts[s]) for s in report.sizes))
     table.add_row("[bold]total[/]", *(f"[bold]{n}[/]" for n in report.sizes.values()))
     out.print(table)
     if report.ok:
@@ -89,7 +122,8 @@ def check(config: ConfigArg) -> None:
     for col in ("kind", "row", "id", "other row", "other id", "similarity"):
         leaks.add_column(col)
     for leak in report.leaks:
-        leaks.add_row(leak.kind, leak.a.source, leak.a.id, leak.b.source, leak.b.id, f"{leak.similarity:.2f}")
+        cells = (leak.kind, leak.a.source, leak.a.id, leak.b.source, leak.b.id)
+        leaks.add_row(*map(escape, cells), f"{leak.similarity:.2f}")
     out.print(leaks)
     err.print("[bold red]error:[/] the splits are not disjoint")
     err.print("[bold]fix:[/] remove each leaked example from one of its two splits")
@@ -97,7 +131,6 @@ def check(config: ConfigArg) -> None:
 
 
 @app.command(name="compile")
-@handles_errors
 def compile_cmd(
     config: ConfigArg,
     dry_run: Annotated[
@@ -116,18 +149,18 @@ def compile_cmd(
         outcome = compile_config(cfg, reporter)
     out.print(trial_table(outcome))
     for note in outcome.notes:
-        out.print(note, highlight=False, soft_wrap=True)
+        out.print(note, markup=False, highlight=False, soft_wrap=True)
     if outcome.stopped_by_budget:
         scored = sum(1 for t in outcome.trials if t.full)
         err.print(
-            f"[bold yellow]stopped by budget:[/] {outcome.stopped_by_budget}; kept the best of "
+            f"[bold yellow]stopped by budget:[/] {escape(outcome.stopped_by_budget)}; kept the best of "
             f"{scored} fully scored candidate(s) (lineage.stopped_by_budget: true)",
             highlight=False,
             soft_wrap=True,
         )
     if not outcome.gates.reference.startswith("baseline"):
         # The gate table compares with another artifact; show the baseline comparison too.
-        title = f"holdout: {cfg.program.name} {cfg.program.version} vs baseline"
+        title = escape(f"holdout: {cfg.program.name} {cfg.program.version} vs baseline")
         out.print(slice_table(title, outcome.baseline, outcome.candidate))
     out.print(gate_table(outcome.gates))
     search, total = outcome.search_usage, outcome.usage
@@ -137,14 +170,16 @@ def compile_cmd(
         highlight=False,
     )
     out.print(usage_line(outcome.usage))
-    out.print(f"artifact [bold]{outcome.artifact.id}[/] written to {outcome.artifact.path}", soft_wrap=True)
+    out.print(
+        f"artifact [bold]{outcome.artifact.id}[/] written to {escape(str(outcome.artifact.path))}",
+        soft_wrap=True,
+    )
     out.print(
         "gates: " + ("[green]pass[/]" if outcome.gates.passed else "[red]fail[/] (promote will refuse it)")
     )
 
 
 @app.command(name="eval")
-@handles_errors
 def eval_cmd(
     config: ConfigArg,
     artifact: Annotated[str, typer.Option(help="Artifact id or alias.")] = "latest",
@@ -164,7 +199,7 @@ def eval_cmd(
     out.print(gate_table(outcome.gates))
     out.print(usage_line(outcome.usage))
     for path in write_reports(outcome, json_path=json_path, junit=junit, md=markdown):
-        out.print(f"report written to {path}", soft_wrap=True)
+        out.print(f"report written to {path}", markup=False, soft_wrap=True)
     if not outcome.gates.passed:
         print_failures(outcome.gates)
         raise typer.Exit(1)
@@ -172,7 +207,6 @@ def eval_cmd(
 
 
 @app.command()
-@handles_errors
 def promote(
     config: ConfigArg,
     artifact: Annotated[str, typer.Option(help="Artifact id or alias to promote.")],
@@ -197,14 +231,16 @@ def promote(
     out.print(gate_table(outcome.gates))
     where = f"{outcome.artifact.model}@{outcome.artifact.revision}"
     if outcome.unchanged:
-        out.print(f"[green]{outcome.alias}[/] already at {outcome.artifact.id} for {where}; nothing changed")
+        out.print(
+            f"[green]{escape(outcome.alias)}[/] already at {outcome.artifact.id} for "
+            + escape(f"{where}; nothing changed")
+        )
         return
     was = f" (was {outcome.previous})" if outcome.previous else ""
-    out.print(f"[green]{outcome.alias}[/] -> {outcome.artifact.id} for {where}{was}")
+    out.print(f"[green]{escape(outcome.alias)}[/] -> {outcome.artifact.id} for " + escape(f"{where}{was}"))
 
 
 @app.command()
-@handles_errors
 def rollback(
     config: ConfigArg,
     alias: Annotated[str, typer.Option(help="The alias to move back.")] = "production",
@@ -214,11 +250,13 @@ def rollback(
 
     cfg = _config(config)
     current, restored = rollback_alias(cfg, alias)
-    out.print(f"[green]{alias}[/] -> {restored} (was {current}) for {cfg.target.model}@{cfg.target.revision}")
+    out.print(
+        f"[green]{escape(alias)}[/] -> "
+        + escape(f"{restored} (was {current}) for {cfg.target.model}@{cfg.target.revision}")
+    )
 
 
 @app.command(name="list")
-@handles_errors
 def list_cmd(config: ConfigArg) -> None:
     """Artifacts and aliases of the program for the config's model revision."""
     from promptc.lifecycle import registry_view
@@ -228,7 +266,7 @@ def list_cmd(config: ConfigArg) -> None:
     by_id: dict[str, list[str]] = {}
     for name, artifact_id in view.aliases.items():
         by_id.setdefault(artifact_id, []).append(name)
-    table = Table(title=f"{cfg.program.name} for {cfg.target.model}@{cfg.target.revision}")
+    table = Table(title=escape(f"{cfg.program.name} for {cfg.target.model}@{cfg.target.revision}"))
     table.add_column("artifact", no_wrap=True, min_width=16)
     for col in ("version", "optimizer", "baseline", "candidate", "aliases"):
         table.add_column(col)
@@ -236,32 +274,30 @@ def list_cmd(config: ConfigArg) -> None:
         ev = art.content["evaluation"]
         table.add_row(
             art.id,
-            art.content["program"]["version"],
-            art.content["lineage"]["optimizer"]["name"],
+            escape(art.content["program"]["version"]),
+            escape(art.content["lineage"]["optimizer"]["name"]),
             f"{ev['baseline']['summaries'][OVERALL]['mean']:.3f}",
             f"{ev['candidate']['summaries'][OVERALL]['mean']:.3f}",
-            ", ".join(sorted(by_id.get(art.id, []))),
+            escape(", ".join(sorted(by_id.get(art.id, [])))),
         )
     out.print(table)
     if not view.artifacts:
-        out.print(f"no artifacts yet: run promptc compile {config}")
+        out.print(f"no artifacts yet: run promptc compile {config}", markup=False)
 
 
 @app.command()
-@handles_errors
 def history(config: ConfigArg) -> None:
     """Every alias change (compiles, promotions, rollbacks) for the config's model revision."""
     from promptc.lifecycle import registry_view
 
     cfg = _config(config)
-    table = Table(title=f"history of {cfg.program.name} for {cfg.target.model}@{cfg.target.revision}")
+    table = Table(title=escape(f"history of {cfg.program.name} for {cfg.target.model}@{cfg.target.revision}"))
     table.add_column("time")
     for col in ("action", "alias", "artifact", "previous"):
         table.add_column(col, no_wrap=True)
     for event in registry_view(cfg).history:
-        table.add_row(
-            event["time"], event["action"], event["alias"], event["artifact"], event["previous"] or "-"
-        )
+        cells = (event["time"], event["action"], event["alias"], event["artifact"], event["previous"] or "-")
+        table.add_row(*(escape(str(c)) for c in cells))
     out.print(table)
 
 
@@ -272,7 +308,6 @@ OptionalConfig = Annotated[
 
 
 @app.command()
-@handles_errors
 def show(artifact: ArtifactArg, config: OptionalConfig = None) -> None:
     """The compiled prompt exactly as the model receives it, the demos, lineage and scores."""
     from promptc.lifecycle import find_artifact, prompt_preview
@@ -280,19 +315,19 @@ def show(artifact: ArtifactArg, config: OptionalConfig = None) -> None:
     art = find_artifact(artifact, _config(config) if config else None)
     c = art.content
     out.print(
-        f"[bold]artifact {art.id}[/]  {c['program']['name']} {c['program']['version']}  "
-        f"{art.model}@{art.revision}",
+        f"[bold]artifact {art.id}[/]  "
+        + escape(f"{c['program']['name']} {c['program']['version']}  {art.model}@{art.revision}"),
         soft_wrap=True,
     )
-    out.print(f"file: {art.path}", soft_wrap=True)
+    out.print(f"file: {art.path}", markup=False, soft_wrap=True)
     out.rule("messages as the model receives them (inputs as {placeholders})")
     for message in prompt_preview(art):
-        out.print(f"[bold cyan]{message['role']}[/]", highlight=False)
+        out.print(f"[bold cyan]{escape(message['role'])}[/]", highlight=False)
         out.print(message["content"], markup=False, highlight=False)
     out.rule("lineage")
     lineage = c["lineage"]
     for key in ("promptc_version", "config_sha256", "metric", "optimizer", "splits", "lm_requests", "tokens"):
-        out.print(f"[bold]{key}[/]: {lineage.get(key)}", highlight=False, soft_wrap=True)
+        out.print(f"[bold]{key}[/]: {escape(str(lineage.get(key)))}", highlight=False, soft_wrap=True)
     table = Table(title="holdout scores")
     for col in ("slice", "n", "baseline", "candidate"):
         table.add_column(col)
@@ -300,7 +335,7 @@ def show(artifact: ArtifactArg, config: OptionalConfig = None) -> None:
     for name, summary in ev["candidate"]["summaries"].items():
         base = ev["baseline"]["summaries"].get(name, {}).get("mean")
         table.add_row(
-            "overall" if name == OVERALL else name,
+            "overall" if name == OVERALL else escape(name),
             str(summary["n"]),
             "-" if base is None else f"{base:.3f}",
             f"{summary['mean']:.3f}",
@@ -309,7 +344,6 @@ def show(artifact: ArtifactArg, config: OptionalConfig = None) -> None:
 
 
 @app.command()
-@handles_errors
 def diff(a: ArtifactArg, b: ArtifactArg, config: OptionalConfig = None) -> None:
     """Instructions, demos and per-slice scores of two artifacts side by side."""
     import difflib
@@ -340,7 +374,7 @@ def diff(a: ArtifactArg, b: ArtifactArg, config: OptionalConfig = None) -> None:
             if i < len(ds):
                 d = ds[i]
                 text = "; ".join(f"{k}={v}" for k, v in d["inputs"].items())
-                cells.append(f"{d.get('source_id') or '-'}: {text[:60]} -> {d['outputs']}")
+                cells.append(escape(f"{d.get('source_id') or '-'}: {text[:60]} -> {d['outputs']}"))
             else:
                 cells.append("")
         demos.add_row(*cells)
@@ -353,7 +387,7 @@ def diff(a: ArtifactArg, b: ArtifactArg, config: OptionalConfig = None) -> None:
         lm_, rm_ = ls.get(name, {}).get("mean"), rs.get(name, {}).get("mean")
         change = f"{rm_ - lm_:+.3f}" if lm_ is not None and rm_ is not None else "-"
         scores.add_row(
-            "overall" if name == OVERALL else name,
+            "overall" if name == OVERALL else escape(name),
             "-" if lm_ is None else f"{lm_:.3f}",
             "-" if rm_ is None else f"{rm_:.3f}",
             change,
@@ -362,7 +396,6 @@ def diff(a: ArtifactArg, b: ArtifactArg, config: OptionalConfig = None) -> None:
 
 
 @app.command()
-@handles_errors
 def run(
     config: ConfigArg,
     inputs: Annotated[
@@ -385,11 +418,11 @@ def run(
     cfg = _config(config)
     prediction = run_program(cfg, values, alias)
     if prediction.outputs is None:
-        err.print(f"[bold red]could not parse the model's reply:[/] {prediction.error}")
-        err.print(f"raw reply: {prediction.raw!r}")
+        err.print(f"[bold red]could not parse the model's reply:[/] {escape(str(prediction.error))}")
+        err.print(f"raw reply: {prediction.raw!r}", markup=False)
         raise typer.Exit(3)
     for name, value in prediction.outputs.items():
-        out.print(f"[bold]{name}[/]: {value}", highlight=False)
+        out.print(f"[bold]{escape(name)}[/]: {escape(str(value))}", highlight=False)
 
 
 def _version(value: bool) -> None:

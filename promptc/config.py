@@ -5,15 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from promptc.errors import ConfigError
 from promptc.program import Field, Program, Signature
+from promptc.safe_yaml import read_yaml
 
 
 @dataclass(frozen=True)
@@ -151,6 +151,20 @@ def _validate(raw: Any, path: Path) -> None:
     )
 
 
+def check_labels(spec: dict[str, Any], where: str, path: Path) -> None:
+    """Refuse enum labels that differ only in case or surrounding space (answers are matched so)."""
+    for name, item in spec.items():
+        seen: dict[str, str] = {}
+        for label in item.get("labels", ()):
+            key = label.strip().casefold()
+            if key in seen:
+                raise ConfigError(
+                    f"{path}: {where}.{name}.labels: {seen[key]!r} and {label!r} differ only in case",
+                    fix="give labels that differ in more than case: answers are matched ignoring case",
+                )
+            seen[key] = label
+
+
 def _fields(spec: dict[str, Any]) -> tuple[Field, ...]:
     return tuple(
         Field(
@@ -164,11 +178,19 @@ def _fields(spec: dict[str, Any]) -> tuple[Field, ...]:
     )
 
 
-def _resolve(base: Path, value: str | None) -> Path | None:
+def _resolve(base: Path, value: str | None, key: str, config: Path) -> Path | None:
     if value is None:
         return None
     p = Path(os.path.expanduser(value))
-    return p if p.is_absolute() else (base / p).resolve()
+    if p.is_absolute():
+        return p
+    try:
+        return (base / p).resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python 3.11)
+        raise ConfigError(
+            f"{config}: {key}: cannot resolve {value!r} ({exc})",
+            fix=f"point {key} at a real path (no symlink loop)",
+        ) from None
 
 
 def _budget(raw: dict[str, Any]) -> Budget:
@@ -185,23 +207,12 @@ def promptc_home() -> Path:
 def load_config(path: str | Path) -> Config:
     """Read, validate and convert a YAML config file."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found", fix="pass the path of a YAML config") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        where = ""
-        mark = getattr(exc, "problem_mark", None)
-        if mark is not None:
-            where = f" at line {mark.line + 1}, column {mark.column + 1}"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+    raw = read_yaml(path)
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the config must be a YAML mapping with keys program, target, ...")
+        raise ConfigError(
+            f"{path}: the config must be a YAML mapping with keys program, target, ...",
+            fix="see configs/ for an example",
+        )
     _validate(raw, path)
 
     base = path.resolve().parent
@@ -216,6 +227,8 @@ def load_config(path: str | Path) -> Config:
             instructions=prog.get("instructions", "").strip(),
         ),
     )
+    check_labels(prog["inputs"], "program.inputs", path)
+    check_labels(prog["outputs"], "program.outputs", path)
     clash = set(prog["inputs"]) & set(prog["outputs"])
     if clash:
         raise ConfigError(
@@ -235,10 +248,10 @@ def load_config(path: str | Path) -> Config:
     )
     d = raw["data"]
     data = DataSpec(
-        train=_resolve(base, d.get("train")),
-        val=_resolve(base, d.get("val")),
-        test=_resolve(base, d.get("test")),
-        file=_resolve(base, d.get("file")),
+        train=_resolve(base, d.get("train"), "data.train", path),
+        val=_resolve(base, d.get("val"), "data.val", path),
+        test=_resolve(base, d.get("test"), "data.test", path),
+        file=_resolve(base, d.get("file"), "data.file", path),
         split_column=d.get("split_column", "split"),
         id_column=d.get("id_column", "id"),
         slice_column=d.get("slice_column"),
@@ -267,8 +280,8 @@ def load_config(path: str | Path) -> Config:
         resamples=int(g.get("resamples", 2000)),
         seed=int(g.get("seed", 0)),
     )
-    artifacts_dir = _resolve(base, raw.get("artifacts", "artifacts"))
-    cache_path = _resolve(base, raw.get("cache")) or promptc_home() / "cache.sqlite"
+    artifacts_dir = _resolve(base, raw.get("artifacts", "artifacts"), "artifacts", path)
+    cache_path = _resolve(base, raw.get("cache"), "cache", path) or promptc_home() / "cache.sqlite"
     assert artifacts_dir is not None
     digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
     return Config(
@@ -284,3 +297,42 @@ def load_config(path: str | Path) -> Config:
         digest=digest,
         budget=_budget(raw.get("budget", {})),
     )
+
+
+def _stat(path: Path) -> os.stat_result | None:
+    """The path's stat, or None when it does not exist (yet)."""
+    try:
+        return path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def check_writable(config: Config, key: str) -> None:
+    """Refuse an `artifacts` or `cache` location promptc could not write, before any model call."""
+    path = config.artifacts_dir if key == "artifacts" else config.cache_path
+    fix = f"set {key}: in {config.path} to a path in a writable directory" + (
+        " (or set PROMPTC_HOME)" if key == "cache" else ""
+    )
+
+    def refuse(what: str) -> ConfigError:
+        return ConfigError(f"{config.path}: {key}: {what}", fix=fix)
+
+    try:
+        directory = path
+        if key == "cache":
+            directory = path.parent
+            found = _stat(path)
+            if found is not None and stat.S_ISDIR(found.st_mode):
+                raise refuse(f"{path} is a directory, not the cache file")
+            if found is not None and not os.access(path, os.W_OK):
+                raise refuse(f"{path} is not writable")
+        probe, found = directory, _stat(directory)
+        while found is None and probe != probe.parent:
+            probe = probe.parent
+            found = _stat(probe)
+    except OSError as exc:
+        raise refuse(f"{path}: {exc.strerror or exc}") from None
+    if found is None or not stat.S_ISDIR(found.st_mode):
+        raise refuse(f"{probe} is not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise refuse(f"{probe} is not writable")

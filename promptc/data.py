@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import math
 import re
+import stat
 import string
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -81,28 +83,104 @@ def hash_examples(examples: tuple[Example, ...] | list[Example]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+DATA_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet")
+FIX_PATH = "fix the path under data: in the config"
+
+
+def _check_data_path(path: Path) -> None:
+    """Refuse a data path that is missing, unreadable, or not a regular file."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise DataError(f"{path}: data file not found", fix=FIX_PATH) from None
+    except OSError as exc:
+        reason = {
+            errno.ELOOP: "a symlink loop",
+            errno.ENAMETOOLONG: "a path too long for the file system",
+        }.get(exc.errno or 0, exc.strerror or str(exc))
+        raise DataError(f"{path}: cannot open the data file ({reason})", fix=FIX_PATH) from None
+    if stat.S_ISDIR(mode):
+        raise DataError(f"{path}: is a directory, not a data file", fix=f"{FIX_PATH}: name one file")
+    if not stat.S_ISREG(mode):
+        raise DataError(f"{path}: is not a regular file", fix=FIX_PATH)
+    if path.suffix.lower() not in DATA_SUFFIXES:
+        raise DataError(
+            f"{path}: unsupported file type {path.suffix.lower()!r}",
+            fix="use .jsonl, .json, .csv, .tsv or .parquet",
+        )
+
+
+def _read_jsonl(path: Path) -> Any:
+    """One JSON object per line; a line that is not an object names its line number."""
+    import pandas as pd
+
+    rows = []
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as exc:
+                raise DataError(f"{path}:{number}: not valid JSON ({exc})", fix="fix the line") from None
+            if not isinstance(row, dict):
+                raise DataError(
+                    f"{path}:{number}: a JSON {type(row).__name__}, not an object",
+                    fix='write one object per line, e.g. {"id": "1", ...}',
+                )
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _read_json(path: Path) -> Any:
+    """A JSON list of row objects (or pandas' {column: {row: value}} layout)."""
+    import pandas as pd
+
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(data, list):
+        for number, row in enumerate(data, 1):
+            if not isinstance(row, dict):
+                raise DataError(
+                    f"{path}: item {number} is a JSON {type(row).__name__}, not an object",
+                    fix='write a list of objects, e.g. [{"id": "1", ...}]',
+                )
+        return pd.DataFrame(data)
+    if isinstance(data, dict):
+        return pd.DataFrame(data)
+    raise DataError(
+        f"{path}: a JSON {type(data).__name__}, not a list of objects", fix="write a list of rows"
+    )
+
+
 def _read_table(path: Path) -> Any:
     import pandas as pd
 
-    if not path.exists():
-        raise DataError(f"{path}: data file not found", fix="fix the path under data: in the config")
+    _check_data_path(path)
     suffix = path.suffix.lower()
     try:
         if suffix in (".jsonl", ".ndjson"):
-            return pd.read_json(path, lines=True, dtype=False)
+            return _read_jsonl(path)
         if suffix == ".json":
-            return pd.read_json(path, dtype=False)
+            return _read_json(path)
         if suffix == ".csv":
             return pd.read_csv(path, dtype=str, keep_default_na=False)
         if suffix == ".tsv":
             return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-        if suffix == ".parquet":
-            return pd.read_parquet(path)
-    except ValueError as exc:
-        raise DataError(f"{path}: cannot parse {suffix} file: {exc}", fix="check the file's format") from None
-    raise DataError(
-        f"{path}: unsupported file type {suffix!r}", fix="use .jsonl, .json, .csv, .tsv or .parquet"
-    )
+        return pd.read_parquet(path)
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})",
+            fix="save the file as UTF-8",
+        ) from None
+    except ImportError as exc:
+        raise DataError(
+            f"{path}: cannot read {suffix} files: {exc}", fix="pip install pyarrow, or convert the file"
+        ) from None
+    except (ValueError, TypeError, NotImplementedError, OSError) as exc:
+        reason = " ".join(str(exc).split())[:300]
+        raise DataError(
+            f"{path}: cannot parse {suffix} file: {reason}", fix="check the file's format"
+        ) from None
 
 
 def _line_of(path: Path, index: int) -> int:
@@ -215,7 +293,7 @@ def load_splits(spec: DataSpec, signature: Signature) -> Splits:
         bad = sorted(set(map(str, frame[spec.split_column])) - set(SPLITS))
         if bad:
             raise DataError(
-                f"{spec.file}: column {spec.split_column!r} has value(s) {', '.join(bad)}",
+                f"{spec.file}: column {spec.split_column!r} has value(s) {', '.join(map(repr, bad))}",
                 fix="use only train, val and test",
             )
         everything = _load_frame(frame, spec.file, spec, signature)

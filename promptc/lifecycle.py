@@ -16,7 +16,7 @@ from promptc import __version__
 from promptc.adapter import render_messages
 from promptc.artifacts import Artifact, Registry, Store, check_alias, check_target, is_id_prefix
 from promptc.cache import CallCache
-from promptc.config import Budget, Config, load_config
+from promptc.config import Budget, Config, check_writable, load_config
 from promptc.data import SplitReport, Splits, check_splits, coerce_value, load_splits
 from promptc.errors import BadInput, CheckFailed, RevisionMismatch, RuntimeFailure
 from promptc.evaluate import Evaluation, Prediction, evaluate, predict
@@ -49,6 +49,7 @@ def _checked_splits(config: Config) -> Splits:
 
 
 def _lm(config: Config) -> LM:
+    check_writable(config, "cache")
     lm = LM(config.target, CallCache(config.cache_path))
     lm.check_revision()
     return lm
@@ -74,6 +75,7 @@ def compile_config(config: Config, reporter: Reporter | None = None) -> CompileO
     reporter = reporter or Silent()
     check_target(config.target.model, config.target.revision, config.path)
     splits = _checked_splits(config)
+    check_writable(config, "artifacts")  # now, not after the model calls
     metric = load_metric(config.metric, config.program.signature, config.path.resolve().parent)
     optimizer = get_optimizer(config.optimizer.name, config.optimizer.settings)
     lm = _lm(config)

@@ -20,7 +20,7 @@ from typing import Any, Protocol, TypeVar
 
 from promptc.cache import CallCache, call_key
 from promptc.config import Target
-from promptc.errors import BudgetExceeded, ProviderError, RevisionMismatch
+from promptc.errors import BadInput, BudgetExceeded, PromptcError, ProviderError, RevisionMismatch
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -117,6 +117,10 @@ def _make_bridge(litellm: Any, prefix: str) -> Any:
                 raise litellm.ServiceUnavailableError(
                     message=str(exc), llm_provider=prefix, model=model
                 ) from exc
+            except ValueError as exc:  # the provider refuses the request itself, e.g. an unknown model
+                raise BadInput(
+                    f"target.model {prefix}/{model}: {exc}", fix="name a model this provider has"
+                ) from None
             model_response.choices[0].message.content = text
             model_response.model = f"{prefix}/{model}"
             model_response.usage = litellm.Usage(
@@ -316,6 +320,8 @@ class LM:
                 )
                 break
             except transient as exc:
+                if isinstance(exc.__context__, PromptcError):  # raised by our in-process provider
+                    raise exc.__context__ from None
                 if attempt >= self.target.max_retries:
                     raise ProviderError(
                         f"{self.target.model}: {type(exc).__name__} "
@@ -394,5 +400,5 @@ def price(model: str, prompt_tokens: int, completion_tokens: int) -> float | Non
 
 
 def _short(exc: Exception, limit: int = 300) -> str:
-    text = " ".join(str(exc).split())
+    text = " ".join(str(exc).split("Traceback (most recent call last)", 1)[0].split())
     return text[:limit] + ("..." if len(text) > limit else "")

@@ -6,6 +6,7 @@ A metric takes (gold outputs, predicted outputs) and returns a score in [0, 1].
 from __future__ import annotations
 
 import importlib
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -61,8 +62,37 @@ def load_metric(name: str, signature: Signature, config_dir: Path) -> Metric:
             f"metric: cannot import module {module_name!r} ({exc})",
             fix="make the module importable, or put it next to the config file",
         ) from None
+    except SyntaxError as exc:
+        raise ConfigError(
+            f"metric: {exc.filename}:{exc.lineno}: syntax error in module {module_name!r} ({exc.msg})",
+            fix="fix the metric module's syntax",
+        ) from None
+    except Exception as exc:  # the module's own top-level code failed
+        raise ConfigError(
+            f"metric: importing module {module_name!r} raised {type(exc).__name__}: {exc}",
+            fix="fix the metric module's top-level code (run python -c 'import "
+            f"{module_name}' next to the config to see the traceback)",
+        ) from None
     func = getattr(module, func_name, None)
     if not callable(func):
         raise ConfigError(f"metric: {module_name!r} has no function {func_name!r}", fix="check the name")
-    metric: Metric = func
+    return _finite(name, func)
+
+
+def _finite(name: str, func: Callable[..., Any]) -> Metric:
+    """A custom metric that refuses a score that is not a finite number (NaN would poison every mean)."""
+
+    def metric(gold: dict[str, Any], predicted: dict[str, Any]) -> float:
+        score = func(gold, predicted)
+        try:
+            value = float(score)
+        except (TypeError, ValueError):
+            value = math.nan
+        if not math.isfinite(value):
+            raise ValueError(
+                f"metric {name} returned {score!r}; a score must be a finite number (0 to 1): "
+                "fix the metric so it never returns NaN, infinity or a non-number"
+            )
+        return value
+
     return metric

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, RenderableType
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -46,7 +47,7 @@ class RichReporter:
 
     def stage(self, name: str, total: int) -> Advance:
         """Add a bar; return its advance callback."""
-        task = self.progress.add_task(name, total=total)
+        task = self.progress.add_task(escape(name), total=total)
         return lambda: self.progress.advance(task)
 
     def status(self, best: float | None, calls: int, tokens: int) -> None:
@@ -84,7 +85,7 @@ def slice_table(title: str, baseline: Evaluation, candidate: Evaluation) -> Tabl
         delta = cand.mean - base.mean if base else 0.0
         colour = "green" if delta > 0 else "red" if delta < 0 else "white"
         table.add_row(
-            "[bold]overall[/]" if name == OVERALL else name,
+            "[bold]overall[/]" if name == OVERALL else escape(name),
             str(cand.n),
             _fmt(base) if base else "-",
             _fmt(cand),
@@ -102,7 +103,9 @@ def _interval(low: float | None, high: float | None, signed: bool = False) -> st
 def gate_table(report: GateReport) -> Table:
     """Per slice: n, score and CI, reference, change and its CI, and the verdict with its rule."""
     level = f"{report.confidence:.0%}"
-    table = Table(title=f"release gates ({report.mode} mode)", caption=f"changes vs {report.reference}")
+    table = Table(
+        title=f"release gates ({report.mode} mode)", caption=escape(f"changes vs {report.reference}")
+    )
     for col, justify in (
         ("slice", "left"),
         ("n", "right"),
@@ -118,24 +121,31 @@ def gate_table(report: GateReport) -> Table:
             "[yellow]ungated[/]" if not s.gated else "[green]pass[/]" if s.passed else "[bold red]FAIL[/]"
         )
         table.add_row(
-            "[bold]overall[/]" if s.scope == OVERALL else s.scope,
+            "[bold]overall[/]" if s.scope == OVERALL else escape(s.scope),
             str(s.n),
             f"{s.score:.3f}{_interval(s.ci_low, s.ci_high)}",
             "-" if s.reference is None else f"{s.reference:.3f}",
             "-" if s.delta is None else f"{s.delta:+.3f}{_interval(s.delta_low, s.delta_high, signed=True)}",
             verdict,
-            s.decided_by,
+            escape(s.decided_by),
         )
     for c in report.missing:
-        table.add_row(c.scope, "0", "-", "-", "-", "[bold red]FAIL[/]", "present")
+        table.add_row(escape(c.scope), "0", "-", "-", "-", "[bold red]FAIL[/]", "present")
     return table
+
+
+def print_error(message: str, fix: str | None = None) -> None:
+    """An error and its fix on stderr, the text printed as it is (never read as markup)."""
+    err.print(Text.assemble(("error: ", "bold red"), message), highlight=False, soft_wrap=True)
+    if fix:
+        err.print(Text.assemble(("fix: ", "bold"), fix), highlight=False, soft_wrap=True)
 
 
 def print_failures(report: GateReport) -> None:
     """Each failed check on its own line (readable in CI logs)."""
     err.print(f"[bold red]gates failed:[/] {len(report.failures)} check(s)")
     for check in report.failures:
-        err.print(f"  - {check.message}", highlight=False, soft_wrap=True)
+        err.print(f"  - {check.message}", markup=False, highlight=False, soft_wrap=True)
 
 
 def usage_line(usage: Usage) -> str:
@@ -154,6 +164,7 @@ def print_estimate(cfg: Config, estimate: CompileEstimate) -> None:
     out.print(
         f"dry run: {estimate.optimizer} on {cfg.target.model}@{cfg.target.revision} "
         f"(train {sizes['train']}, val {sizes['val']}, test {sizes['test']} examples); no model was called",
+        markup=False,
         highlight=False,
         soft_wrap=True,
     )
@@ -161,7 +172,7 @@ def print_estimate(cfg: Config, estimate: CompileEstimate) -> None:
     table.add_column("stage")
     table.add_column("calls", justify="right")
     for name, n in estimate.search.stages:
-        table.add_row(name, f"{n:,}")
+        table.add_row(escape(name), f"{n:,}")
     out.print(table)
     out.print(f"search: {estimate.search.total:,} model calls", highlight=False)
     out.print(
@@ -173,7 +184,8 @@ def print_estimate(cfg: Config, estimate: CompileEstimate) -> None:
     if estimate.in_process:
         out.print("cost: $0 (local model)")
     elif estimate.cost_usd is None:
-        out.print(f"cost: unknown (litellm has no price for {', '.join(estimate.unpriced)})", highlight=False)
+        unpriced = ", ".join(estimate.unpriced)
+        out.print(f"cost: unknown (litellm has no price for {unpriced})", markup=False, highlight=False)
     else:
         out.print(f"cost: about ${estimate.cost_usd:.4f} (litellm's prices; replies counted at max_tokens)")
     budget = estimate.budget
@@ -207,5 +219,5 @@ def trial_table(outcome: CompileOutcome) -> Table:
             score, examples = "not scored", "0 (validate: false)"
         else:
             score, examples = f"{t.val_score:.3f}", str(t.n) + ("" if t.full else " (minibatch)")
-        table.add_row(t.name, score, examples, str(t.calls), mark)
+        table.add_row(escape(t.name), score, examples, str(t.calls), mark)
     return table

@@ -189,3 +189,38 @@ def test_python_api_serves_the_promoted_artifact(write_config: ConfigWriter) -> 
     other = write_config(lambda c: c["target"].update(revision="fake00000001"), name="other.yaml")
     with pytest.raises(RevisionMismatch):
         promptc.load(str(other), triage.artifact.id)
+
+
+def _relabel(tmp_path: Path, category: str, channel: str | None = None) -> None:
+    for split in ("train", "val", "test"):
+        path = tmp_path / f"data/{split}.jsonl"
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        for row in rows:
+            row["category"] = category
+            row["channel"] = channel or row["channel"]
+        write_jsonl(path, rows)
+
+
+def test_markup_in_labels_is_printed_as_text_in_errors(write_config: ConfigWriter) -> None:
+    config = write_config(
+        lambda c: c["program"]["outputs"]["category"].update(labels=["[/bold] oops", "fine"])
+    )
+    result = invoke("check", config)
+    assert result.exit_code == 2, result.output
+    assert "is not one of the labels [/bold] oops, fine" in result.output
+
+
+def test_model_replies_and_slice_names_are_printed_as_text(
+    write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    secret = "[red]secret[/red]"
+    config = write_config(lambda c: c["program"]["outputs"]["category"].update(labels=[secret, "other"]))
+    _relabel(tmp_path, secret, channel="[bold]web[/bold]")
+    checked = invoke("check", config)
+    assert checked.exit_code == 0, checked.output
+    assert "[bold]web[/bold]" in checked.output
+    assert invoke("compile", config).exit_code == 0
+    assert invoke("promote", config, "--artifact", "latest").exit_code == 0
+    answered = invoke("run", config, "--input", "ticket=where is my money")
+    assert answered.exit_code == 0, answered.output
+    assert f"category: {secret}" in answered.output

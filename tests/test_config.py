@@ -66,3 +66,72 @@ def test_config_must_be_a_mapping(tmp_path: Path) -> None:
     path.write_text("- a\n- b\n")
     with pytest.raises(ConfigError, match="must be a YAML mapping"):
         load_config(path)
+
+
+BILLION_LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{b}: &{b} [{', '.join([f'*{a}'] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+
+def test_a_yaml_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
+    import time
+
+    path = tmp_path / "bomb.yaml"
+    path.write_text(BILLION_LAUGHS)
+    start = time.perf_counter()
+    with pytest.raises(ConfigError, match="expands to more than 100,000 values") as info:
+        load_config(path)
+    assert time.perf_counter() - start < 5
+    assert info.value.exit_code == 2
+
+
+def test_an_alias_inside_its_own_anchor_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "loop.yaml"
+    path.write_text("program: &p\n  name: x\n  again: *p\n")
+    with pytest.raises(ConfigError, match=r"program\.again: an alias refers to a value that contains it"):
+        load_config(path)
+
+
+def test_a_huge_config_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "huge.yaml"
+    path.write_text("# padding\n" * 200_000)
+    with pytest.raises(ConfigError, match="too large for a config"):
+        load_config(path)
+
+
+def test_ordinary_anchors_and_merge_keys_still_load(write_config: ConfigWriter) -> None:
+    path = write_config()
+    text = path.read_text().replace(
+        "gates:\n", "strict: &strict\n  min: 0.5\ngates:\n  slices:\n    chat: *strict\n"
+    )
+    path.write_text(text.replace("artifacts: artifacts\n", ""))
+    with pytest.raises(ConfigError, match="strict"):  # an unknown top-level key, not an alias error
+        load_config(path)
+    path.write_text(text.replace("strict: &strict\n  min: 0.5\n", "").replace("*strict", "{min: 0.5}"))
+    assert load_config(path).gates.slices["chat"].min == 0.5
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("target: {model: a}\ntarget: {model: b}\n", "line 2, column 1: duplicate key target"),
+        ("program:\n  name: a\n  inputs: {}\n  name: b\n", "line 4, column 3: duplicate key program.name"),
+    ],
+)
+def test_duplicate_keys_are_refused_with_the_key_path(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "dup.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=expected) as info:
+        load_config(path)
+    assert info.value.exit_code == 2 and str(path) in info.value.message
+
+
+def test_labels_that_differ_only_in_case_are_refused(write_config: ConfigWriter) -> None:
+    path = write_config(
+        lambda c: c["program"]["outputs"]["category"].update(labels=["billing", "Billing", "shipping"])
+    )
+    with pytest.raises(
+        ConfigError, match=r"program\.outputs\.category\.labels: 'billing' and 'Billing'"
+    ) as info:
+        load_config(path)
+    assert info.value.exit_code == 2

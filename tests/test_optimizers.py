@@ -192,7 +192,9 @@ def test_mipro_keeps_its_optuna_study_in_sqlite(write_config: ConfigWriter) -> N
 
     result, _ = _compile(write_config(), "mipro", settings=MINIBATCH)
     url = f"sqlite:///{Path(os.environ['PROMPTC_HOME']) / 'optuna.sqlite'}"
-    study = optuna.load_study(study_name=result.lineage["optuna_study"], storage=url)
+    # The lineage names the search; the study of this run is that name plus a run id.
+    (name,) = [n for n in optuna.get_all_study_names(url) if n.startswith(result.lineage["optuna_study"])]
+    study = optuna.load_study(study_name=name, storage=url)
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(complete) >= 6
     assert {"instruction", "demo_set"} <= set(complete[0].params)

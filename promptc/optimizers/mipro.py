@@ -35,18 +35,21 @@ mb = min(minibatch_size, |val|):
 
 The optuna study is stored in SQLite next to the call cache (`optuna.sqlite` in the
 directory of `cache:`, by default `$PROMPTC_HOME/optuna.sqlite`), named after the
-program, target, seed, settings and data; each run replaces its study. Open it with
+program, target, seed, settings and data, plus a run id: each run has its own study. Open it with
 `optuna-dashboard sqlite:///<path>`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import json
 import math
+import os
 import re
+import time
+import uuid
 from collections import Counter
 from typing import Any
 
@@ -287,25 +290,35 @@ def study_name(inputs: CompileInputs, s: dict[str, Any]) -> str:
 
 
 def _study(inputs: CompileInputs, name: str, num_trials: int) -> tuple[Any, str]:
+    """A new optuna study for this run: `name` plus a run id, so concurrent runs never share one.
+
+    Earlier runs' studies are left alone (one may still be running); the name does not
+    influence sampling, which only the seeded sampler decides.
+    """
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     state_dir = inputs.state_dir or promptc_home()
     state_dir.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{(state_dir / 'optuna.sqlite').resolve()}"
-    storage = optuna.storages.RDBStorage(url)
-    with contextlib.suppress(KeyError):  # KeyError: the first run of this configuration
-        optuna.delete_study(study_name=name, storage=storage)
+    run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     sampler = optuna.samplers.TPESampler(
         seed=inputs.seed % 2**32, n_startup_trials=max(2, min(10, num_trials // 3))
     )
-    study = optuna.create_study(study_name=name, storage=storage, sampler=sampler, direction="maximize")
+    # Two runs creating the schema of a new SQLite file at once can collide; take turns.
+    with open(state_dir / "optuna.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        storage = optuna.storages.RDBStorage(url)
+        study = optuna.create_study(
+            study_name=f"{name}-{run_id}", storage=storage, sampler=sampler, direction="maximize"
+        )
     return study, url
 
 
 def compile_program(inputs: CompileInputs) -> CompileResult:
     """Propose instructions, bootstrap demo sets, search pairs of them with TPE, keep the best on val."""
     s = _settings(inputs.settings)
+    _prompt_lm(inputs, s)  # refuses a wrong prompt_model revision before any model call
     return run_search(inputs, lambda log: _search(log, s))
 
 
@@ -334,7 +347,7 @@ def _search(log: Search, s: dict[str, Any]) -> None:
     name = study_name(inputs, s)
     study, url = _study(inputs, name, n_trials)
     log.lineage["optuna_study"] = name
-    log.notes.append(f"optuna study {name!r} in {url} (open it with: optuna-dashboard {url})")
+    log.notes.append(f"optuna study {study.study_name!r} in {url} (open it with: optuna-dashboard {url})")
 
     def candidate(pair: tuple[int, int]) -> Candidate:
         return Candidate(instructions[pair[0]], demo_sets[pair[1]][1])

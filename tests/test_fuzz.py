@@ -1,0 +1,310 @@
+"""Seeded fuzzing of configs and data files through `check` and `eval`: never a traceback, only 0-3."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from promptc.cli import app
+from tests.conftest import base_config, make_examples, write_jsonl
+
+runner = CliRunner()
+CASES = 240
+CHUNK = 30  # cases per test, so a failure names a small range of seeds
+SPLITS = ("train", "val", "test")
+
+WEIRD: list[Any] = [
+    None,
+    True,
+    0,
+    -1,
+    2**64,
+    10**40,
+    -(10**20),
+    1e308,
+    -1e-308,
+    float("inf"),
+    float("nan"),
+    "",
+    " ",
+    "x" * 2000,
+    "\u202eevil\u200b",
+    "🙂 ünï",
+    "\x00",
+    "[/bold] oops",
+    "[red]x[/red]",
+    "../nope",
+    "fake/nosuch",
+    "1.0.0",
+    "label_accuracy",
+    "mipro",
+    [],
+    {},
+    [1, "a", None],
+    {"a": {"b": []}},
+    {"type": "enum", "labels": ["A", "a"]},
+    {"min": 2, "min_n": -5},
+]
+
+
+def paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every key path in a nest of dicts and lists (the root excluded)."""
+    found: list[tuple[Any, ...]] = []
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
+    for key, value in items:
+        found.append((*prefix, key))
+        found.extend(paths(value, (*prefix, key)))
+    return found
+
+
+def parent_of(root: Any, path: tuple[Any, ...]) -> Any:
+    for key in path[:-1]:
+        root = root[key]
+    return root
+
+
+def tweak(rng: random.Random, value: Any) -> Any:
+    """A value of the same type that the schema may well accept: the mutations that reach deepest."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return rng.choice([0, 1, -1, 2, value + 1, value * 1000, 2**31])
+    if isinstance(value, float):
+        return rng.choice([0.0, 1.0, 0.99, -0.5, 1e-9, 1e300, value * 2])
+    if isinstance(value, str):
+        return rng.choice(
+            [
+                "",
+                "x",
+                "🙂",
+                "[b]",
+                value.upper(),
+                value + " ",
+                value[::-1],
+                value * 3,
+                "data",
+                "data/none.jsonl",
+            ]
+        )
+    if isinstance(value, list):
+        return rng.choice([[], value + value, value[::-1], value[1:]])
+    if isinstance(value, dict) and value:
+        return {k: v for k, v in value.items() if k != rng.choice(sorted(value, key=str))}
+    return value
+
+
+def mutate_tree(rng: random.Random, tree: Any, log: list[str]) -> None:
+    """Drop, duplicate, retype, wrap or add a key somewhere in a nest of dicts and lists."""
+    all_paths = paths(tree)
+    if not all_paths:
+        return
+    path = rng.choice(all_paths)
+    parent, key = parent_of(tree, path), path[-1]
+    kinds = ["drop", "retype", "wrap", "listify", "add", "huge", "unicode", "copy"]
+    kind = "tweak" if rng.random() < 0.5 else rng.choice(kinds)
+    log.append(f"{kind} {'.'.join(map(str, path))}")
+    if kind == "tweak":
+        parent[key] = tweak(rng, parent[key])
+    elif kind == "drop":
+        del parent[key]
+    elif kind == "retype":
+        parent[key] = copy.deepcopy(rng.choice(WEIRD))
+    elif kind == "wrap":
+        parent[key] = [parent[key]]
+    elif kind == "listify":
+        value = parent[key]
+        parent[key] = list(value.items()) if isinstance(value, dict) else {"v": value}
+    elif kind == "add" and isinstance(parent, dict):
+        parent[rng.choice(["extra", "ü", "0", "program", "labels", "min"])] = copy.deepcopy(rng.choice(WEIRD))
+    elif kind == "huge":
+        parent[key] = rng.choice([10**100, -(10**100), 1e308, 2**63, -(2**63) - 1])
+    elif kind == "unicode":
+        parent[key] = rng.choice(
+            ["\u0000", "\udcff".encode("utf-8", "surrogatepass").decode("latin-1"), "ǅ", "ﬃ"]
+        )
+    elif kind == "copy" and isinstance(parent, dict):
+        other = rng.choice(all_paths)
+        parent[key] = copy.deepcopy(parent_of(tree, other)[other[-1]])
+
+
+def mutate_bytes(rng: random.Random, data: bytes, log: list[str]) -> bytes:
+    """Truncate, insert invalid bytes or YAML/JSON specials, duplicate or delete a line."""
+    kind = rng.choice(["truncate", "bytes", "dupline", "delline", "special", "empty"])
+    log.append(f"bytes:{kind}")
+    at = rng.randrange(len(data) + 1)
+    if kind == "truncate":
+        return data[:at]
+    if kind == "bytes":
+        return data[:at] + rng.choice([b"\xff\xfe", b"\x00", b"\x80abc", b"\xed\xa0\x80", b"\t"]) + data[at:]
+    if kind == "empty":
+        return b""
+    lines = data.split(b"\n")
+    i = rng.randrange(len(lines))
+    if kind == "dupline":
+        lines.insert(i, lines[i])
+    elif kind == "delline":
+        del lines[i]
+    else:
+        specials = [
+            b"&a",
+            b"*zz",
+            b"!!python/object:os.system",
+            b"<<: *x",
+            b"? [a]",
+            b"[1, 2]",
+            b"5",
+            b"{",
+            b"- -",
+        ]
+        lines.insert(i, rng.choice(specials))
+    return b"\n".join(lines)
+
+
+def mutate_rows(rng: random.Random, rows: list[dict[str, Any]], log: list[str]) -> bytes:
+    """JSON Lines with a row's field retyped or dropped, a row duplicated, or a line that is not an object."""
+    rows = copy.deepcopy(rows)
+    kind = rng.choice(["field", "field", "drop", "dup", "line", "extra"])
+    i = rng.randrange(len(rows))
+    field = rng.choice(sorted(rows[i]))
+    log.append(f"rows:{kind} row {i} {field}")
+    lines = [json.dumps(r) for r in rows]
+    if kind == "field":
+        rows[i][field] = copy.deepcopy(rng.choice(WEIRD))
+        lines[i] = json.dumps(rows[i])
+    elif kind == "drop":
+        del rows[i][field]
+        lines[i] = json.dumps(rows[i])
+    elif kind == "dup":
+        lines.insert(i, lines[i])
+    elif kind == "line":
+        lines[i] = rng.choice(["[1, 2]", "5", '"text"', "null", "{", '{"id": null}', "NaN", "{}"])
+    else:
+        rows[i][rng.choice(["split", "channel ", "ü"])] = rng.choice(WEIRD[:12])
+        lines[i] = json.dumps(rows[i])
+    return ("\n".join(lines) + "\n").encode()
+
+
+def weird_file(rng: random.Random, path: Path, log: list[str]) -> None:
+    """Something at a data path that is not a JSON Lines file: a directory, a loop, binary, nothing."""
+    kind = rng.choice(["dir", "loop", "binary", "missing", "fifo", "dangling", "json"])
+    log.append(f"data path: {kind}")
+    if kind == "dir":
+        path.mkdir()
+    elif kind == "loop":
+        path.symlink_to(path.name)
+    elif kind == "binary":
+        path.write_bytes(bytes(rng.randrange(256) for _ in range(512)))
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "dangling":
+        path.symlink_to("nowhere.jsonl")
+    elif kind == "json":
+        path.write_text(json.dumps(rng.choice(WEIRD)))
+
+
+def one_file(rng: random.Random, rows: dict[str, list[Any]], into: Path, log: list[str]) -> dict[str, Any]:
+    """All splits in one CSV, TSV, JSON or Parquet file with a split column, perhaps damaged."""
+    import pandas as pd
+
+    frame = pd.DataFrame([{**row, "split": split} for split in SPLITS for row in rows[split]])
+    suffix = rng.choice([".csv", ".tsv", ".json", ".parquet"])
+    path = into / f"all{suffix}"
+    if suffix == ".parquet":
+        frame.to_parquet(path)
+    elif suffix == ".json":
+        frame.to_json(path, orient=rng.choice(["records", "columns", "split", "index", "values"]))
+    else:
+        frame.to_csv(path, sep="," if suffix == ".csv" else "\t", index=False)
+    log.append(f"one {suffix} file")
+    if rng.random() < 0.6:
+        path.write_bytes(mutate_bytes(rng, path.read_bytes(), log))
+    return {"file": f"data/{path.name}", "slice_column": "channel"}
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any], dict[str, list[Any]]]:
+    """A small config compiled once (its artifact and call cache copied into every case)."""
+    root = tmp_path_factory.mktemp("fuzz")
+    cfg = base_config(root)
+    rows = {
+        "train": make_examples(12, seed=1, start=0),
+        "val": make_examples(8, seed=2, start=100),
+        "test": make_examples(8, seed=3, start=200),
+    }
+    for split in SPLITS:
+        write_jsonl(root / f"data/{split}.jsonl", rows[split])
+    cfg["optimizer"] = {"name": "labeled_fewshot", "seed": 1, "settings": {"k": 4}}
+    cfg["target"]["concurrency"] = 1
+    cfg["cache"] = (
+        "cache.sqlite"  # relative, like artifacts: every path a case can name stays in its directory
+    )
+    cfg["gates"]["resamples"] = 200
+    (root / "promptc.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    result = runner.invoke(app, ["compile", str(root / "promptc.yaml")])
+    assert result.exit_code in (0, 1), result.output
+    return root, cfg, rows
+
+
+def make_case(
+    seed: int, root: Path, cfg: dict[str, Any], rows: dict[str, list[Any]], into: Path
+) -> list[str]:
+    """Write case number seed (a mutated config and/or data files) under into; return what was done."""
+    rng = random.Random(seed)
+    log: list[str] = []
+    cfg = copy.deepcopy(cfg)
+    shutil.copytree(root / "data", into / "data")
+    (into / "artifacts").symlink_to(root / "artifacts")  # eval reads the compiled artifact, never writes
+    shutil.copy(root / "cache.sqlite", into / "cache.sqlite")
+    kinds = ["tweak", "tweak", "config", "config-bytes", "data", "data", "data-bytes", "data-path", "format"]
+    target = rng.choice(kinds)
+    if target == "tweak":
+        path = rng.choice(paths(cfg))
+        parent_of(cfg, path)[path[-1]] = tweak(rng, parent_of(cfg, path)[path[-1]])
+        log.append(f"tweak {'.'.join(map(str, path))}")
+    elif target == "config":
+        for _ in range(rng.randint(1, 3)):
+            mutate_tree(rng, cfg, log)
+    elif target == "data-path":
+        weird_file(rng, into / "data/weird.jsonl", log)
+        cfg["data"][rng.choice(SPLITS)] = "data/weird.jsonl"
+    elif target == "format":
+        cfg["data"] = one_file(rng, rows, into / "data", log)
+    text = yaml.safe_dump(cfg, sort_keys=False, allow_unicode=rng.random() < 0.5).encode()
+    if target == "config-bytes":
+        text = mutate_bytes(rng, text, log)
+    (into / "promptc.yaml").write_bytes(text)
+    if target in ("data", "data-bytes"):
+        split = rng.choice(SPLITS)
+        path = into / f"data/{split}.jsonl"
+        path.write_bytes(
+            mutate_bytes(rng, path.read_bytes(), log)
+            if target == "data-bytes"
+            else mutate_rows(rng, rows[split], log)
+        )
+    return log
+
+
+@pytest.mark.parametrize("first", range(0, CASES, CHUNK))
+def test_mutated_configs_and_data_never_crash(
+    compiled: tuple[Path, dict[str, Any], dict[str, list[Any]]], tmp_path: Path, first: int
+) -> None:
+    root, cfg, rows = compiled
+    for seed in range(first, first + CHUNK):
+        case = tmp_path / f"case{seed}"
+        log = make_case(seed, root, cfg, rows, case)
+        for command in ("check", "eval"):
+            result = runner.invoke(app, [command, str(case / "promptc.yaml")])
+            where = f"case {seed} ({'; '.join(log)}), promptc {command}:\n{result.output}"
+            assert result.exit_code in (0, 1, 2, 3), where
+            assert result.exception is None or isinstance(result.exception, SystemExit), where
+            assert "Traceback" not in result.output, where
+            assert "error: unexpected" not in result.output, where  # caught by the boundary, still a bug

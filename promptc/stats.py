@@ -83,10 +83,15 @@ def paired_interval(cand: Sequence[float], ref: Sequence[float], confidence: flo
     if n == 0:
         return UNBOUNDED
     if is_binary(cand) and is_binary(ref):
-        wins = sum(1 for c, r in zip(cand, ref, strict=True) if c > r)
-        losses = sum(1 for c, r in zip(cand, ref, strict=True) if c < r)
-        return _tango_mcnemar(wins, losses, n, alpha)
+        return _tango_mcnemar(*discordant(cand, ref), n, alpha)
     return _t_interval([c - r for c, r in zip(cand, ref, strict=True)], alpha)
+
+
+def discordant(cand: Sequence[float], ref: Sequence[float]) -> tuple[int, int]:
+    """Pairs where the candidate scores higher (wins) and lower (losses) than the reference."""
+    wins = sum(1 for c, r in zip(cand, ref, strict=True) if c > r)
+    losses = sum(1 for c, r in zip(cand, ref, strict=True) if c < r)
+    return wins, losses
 
 
 def significantly_better(cand: Sequence[float], ref: Sequence[float], confidence: float) -> bool:

@@ -66,3 +66,10 @@ def test_config_must_be_a_mapping(tmp_path: Path) -> None:
     path.write_text("- a\n- b\n")
     with pytest.raises(ConfigError, match="must be a YAML mapping"):
         load_config(path)
+
+
+def test_retired_gate_keys_still_load(write_config: ConfigWriter) -> None:
+    # resamples and seed tuned the old bootstrap; the intervals are exact now, so both are ignored.
+    path = write_config(lambda c: c["gates"].update(mode="confidence", resamples=500, seed=3))
+    gates = load_config(path).gates
+    assert gates.mode == "confidence" and not hasattr(gates, "resamples")

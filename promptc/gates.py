@@ -186,7 +186,7 @@ def _slice_result(
 ) -> SliceResult:
     label = "overall" if scope == OVERALL else f"slice {scope!r}"
     confident = gates.mode == "confidence"
-    level = f"{gates.confidence:.0%}"
+    level = f"{gates.confidence * 100:g}%"
     sign = 1.0 if gates.higher_is_better else -1.0
     c_scores = [cand.scores[i] for i in ids]
     paired = [i for i in ids if ref is not None and i in ref.scores]

@@ -13,9 +13,13 @@ Every interval here is two-sided at `confidence`, so each side errs at most (1 -
   m(1 - m), the binomial's, so this is at least as wide as the binomial case; approximate.
 - A mean of other scores: Student t (n >= 2; a single score gives no interval).
 - A paired change of 0/1 scores: Tango's score interval (Tango 1998) for the difference of
-  paired proportions, found by bisection, then widened to agree with the exact one-sided
-  McNemar test at 0: where that test does not reject "equal" at (1 - confidence) / 2, the
-  bound on that side does not exclude 0. Only discordant pairs (wins, losses) and n matter.
+  paired proportions with a continuity correction of half a pair, found by bisection, then
+  widened twice: each bound stays within its discordant cell's exact Clopper-Pearson bound
+  (the gain cannot exceed the win rate), and where the exact one-sided McNemar test does
+  not reject "equal" at (1 - confidence) / 2 the bound on that side does not exclude 0.
+  Only discordant pairs (wins, losses) and n matter. Exact enumeration over n 1-300,
+  accuracies 0.05-0.95, true changes 0-0.3 and correlations 0-0.99 found no one-sided
+  error above 0.024 at 0.025 (without the correction and widening: up to 0.034).
 - A paired change of other scores: a paired t-interval on the differences.
 """
 

@@ -1,12 +1,24 @@
-"""How often each gate mode promotes a candidate that is no better, and blocks one that is.
+"""How often confidence-mode gates promote a candidate they should not, and block one they should not.
 
-A simulated classifier with a known true accuracy answers each holdout example
-correctly or not (per-example Bernoulli draws; the reference's and candidate's
-errors are correlated through a shared per-example difficulty, as two prompts
-on one model are). For many seeded holdout draws we run promptc's own
-`check_gates` (the code `promptc eval` / `promote` use) and count verdicts.
+A simulated classifier with a known true accuracy answers each example of one gated slice
+correctly or not. The reference's and the candidate's answers are correlated as two prompts
+on one model are: each example has a difficulty u ~ U(0, 1); the reference is right when
+u < its accuracy; the candidate reuses u with probability rho (else draws its own) and is
+right when that is below its accuracy. For equal accuracies rho is the correlation of the
+two right/wrong indicators. For each cell, many seeded holdout draws go through promptc's
+own `check_gates` (the code `promptc eval` and `promote` use) and the verdicts are counted.
+Each cell also gives the exact rate: with 0/1 scores a verdict depends only on the counts
+(right answers for a floor; wins and losses for a change), so `check_gates` is run once per
+possible count and weighted by its binomial / multinomial probability.
 
-Run: .venv/bin/python bench/gate_simulation.py [--draws 400]
+Scenarios (reference accuracy 0.70 throughout, 95% confidence):
+- min_gain 0, candidate truly equal: a promotion is a false promotion.
+- min 0.70, candidate truly 0.70: a pass is a false promotion (the floor is not exceeded).
+- max_drop 0.05, candidate truly 0.60 (a drop of twice the margin): a pass is a false promotion.
+- max_drop 0.05, candidate truly 0.65 (a drop of exactly the margin, the hardest case).
+- min_gain 0, candidate truly 0.80 (+0.10): a block is a missed gain (1 - power).
+
+Run: .venv/bin/python bench/gate_simulation.py [--draws 2000]
 """
 
 from __future__ import annotations
@@ -15,121 +27,163 @@ import argparse
 import math
 import random
 import time
+import zlib
 from dataclasses import dataclass
+from functools import cache
 
 from promptc.config import GateRule, Gates
 from promptc.gates import ScoreSet, check_gates
 
-SLICES = ("email", "chat", "phone", "social")
+RHOS = (0.6, 0.8, 0.9, 0.97, 0.99)
+SIZES = (1, 2, 5, 10, 20, 50, 200)
+REFERENCE = 0.70
+SLICE = "chat"
 
 
 @dataclass(frozen=True)
 class Scenario:
-    name: str
-    reference: dict[str, float]  # true accuracy per slice
-    candidate: dict[str, float]
-    gates: dict[str, GateRule | dict[str, GateRule] | None]
-    promote_is_wrong: bool  # True: promoting is the error we count; False: blocking is
+    title: str
+    candidate: float  # true accuracy
+    rule: GateRule
+    promote_is_wrong: bool  # True: a pass is the error counted; False: a block is
+    paired: bool = True  # False: the rule reads only the candidate, so rho does not matter
 
 
-def draw(truth: dict[str, float], other: dict[str, float], n: int, rho: float, rng: random.Random):  # type: ignore[no-untyped-def]
-    """Paired correctness for one holdout draw: (candidate ScoreSet, reference ScoreSet)."""
+SCENARIOS = (
+    Scenario("false promotion: truly equal candidate, `min_gain: 0`", 0.70, GateRule(min_gain=0.0), True),
+    Scenario(
+        "false promotion: floor at the true accuracy, `min: 0.70`", 0.70, GateRule(min=0.70), True, False
+    ),
+    Scenario("false promotion: candidate truly -0.10, `max_drop: 0.05`", 0.60, GateRule(max_drop=0.05), True),
+    Scenario(
+        "false promotion: candidate truly -0.05 (at the margin), `max_drop: 0.05`",
+        0.65,
+        GateRule(max_drop=0.05),
+        True,
+    ),
+    Scenario(
+        "missed gain: candidate truly +0.10, `min_gain: 0` (1 - power)", 0.80, GateRule(min_gain=0.0), False
+    ),
+)
+
+
+def draw(cand_acc: float, n: int, rho: float, rng: random.Random) -> tuple[ScoreSet, ScoreSet]:
+    """One holdout draw of n paired examples in one slice: (candidate, reference) scores."""
     cand, ref, slices = {}, {}, {}
-    for name in SLICES:
-        for i in range(n):
-            u = rng.random()
-            v = u if rng.random() < rho else rng.random()  # shared difficulty with probability rho
-            key = f"{name}-{i}"
-            ref[key] = 1.0 if u < other[name] else 0.0
-            cand[key] = 1.0 if v < truth[name] else 0.0
-            slices[key] = name
+    for i in range(n):
+        u = rng.random()
+        v = u if rng.random() < rho else rng.random()
+        key = f"{SLICE}-{i}"
+        ref[key] = 1.0 if u < REFERENCE else 0.0
+        cand[key] = 1.0 if v < cand_acc else 0.0
+        slices[key] = SLICE
     return ScoreSet(cand, slices), ScoreSet(ref, slices)
 
 
-def rate(k: int, n: int) -> str:
-    p = k / n
-    half = 1.96 * math.sqrt(p * (1 - p) / n) if 0 < p < 1 else 0.0
-    return f"{p:.3f} ± {half:.3f}"
+def error_rate(scenario: Scenario, mode: str, rho: float, n: int, draws: int) -> float:
+    """Fraction of seeded draws that end in the scenario's error."""
+    gates = Gates(slices={SLICE: scenario.rule}, mode=mode, confidence=0.95)
+    rng = random.Random(zlib.crc32(f"{scenario.title}|{mode}|{rho}|{n}".encode()))
+    errors = 0
+    for _ in range(draws):
+        cand, ref = draw(scenario.candidate, n, rho, rng)
+        passed = check_gates(gates, cand, ref).passed
+        errors += passed if scenario.promote_is_wrong else not passed
+    return errors / draws
+
+
+@cache
+def passes(rule: GateRule, mode: str, n: int, wins: int, losses: int, right: int) -> bool:
+    """The verdict on one slice with these counts: wins and losses versus the reference, `right` ties."""
+    ties = n - wins - losses
+    cand = [1.0] * wins + [0.0] * losses + [1.0] * right + [0.0] * (ties - right)
+    ref = [0.0] * wins + [1.0] * losses + [1.0] * right + [0.0] * (ties - right)
+    ids = [f"{SLICE}-{i}" for i in range(n)]
+    slices: dict[str, str | None] = dict.fromkeys(ids, SLICE)
+    gates = Gates(slices={SLICE: rule}, mode=mode, confidence=0.95)
+    report = check_gates(
+        gates,
+        ScoreSet(dict(zip(ids, cand, strict=True)), slices),
+        ScoreSet(dict(zip(ids, ref, strict=True)), slices),
+    )
+    return report.passed
+
+
+def log_pmf(counts: tuple[int, ...], probs: tuple[float, ...]) -> float:
+    """Log multinomial probability of the counts (a zero-probability outcome gives -inf)."""
+    out = math.lgamma(sum(counts) + 1)
+    for k, p in zip(counts, probs, strict=True):
+        if k:
+            if p <= 0:
+                return -math.inf
+            out += k * math.log(p) - math.lgamma(k + 1)
+    return out
+
+
+def exact_rate(scenario: Scenario, mode: str, rho: float, n: int) -> float:
+    """The scenario's error rate, summed over every possible count instead of sampled."""
+    total = 0.0
+    if not scenario.paired:  # a floor reads only how many the candidate gets right
+        p = scenario.candidate
+        for right in range(n + 1):
+            verdict = passes(scenario.rule, mode, n, right, 0, 0)  # n right "wins" over an all-wrong ref
+            prob = math.exp(log_pmf((right, n - right), (p, 1 - p)))
+            total += prob * (verdict if scenario.promote_is_wrong else not verdict)
+        return total
+    both = rho * min(REFERENCE, scenario.candidate) + (1 - rho) * REFERENCE * scenario.candidate
+    p_win, p_loss = scenario.candidate - both, REFERENCE - both
+    for wins in range(n + 1):
+        for losses in range(n + 1 - wins):
+            prob = math.exp(log_pmf((wins, losses, n - wins - losses), (p_win, p_loss, 1 - p_win - p_loss)))
+            if prob < 1e-13:  # at most ~2e-9 in all for n = 200
+                continue
+            verdict = passes(scenario.rule, mode, n, wins, losses, 0)
+            total += prob * (verdict if scenario.promote_is_wrong else not verdict)
+    return total
+
+
+def cell(p: float, draws: int, exact: float) -> str:
+    """A simulated rate with its Monte Carlo standard error, and the exact rate."""
+    return f"{p:.4f} ± {math.sqrt(p * (1 - p) / draws):.4f} ({exact:.4f})"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--draws", type=int, default=400)
-    parser.add_argument("--n", type=int, default=50, help="examples per slice (4 slices)")
-    parser.add_argument("--rho", type=float, default=0.6, help="error correlation between the two prompts")
+    parser.add_argument("--draws", type=int, default=2000, help="holdout draws per cell")
     args = parser.parse_args()
-    flat = dict.fromkeys(SLICES, 0.70)
-    better = dict.fromkeys(SLICES, 0.80)
-    worse_chat = {**flat, "chat": 0.60}
-    scenarios = [
-        Scenario(
-            "superiority (overall.min_gain 0): truly equal -> promoted",
-            flat,
-            flat,
-            {"overall": GateRule(min_gain=0.0)},
-            True,
-        ),
-        Scenario(
-            "superiority (overall.min_gain 0): truly +0.10 -> blocked",
-            flat,
-            better,
-            {"overall": GateRule(min_gain=0.0)},
-            False,
-        ),
-        Scenario(
-            "non-inferiority (slice max_drop 0.05): chat truly -0.10 -> promoted",
-            flat,
-            worse_chat,
-            {"default": GateRule(max_drop=0.05)},
-            True,
-        ),
-        Scenario(
-            "non-inferiority (slice max_drop 0.05): truly equal -> blocked",
-            flat,
-            flat,
-            {"default": GateRule(max_drop=0.05)},
-            False,
-        ),
-        Scenario(
-            "non-inferiority (slice max_drop 0.15): chat truly -0.20 -> promoted",
-            flat,
-            {**flat, "chat": 0.50},
-            {"default": GateRule(max_drop=0.15)},
-            True,
-        ),
-        Scenario(
-            "non-inferiority (slice max_drop 0.15): truly equal -> blocked",
-            flat,
-            flat,
-            {"default": GateRule(max_drop=0.15)},
-            False,
-        ),
-    ]
-    modes = [("point", 0.95), ("confidence", 0.90), ("confidence", 0.95)]
+    bound = (1 - 0.95) / 2
     print(
-        f"draws per cell: {args.draws}; holdout: {len(SLICES)} slices x {args.n} examples; "
-        f"true reference accuracy 0.70; error correlation {args.rho}; bootstrap resamples 1000\n"
+        f"draws per cell: {args.draws}; one gated slice of n examples; reference accuracy {REFERENCE}; "
+        f"confidence 0.95, one-sided bound {bound:.3f}\n"
+        "cells: simulated rate ± 1 Monte Carlo standard error (exact rate)\n"
     )
-    header = (
-        "| scenario (error counted) | "
-        + " | ".join(f"{m} mode" + (f" {c:.0%}" if m == "confidence" else "") for m, c in modes)
-        + " |"
-    )
-    print(header)
-    print("|---|" + "---:|" * len(modes))
     start = time.perf_counter()
-    for s_index, scenario in enumerate(scenarios):
-        cells = []
-        for mode, confidence in modes:
-            gates = Gates(mode=mode, confidence=confidence, resamples=1000, **scenario.gates)  # type: ignore[arg-type]
-            rng = random.Random(1000 * s_index + 7)
-            errors = 0
-            for _ in range(args.draws):
-                cand, ref = draw(scenario.candidate, scenario.reference, args.n, args.rho, rng)
-                passed = check_gates(gates, cand, ref).passed
-                errors += passed if scenario.promote_is_wrong else not passed
-            cells.append(rate(errors, args.draws))
-        print(f"| {scenario.name} | " + " | ".join(cells) + " |")
+    over: list[str] = []
+    for scenario in SCENARIOS:
+        print(f"#### {scenario.title}\n")
+        print("| error correlation | " + " | ".join(f"n={n}" for n in SIZES) + " |")
+        print("|---|" + "---:|" * len(SIZES))
+        rows = [("confidence", rho) for rho in (RHOS if scenario.paired else (None,))]
+        rows.append(("point", 0.97 if scenario.paired else None))
+        for mode, rho in rows:
+            rates = [error_rate(scenario, mode, rho or 0.0, n, args.draws) for n in SIZES]
+            exact = [exact_rate(scenario, mode, rho or 0.0, n) for n in SIZES]
+            label = "any (a floor reads only the candidate)" if rho is None else str(rho)
+            if mode == "point":
+                label += ", point mode"
+            cells = [cell(p, args.draws, e) for p, e in zip(rates, exact, strict=True)]
+            print(f"| {label} | " + " | ".join(cells) + " |")
+            if mode == "confidence" and scenario.promote_is_wrong:
+                over += [
+                    f"{scenario.title}, rho {rho}, n={n}: {p:.4f} (exact {e:.4f})"
+                    for n, p, e in zip(SIZES, rates, exact, strict=True)
+                    if e > bound or p - 2 * math.sqrt(p * (1 - p) / args.draws) > bound
+                ]
+        print()
+    print(
+        "false-promotion cells over the bound (exact rate, or simulated by more than 2 standard errors): "
+        + ("; ".join(over) or "none")
+    )
     print(f"\nwall time: {time.perf_counter() - start:.0f} s")
 
 

@@ -86,8 +86,6 @@ class Gates:
     mode: str = "point"
     confidence: float = 0.95
     higher_is_better: bool = True
-    resamples: int = 2000
-    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -277,8 +275,6 @@ def load_config(path: str | Path) -> Config:
         mode=g.get("mode", "point"),
         confidence=float(g.get("confidence", 0.95)),
         higher_is_better=bool(g.get("higher_is_better", True)),
-        resamples=int(g.get("resamples", 2000)),
-        seed=int(g.get("seed", 0)),
     )
     artifacts_dir = _resolve(base, raw.get("artifacts", "artifacts"), "artifacts", path)
     cache_path = _resolve(base, raw.get("cache"), "cache", path) or promptc_home() / "cache.sqlite"

@@ -1,4 +1,4 @@
-"""Run a program over examples: predictions, scores, per-slice summaries with bootstrap CIs."""
+"""Run a program over examples: predictions, scores, per-slice summaries with confidence intervals."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from promptc.errors import RuntimeFailure
 from promptc.lm import LM
 from promptc.metrics import Metric
 from promptc.program import Candidate, Program
+from promptc.stats import mean_interval
 
 OVERALL = "(overall)"
 
@@ -156,7 +157,7 @@ class Record:
 
 @dataclass(frozen=True)
 class Summary:
-    """n, mean and a bootstrap confidence interval."""
+    """n, mean and a confidence interval for the mean (promptc.stats.mean_interval)."""
 
     n: int
     mean: float
@@ -193,24 +194,9 @@ class Evaluation:
         }
 
 
-def bootstrap_ci(
-    scores: list[float], *, seed: int, confidence: float = 0.95, resamples: int = 2000
-) -> tuple[float, float]:
-    """A seeded percentile-bootstrap interval for the mean."""
-    import numpy as np
-
-    if not scores:
-        return (0.0, 0.0)
-    rng = np.random.default_rng(seed)
-    values = np.asarray(scores, dtype=float)
-    means = values[rng.integers(0, len(values), size=(resamples, len(values)))].mean(axis=1)
-    alpha = (1 - confidence) / 2
-    return float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha))
-
-
 def summarise(scores: list[float], *, seed: int, confidence: float = 0.95) -> Summary:
-    """n, mean and bootstrap CI of a list of scores."""
-    low, high = bootstrap_ci(scores, seed=seed, confidence=confidence)
+    """n, mean and the gates' interval for the mean (stats.mean_interval; seed is unused)."""
+    low, high = mean_interval(scores, confidence)
     mean = sum(scores) / len(scores) if scores else 0.0
     return Summary(n=len(scores), mean=round(mean, 6), ci_low=round(low, 6), ci_high=round(high, 6))
 

@@ -1,21 +1,30 @@
 """Release gates per slice: floors, changes versus a reference, slice sizes.
 
-Two modes. `point` compares point estimates. `confidence` asks the bootstrap
-interval to clear each threshold: a floor needs the interval's lower bound above
-it, and a change versus the reference is judged by a paired bootstrap over the
-examples both evaluations share (resampling example ids, not two independent
-means). Every check records the rule, threshold and value that decided it.
+Two modes, one semantics. A floor (`min`, `max`) is met at or beyond its threshold; a gain
+rule (`min_gain`, `min_rel_gain`) asks for strictly more than its threshold, so `min_gain: 0`
+means "better"; a drop rule (`max_drop`, `max_rel_drop`) is met when the change is no worse
+than minus its threshold. `point` mode applies this to point estimates. `confidence` mode
+applies it to the bound of a two-sided interval at `confidence` from promptc.stats: floors
+use the interval for the mean (Clopper-Pearson for scores in [0, 1]), changes the paired
+interval over the examples both evaluations share (Tango's score interval with exact
+McNemar for 0/1 scores, paired t otherwise). Relative rules divide the change's bound by
+the reference mean, treating that mean as fixed (an approximation: it ignores the
+reference's own sampling error). Every check records the rule, threshold and value that
+decided it, and in confidence mode which interval produced the value.
 """
 
 from __future__ import annotations
 
 import math
-import zlib
 from dataclasses import dataclass
 from typing import Any
 
 from promptc.config import GateRule, Gates
 from promptc.evaluate import OVERALL
+from promptc.stats import discordant, is_binary, mean_interval, mean_method, paired_interval, paired_method
+
+# Means of a few hundred scores carry rounding error around 1e-16; a threshold met "exactly" is met.
+_EPS = 1e-12
 
 
 @dataclass(frozen=True)
@@ -152,28 +161,20 @@ def merge_rules(default: GateRule | None, named: GateRule | None) -> GateRule | 
     )
 
 
-class _Resampler:
-    """Seeded bootstrap resampling of one group's examples (paired when a reference is given)."""
-
-    def __init__(self, cand: list[float], ref: list[float] | None, gates: Gates, scope: str) -> None:
-        import numpy as np
-
-        # A per-scope seed keeps each slice's interval independent of which other slices exist.
-        rng = np.random.default_rng([gates.seed, zlib.crc32(scope.encode())])
-        n = len(cand)
-        idx = rng.integers(0, n, size=(gates.resamples, n)) if n else np.zeros((gates.resamples, 0), int)
-        self.cand = np.asarray(cand, dtype=float)[idx].mean(axis=1) if n else np.zeros(gates.resamples)
-        self.ref = np.asarray(ref, dtype=float)[idx].mean(axis=1) if ref is not None and n else None
-        self.alpha = (1 - gates.confidence) / 2
-
-    def interval(self, values: Any) -> tuple[float, float]:
-        import numpy as np
-
-        return float(np.quantile(values, self.alpha)), float(np.quantile(values, 1 - self.alpha))
-
-
 def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else 0.0
+
+
+def _relative(value: float, reference: float) -> float:
+    """A change as a fraction of the reference; from a reference of 0 any change is infinite."""
+    if reference != 0:
+        return value / abs(reference)
+    return math.copysign(math.inf, value) if value else 0.0
+
+
+def _clears(value: float, threshold: float, *, strict: bool) -> bool:
+    """value > threshold (strict) or value >= threshold, up to float rounding of the means."""
+    return value > threshold + _EPS if strict else value >= threshold - _EPS
 
 
 def _fmt(x: float) -> str:
@@ -183,34 +184,30 @@ def _fmt(x: float) -> str:
 def _slice_result(
     scope: str, ids: list[str], rule: GateRule | None, cand: ScoreSet, ref: ScoreSet | None, gates: Gates
 ) -> SliceResult:
-    import numpy as np
-
     label = "overall" if scope == OVERALL else f"slice {scope!r}"
     confident = gates.mode == "confidence"
+    level = f"{gates.confidence * 100:g}%"
     sign = 1.0 if gates.higher_is_better else -1.0
     c_scores = [cand.scores[i] for i in ids]
     paired = [i for i in ids if ref is not None and i in ref.scores]
-    rs = _Resampler(c_scores, None, gates, scope)
-    score, (low, high) = _mean(c_scores), rs.interval(rs.cand)
+    score, (low, high) = _mean(c_scores), mean_interval(c_scores, gates.confidence)
+    floor_method = mean_method(c_scores)
 
     ref_mean = delta = d_low = d_high = None
     gain_bounds: tuple[float, float] | None = None
-    rel_bounds: tuple[float, float] | None = None
-    rel = None
+    change_method = ""
     if ref is not None and paired:
         pc = [cand.scores[i] for i in paired]
         pr = [ref.scores[i] for i in paired]
-        pair = _Resampler(pc, pr, gates, scope)
-        assert pair.ref is not None
         ref_mean, delta = _mean(pr), _mean(pc) - _mean(pr)
-        d_low, d_high = pair.interval(pair.cand - pair.ref)
-        gain = sign * delta
-        gain_bounds = (min(sign * d_low, sign * d_high), max(sign * d_low, sign * d_high))
-        # From a reference of 0 any gain is infinitely large in relative terms (and no change is 0).
-        rel = gain / abs(ref_mean) if ref_mean != 0 else (math.copysign(math.inf, gain) if gain else 0.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratios = sign * (pair.cand - pair.ref) / np.abs(pair.ref)
-        rel_bounds = pair.interval(np.nan_to_num(ratios, nan=0.0, posinf=1e6, neginf=-1e6))
+        d_low, d_high = paired_interval(pc, pr, gates.confidence)
+        # For a lower-is-better metric the gain is the fall in the score: negate and swap the bounds.
+        gain_bounds = (d_low, d_high) if sign > 0 else (-d_high, -d_low)
+        change_method = paired_method(pc, pr)
+        if is_binary(pc) and is_binary(pr):
+            wins, losses = discordant(pc, pr)
+            better, worse = (wins, losses) if sign > 0 else (losses, wins)
+            change_method += f"; {better} better, {worse} worse of {len(paired)} pairs"
 
     checks: list[GateCheck] = []
 
@@ -232,13 +229,21 @@ def _slice_result(
             add("min_n", rule.min_n, len(ids), ok, f"n={len(ids)} {'>=' if ok else '<'} min_n {rule.min_n}")
         if rule.min is not None:
             value = low if confident else score
-            what = f"CI lower bound {_fmt(low)}" if confident else f"score {_fmt(score)}"
-            ok = value >= rule.min
+            what = (
+                f"{level} CI lower bound {_fmt(low)} ({floor_method})"
+                if confident
+                else f"score {_fmt(score)}"
+            )
+            ok = _clears(value, rule.min, strict=False)
             add("min", rule.min, value, ok, f"{what} {'>=' if ok else '<'} min {_fmt(rule.min)}")
         if rule.max is not None:
             value = high if confident else score
-            what = f"CI upper bound {_fmt(high)}" if confident else f"score {_fmt(score)}"
-            ok = value <= rule.max
+            what = (
+                f"{level} CI upper bound {_fmt(high)} ({floor_method})"
+                if confident
+                else f"score {_fmt(score)}"
+            )
+            ok = _clears(-value, -rule.max, strict=False)
             add("max", rule.max, value, ok, f"{what} {'<=' if ok else '>'} max {_fmt(rule.max)}")
         change_rules = [
             ("max_drop", rule.max_drop, False),
@@ -249,25 +254,30 @@ def _slice_result(
         for name, threshold, relative in change_rules:
             if threshold is None:
                 continue
-            if delta is None:
+            if delta is None or gain_bounds is None or ref_mean is None:
                 add(
                     name, threshold, None, False, f"{name} cannot be judged: no {gates.reference} scores here"
                 )
                 continue
-            point = rel if relative else sign * delta
-            bounds = rel_bounds if relative else gain_bounds
-            assert point is not None and bounds is not None
+            point, bound = sign * delta, gain_bounds[0]
+            if relative:
+                point, bound = _relative(point, ref_mean), _relative(bound, ref_mean)
             unit = " (relative)" if relative else ""
-            value = bounds[0] if confident else point
-            what = f"gain lower bound {value:+.3f}" if confident else f"gain {value:+.3f}"
+            value = bound if confident else point
+            what = (
+                f"gain {point:+.3f}{unit}, {level} CI lower bound {bound:+.3f} ({change_method})"
+                if confident
+                else f"gain {point:+.3f}{unit}"
+            )
             if name.startswith("max"):
-                # A drop is a negative gain: the worst plausible gain must not fall below -threshold.
-                ok = value >= -threshold - 1e-12
+                # A drop is a negative gain: the (worst plausible) gain must not fall below -threshold.
+                ok = _clears(value, -threshold, strict=False)
                 verdict = f"{'within' if ok else 'beyond'} {name} {threshold:.3f}"
             else:
-                ok = value >= threshold - 1e-12
-                verdict = f"{'>=' if ok else '<'} {name} {threshold:+.3f}"
-            add(name, threshold, value, ok, f"{what}{unit} vs {gates.reference} {verdict}")
+                # A gain rule asks for strictly more than the threshold: min_gain 0 means better.
+                ok = _clears(value, threshold, strict=True)
+                verdict = f"{'>' if ok else '<='} {name} {threshold:+.3f}"
+            add(name, threshold, value, ok, f"{what} vs {gates.reference} {verdict}")
 
     return SliceResult(
         scope=scope,

@@ -135,3 +135,10 @@ def test_labels_that_differ_only_in_case_are_refused(write_config: ConfigWriter)
     ) as info:
         load_config(path)
     assert info.value.exit_code == 2
+
+
+def test_retired_gate_keys_still_load(write_config: ConfigWriter) -> None:
+    # resamples and seed tuned the old bootstrap; the intervals are exact now, so both are ignored.
+    path = write_config(lambda c: c["gates"].update(mode="confidence", resamples=500, seed=3))
+    gates = load_config(path).gates
+    assert gates.mode == "confidence" and not hasattr(gates, "resamples")

@@ -9,6 +9,7 @@ import pytest
 from promptc.config import GateRule, Gates
 from promptc.evaluate import OVERALL
 from promptc.gates import ScoreSet, check_gates
+from promptc.stats import mean_interval
 
 
 def scores(per_slice: dict[str, list[float]]) -> ScoreSet:
@@ -92,7 +93,7 @@ def test_confidence_mode_uses_the_interval_not_the_point() -> None:
     assert "CI lower bound" in confident.failures[0].message
 
 
-def test_paired_bootstrap_sees_a_consistent_gain_that_unpaired_noise_would_hide() -> None:
+def test_the_paired_interval_sees_a_consistent_gain_that_unpaired_noise_would_hide() -> None:
     base = bernoulli(0.6, 200, seed=1)
     # The candidate fixes 16 of the reference's errors and changes nothing else: a real, consistent gain.
     cand, fixed = list(base), 0
@@ -110,11 +111,87 @@ def test_paired_bootstrap_sees_a_consistent_gain_that_unpaired_noise_would_hide(
     assert report.passed
 
 
-def test_confidence_intervals_are_seeded() -> None:
+def test_an_identical_candidate_is_not_better() -> None:
+    base = bernoulli(0.7, 200, seed=2)
+    gates = Gates(overall=GateRule(min_gain=0.0), mode="confidence")
+    report = check_gates(gates, scores({"s": base}), scores({"s": base}))
+    overall = by_scope(report)[OVERALL]
+    # The old percentile bootstrap gave [+0.00, +0.00] here and passed; the paired interval is not empty.
+    assert overall.delta == 0 and overall.delta_low is not None and overall.delta_low < 0
+    assert not report.passed
+    assert "0 better, 0 worse of 200 pairs" in report.failures[0].message
+    # Point mode is strict too: no change is not a gain.
+    point = check_gates(Gates(overall=GateRule(min_gain=0.0)), scores({"s": base}), scores({"s": base}))
+    assert not point.passed and "gain +0.000 vs baseline <= min_gain +0.000" in point.failures[0].message
+
+
+def test_one_fixed_example_in_high_agreement_is_not_a_gain() -> None:
+    base = bernoulli(0.7, 200, seed=2)
+    cand = list(base)
+    cand[base.index(0.0)] = 1.0  # 1 win, 0 losses: exact McNemar p = 0.5
+    report = check_gates(
+        Gates(overall=GateRule(min_gain=0.0), mode="confidence"), scores({"s": cand}), scores({"s": base})
+    )
+    low = by_scope(report)[OVERALL].delta_low
+    assert not report.passed and low is not None and low <= 0.0
+    assert "<= min_gain +0.000" in report.failures[0].message
+
+
+def test_a_one_example_slice_cannot_pass_a_high_floor() -> None:
+    cand = scores({"big": [1.0] * 45 + [0.0] * 5, "tiny": [1.0]})
+    report = check_gates(Gates(slices={"tiny": GateRule(min=0.9)}, mode="confidence"), cand, None)
+    tiny = by_scope(report)["tiny"]
+    assert tiny.score == 1.0 and tiny.ci_low == pytest.approx(0.025) and tiny.ci_high == 1.0
+    assert not report.passed and "Clopper-Pearson" in report.failures[0].message
+
+
+def test_a_clearly_better_candidate_passes() -> None:
+    base = bernoulli(0.6, 200, seed=5)
+    cand, fixed, broken = list(base), 0, 0
+    for i, v in enumerate(base):
+        if v == 0.0 and fixed < 30:
+            cand[i], fixed = 1.0, fixed + 1
+        elif v == 1.0 and broken < 3:
+            cand[i], broken = 0.0, broken + 1
+    gates = Gates(overall=GateRule(min_gain=0.0, min=0.55), mode="confidence")
+    report = check_gates(gates, scores({"s": cand}), scores({"s": base}))
+    assert report.passed, [c.message for c in report.failures]
+    assert "30 better, 3 worse of 200 pairs" in by_scope(report)[OVERALL].checks[1].message
+
+
+def test_max_drop_passes_for_an_identical_candidate() -> None:
+    same = scores({name: bernoulli(0.7, 50, seed=i) for i, name in enumerate(("email", "chat", "phone"))})
+    report = check_gates(Gates(default=GateRule(max_drop=0.1), mode="confidence"), same, same)
+    assert report.passed
+    assert all(s.delta_low is not None and -0.1 < s.delta_low < 0 for s in report.slices)
+    # ... but "no worse at all" cannot be shown from 50 identical examples.
+    assert not check_gates(Gates(default=GateRule(max_drop=0.0), mode="confidence"), same, same).passed
+
+
+def test_relative_rules_divide_the_bound_by_the_reference_mean() -> None:
+    base = [1.0] * 100 + [0.0] * 100
+    cand = [1.0] * 100 + [1.0] * 40 + [0.0] * 60  # 40 wins, no losses: 0.5 -> 0.7
+    gates = Gates(overall=GateRule(min_gain=0.1, min_rel_gain=0.2), mode="confidence")
+    overall = by_scope(check_gates(gates, scores({"s": cand}), scores({"s": base})))[OVERALL]
+    gain, rel = overall.checks
+    assert rel.value == pytest.approx(gain.value / 0.5, abs=1e-5)
+    assert gain.passed and rel.passed
+
+
+def test_lower_is_better_metrics_flip_the_interval() -> None:
+    errors_ref = [1.0] * 60 + [0.0] * 140
+    errors_cand = [0.0] * 30 + [1.0] * 30 + [0.0] * 140  # 30 fewer errors, none new
+    gates = Gates(overall=GateRule(min_gain=0.0, max=0.3), higher_is_better=False, mode="confidence")
+    report = check_gates(gates, scores({"s": errors_cand}), scores({"s": errors_ref}))
+    overall = by_scope(report)[OVERALL]
+    assert report.passed and overall.delta_high is not None and overall.delta_high < 0
+    assert "30 better, 0 worse" in overall.checks[1].message
+
+
+def test_intervals_are_the_ones_stats_gives() -> None:
     rng = random.Random(4)
-    cand = scores({"s": [rng.random() for _ in range(40)]})
-    a = check_gates(Gates(overall=GateRule(min=0.5), mode="confidence", seed=1, resamples=300), cand, None)
-    b = check_gates(Gates(overall=GateRule(min=0.5), mode="confidence", seed=1, resamples=300), cand, None)
-    c = check_gates(Gates(overall=GateRule(min=0.5), mode="confidence", seed=2, resamples=300), cand, None)
-    assert a.slices[0].ci_low == b.slices[0].ci_low
-    assert (a.slices[0].ci_low, a.slices[0].ci_high) != (c.slices[0].ci_low, c.slices[0].ci_high)
+    values = [rng.random() for _ in range(40)]
+    report = check_gates(Gates(overall=GateRule(min=0.5), mode="confidence"), scores({"s": values}), None)
+    assert (report.slices[0].ci_low, report.slices[0].ci_high) == pytest.approx(
+        mean_interval(values, 0.95), abs=1e-6
+    )

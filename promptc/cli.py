@@ -19,6 +19,7 @@ from promptc import __version__
 from promptc.config import Config, load_config
 from promptc.errors import PromptcError
 from promptc.evaluate import OVERALL
+from promptc.program import Candidate
 from promptc.render import (
     err,
     gate_table,
@@ -320,10 +321,15 @@ def show(artifact: ArtifactArg, config: OptionalConfig = None) -> None:
         soft_wrap=True,
     )
     out.print(f"file: {art.path}", markup=False, soft_wrap=True)
-    out.rule("messages as the model receives them (inputs as {placeholders})")
-    for message in prompt_preview(art):
-        out.print(f"[bold cyan]{escape(message['role'])}[/]", highlight=False)
-        out.print(message["content"], markup=False, highlight=False)
+    candidate = Candidate.from_dict(c["candidate"])
+    out.rule("decision")
+    for line in candidate.decision_lines():
+        out.print(line, markup=False, highlight=False)
+    for title, messages in prompt_preview(art):
+        out.rule(f"messages as the model receives them{title} (inputs as {{placeholders}})")
+        for message in messages:
+            out.print(f"[bold cyan]{escape(message['role'])}[/]", highlight=False)
+            out.print(message["content"], markup=False, highlight=False)
     out.rule("lineage")
     lineage = c["lineage"]
     for key in ("promptc_version", "config_sha256", "metric", "optimizer", "splits", "lm_requests", "tokens"):
@@ -353,6 +359,17 @@ def diff(a: ArtifactArg, b: ArtifactArg, config: OptionalConfig = None) -> None:
     cfg = _config(config) if config else None
     left, right = find_artifact(a, cfg), find_artifact(b, cfg)
     lc, rc = left.content, right.content
+    out.rule(f"decision: {left.id} -> {right.id}")
+    decisions = list(
+        difflib.unified_diff(
+            Candidate.from_dict(lc["candidate"]).decision_lines(),
+            Candidate.from_dict(rc["candidate"]).decision_lines(),
+            left.id,
+            right.id,
+            lineterm="",
+        )
+    )
+    out.print("\n".join(decisions) if decisions else "(same decision)", markup=False, highlight=False)
     out.rule(f"instructions: {left.id} -> {right.id}")
     lines = list(
         difflib.unified_diff(

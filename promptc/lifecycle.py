@@ -516,9 +516,18 @@ def find_artifact(ref: str, config: Config | None) -> Artifact:
     return resolve_artifact(config, ref)
 
 
-def prompt_preview(artifact: Artifact) -> list[dict[str, str]]:
-    """The messages the model receives, with each input shown as a {placeholder}."""
+def prompt_preview(artifact: Artifact) -> list[tuple[str, list[dict[str, str]]]]:
+    """The messages the model receives, with each input shown as a {placeholder}: one list per
+    ensemble member (titled), else one. Nearest-neighbour demos are shown as the pool's first k."""
     program = Program.from_dict(artifact.content["program"])
     candidate = Candidate.from_dict(artifact.content["candidate"])
     placeholders = {f.name: "{" + f.name + "}" for f in program.signature.inputs}
-    return render_messages(program, candidate, placeholders)
+    members = candidate.members or (candidate,)
+    out = []
+    for i, member in enumerate(members, 1):
+        title = f", member {i} of {len(members)}" if candidate.members else ""
+        if member.knn:
+            title += f", demos: {member.knn} nearest of the pool per input, here the first"
+            member = Candidate(member.instructions, member.demos[: member.knn], member.decision)
+        out.append((title, render_messages(program, member, placeholders)))
+    return out

@@ -173,6 +173,27 @@ class Candidate:
             members=tuple(cls.from_dict(m) for m in data.get("members", ())),
         )
 
+    def decision_lines(self) -> list[str]:
+        """How this candidate answers, line by line (show and diff print these)."""
+        if self.members:
+            lines = [f"ensemble of {len(self.members)}: label distributions averaged (else a vote)"]
+            for i, member in enumerate(self.members, 1):
+                lines += [f"member {i}: {line}" for line in member.decision_lines()]
+            return lines
+        lines = [
+            "answer: the most likely label by the model's log-probabilities"
+            if self.decision == "logprob"
+            else "answer: the model's generated reply, parsed"
+        ]
+        if self.calibration:
+            biases = ", ".join(f"{label} {bias:+.3f}" for label, bias in sorted(self.calibration.items()))
+            lines.append(f"calibration (added to each label's log-probability): {biases}")
+        if self.knn:
+            lines.append(f"demos: for each input, its {self.knn} most similar of {len(self.demos)} (BM25)")
+        else:
+            lines.append(f"demos: {len(self.demos)} fixed")
+        return lines
+
     def describe(self) -> str:
         """A short human-readable summary: demos, decision, calibration, ensemble size."""
         if self.members:

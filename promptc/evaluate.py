@@ -238,11 +238,23 @@ def evaluate(
     seed: int = 0,
     on_done: Callable[[], None] | None = None,
 ) -> Evaluation:
-    """Run the candidate over examples and score each one."""
+    """Run the candidate over examples and score each one.
 
-    def one(example: Example) -> Record:
-        prediction = predict(program, candidate, lm, example.inputs)
-        return Record(example.id, example.slice, prediction, score_prediction(metric, example, prediction))
+    An ensemble is run one member at a time over all the examples, so each member's shared
+    prompt stays in the model's key-value cache; the progress callback follows the last member.
+    """
 
-    records = tuple(lm.map(one, examples, on_done))
+    def run(member: Candidate, done: Callable[[], None] | None) -> list[Prediction]:
+        return lm.map(lambda e: predict(program, member, lm, e.inputs), examples, done)
+
+    if candidate.members:
+        last = len(candidate.members) - 1
+        answers = [run(m, on_done if i == last else None) for i, m in enumerate(candidate.members)]
+        predictions = [combine(program, candidate, list(column)) for column in zip(*answers, strict=True)]
+    else:
+        predictions = run(candidate, on_done)
+    records = tuple(
+        Record(e.id, e.slice, p, score_prediction(metric, e, p))
+        for e, p in zip(examples, predictions, strict=True)
+    )
     return Evaluation(records=records, summaries=summarise_records(records, seed=seed))

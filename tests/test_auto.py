@@ -239,4 +239,14 @@ def test_calibration_is_stored_shown_and_applied_when_served(write_config: Confi
     assert "shipping" in result.output
     assert load(path, "latest")(ticket=ticket) == {"category": "shipping"}
     shown = CliRunner().invoke(app, ["show", outcome.artifact.id, "--config", str(path)])
-    assert shown.exit_code == 0 and "calibration" in shown.output
+    assert shown.exit_code == 0 and "calibration (added to each label's log-probability)" in shown.output
+    plain = write_config(
+        lambda c: (c["program"].update(instructions=CUES), c["optimizer"].update(name="labeled_fewshot")),
+        model="fake/biased",
+        name="plain.yaml",
+    )
+    other = compile_config(load_config(plain)).artifact
+    diffed = CliRunner().invoke(app, ["diff", other.id, outcome.artifact.id, "--config", str(path)])
+    assert diffed.exit_code == 0, diffed.output
+    assert "-answer: the model's generated reply, parsed" in diffed.output
+    assert "+calibration (added to each label's log-probability)" in diffed.output

@@ -1,0 +1,386 @@
+"""Split disjointness: shared ids, equal normalised inputs and near-duplicate inputs across splits.
+
+Two inputs are near-duplicates when the Jaccard similarity of their sets of character 4-grams
+(of the normalised text, padded with one space at each end) reaches `data.near_duplicate_threshold`.
+MinHash LSH proposes candidate pairs without comparing every pair; each candidate is then scored by
+its exact Jaccard similarity, so a reported similarity is exact and no pair under the threshold is
+reported. The default threshold, 0.5 ("at least half of the distinct 4-grams of the two inputs are
+shared"), catches one word replaced in a sentence of six words or more unless the words swapped make
+up more than about a third of its characters; unrelated sentences on one topic share 2-10% of their
+4-grams and sentences that share a long phrase 20-45%, so they are not flagged.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray as _NDArray
+
+from promptc.data import SPLITS, Example, Splits
+
+DEFAULT_THRESHOLD = 0.5
+SHINGLE_SIZE = 4
+PERMUTATIONS = 128
+SEED = 20261123
+# LSH bands are chosen so that a pair exactly at the threshold becomes a candidate with at least this
+# probability; at 0.5 that is 42 bands of 3 rows (0.996), at 0.85 16 bands of 8 rows (0.994).
+RECALL_AT_THRESHOLD = 0.99
+# Candidates whose MinHash estimate falls this far under the threshold are dropped before the exact
+# score: at least 3.3 standard deviations of the estimate for a pair at the threshold.
+ESTIMATE_MARGIN = 0.15
+_CHUNK = 2048
+_PAIRS_PER_STEP = 1 << 18
+_MULTIPLIER = 0x01000193  # FNV's 32-bit prime
+
+U32 = np.uint32
+NDArray = _NDArray[Any]
+U64 = np.uint64
+
+
+@dataclass(frozen=True)
+class Leak:
+    """Two examples in different splits that are the same (or nearly)."""
+
+    kind: str  # "id" | "input" | "near_duplicate"
+    a: Example
+    b: Example
+    similarity: float = 1.0
+
+
+@dataclass(frozen=True)
+class SplitReport:
+    """The result of check_splits."""
+
+    sizes: dict[str, int]
+    slices: dict[str, dict[str, int]]
+    leaks: tuple[Leak, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        """True when no leak was found."""
+        return not self.leaks
+
+
+_WORD, _DIGIT, _JOINER, _SEPARATOR, _SPACE, _DROPPED = range(6)
+# Apostrophes, hyphens, full stops and the like: removed inside a word, a space elsewhere.
+_JOINERS = frozenset("'`\u00b4\u02bc\u2018\u2019\u201b\u2032-\u2010\u2011\u2212._\u00b7")
+
+
+@lru_cache(maxsize=65536)
+def _char_class(char: str) -> int:
+    """How normalisation treats a character, from its Unicode category."""
+    category = unicodedata.category(char)
+    if char.isspace() or category[0] == "Z":
+        return _SPACE
+    if category == "Nd":
+        return _DIGIT
+    if char in _JOINERS:
+        return _JOINER
+    if category[0] in "PS" or category == "Cc":
+        return _SEPARATOR
+    if category == "Cf":  # zero-width spaces and joiners, soft hyphens, byte-order marks
+        return _DROPPED
+    return _WORD
+
+
+def _runs(flags: NDArray, doc: NDArray) -> tuple[NDArray, NDArray]:
+    """First and last positions of each run of set flags, a run never crossing into another text."""
+    joined = np.append((doc[1:] == doc[:-1]) & flags[1:] & flags[:-1], False)
+    firsts = np.flatnonzero(flags & ~np.insert(joined[:-1], 0, False))
+    lasts = np.flatnonzero(flags & ~joined)
+    return firsts, lasts
+
+
+def _outside(doc: NDArray, at: NDArray, of: NDArray) -> NDArray:
+    """Where position `at` is not in the same text as position `of`."""
+    clipped = np.clip(at, 0, max(len(doc) - 1, 0))
+    outside: NDArray = (at < 0) | (at >= len(doc)) | (doc[clipped] != doc[of])
+    return outside
+
+
+def normalise_all(texts: Sequence[str]) -> list[str]:
+    """`normalise` for many texts at once: one vectorised pass over all their characters."""
+    folded = [unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", t).casefold()) for t in texts]
+    codes = np.frombuffer("".join(folded).encode("utf-32-le"), dtype=U32)
+    doc = np.repeat(np.arange(len(folded)), np.fromiter(map(len, folded), dtype=np.int64, count=len(folded)))
+    table = np.zeros(0x110000, dtype=np.uint8)
+    present = np.flatnonzero(np.bincount(codes, minlength=1))
+    table[present] = [_char_class(chr(c)) for c in present.tolist()]
+    kind = table[codes]
+    kept = kind != _DROPPED
+    codes, kind, doc = codes[kept], kind[kept], doc[kept]
+    # A run of joiners between two letters goes (doesn't -> doesnt, e-mail -> email); any other
+    # run of punctuation or symbols, the point in 3.5 included, becomes a space.
+    joiner = kind == _JOINER
+    firsts, lasts = _runs(joiner, doc)
+    before, after = firsts - 1, lasts + 1
+    inside_word = ~_outside(doc, before, firsts) & ~_outside(doc, after, lasts)
+    inside_word &= (kind[np.clip(before, 0, None)] == _WORD) & (
+        kind[np.clip(after, 0, len(kind) - 1)] == _WORD
+    )
+    kept = np.ones(len(kind), dtype=bool)
+    kept[np.flatnonzero(joiner)[np.repeat(inside_word, lasts - firsts + 1)]] = False
+    space = (kind == _SPACE) | (kind == _SEPARATOR) | joiner
+    codes, space, doc = np.where(space, U32(32), codes)[kept], space[kept], doc[kept]
+    # A run of whitespace inside a text becomes one space; at either end of a text, nothing.
+    firsts, lasts = _runs(space, doc)
+    inner = ~_outside(doc, firsts - 1, firsts) & ~_outside(doc, lasts + 1, lasts)
+    kept = ~space
+    kept[firsts[inner]] = True
+    lengths = np.bincount(doc[kept], minlength=len(folded)).tolist()
+    joined = codes[kept].tobytes().decode("utf-32-le")
+    ends = np.cumsum(lengths).tolist() if lengths else []
+    return [joined[end - length : end] for end, length in zip(ends, lengths, strict=True)]
+
+
+def normalise(text: str) -> str:
+    """Fold Unicode forms, case, punctuation, symbols and whitespace, for comparing texts."""
+    return normalise_all([text])[0]
+
+
+def input_text(example: Example) -> str:
+    """The example's input values, normalised and joined in field-name order."""
+    return " | ".join(normalise(str(example.inputs[k])) for k in sorted(example.inputs))
+
+
+def _input_texts(examples: Sequence[Example]) -> list[str]:
+    """input_text for many examples at once (they share one signature)."""
+    if not examples:
+        return []
+    columns = [normalise_all([str(e.inputs[k]) for e in examples]) for k in sorted(examples[0].inputs)]
+    return [" | ".join(values) for values in zip(*columns, strict=True)]
+
+
+def _padded(text: str) -> str:
+    return f" {text} ".ljust(SHINGLE_SIZE)
+
+
+def shingles(text: str) -> frozenset[str]:
+    """The set of character 4-grams of a normalised text, padded with a space at each end."""
+    padded = _padded(text)
+    return frozenset(padded[i : i + SHINGLE_SIZE] for i in range(len(padded) - SHINGLE_SIZE + 1))
+
+
+def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    """|a & b| / |a | b|."""
+    shared = len(a & b)
+    return shared / (len(a) + len(b) - shared)
+
+
+def _fmix64(h: NDArray) -> NDArray:
+    """MurmurHash3's 64-bit finaliser: a bijection that spreads every input bit over the output."""
+    h = h ^ (h >> U64(33))
+    h = h * U64(0xFF51AFD7ED558CCD)
+    h = h ^ (h >> U64(33))
+    h = h * U64(0xC4CEB9FE1A85EC53)
+    mixed: NDArray = h ^ (h >> U64(33))
+    return mixed
+
+
+def _fmix32(h: NDArray) -> NDArray:
+    """MurmurHash3's 32-bit finaliser, the pre-mix of datasketch's affine32 MinHash scheme."""
+    h = h ^ (h >> U32(16))
+    h = h * U32(0x85EBCA6B)
+    h = h ^ (h >> U32(13))
+    h = h * U32(0xC2B2AE35)
+    mixed: NDArray = h ^ (h >> U32(16))
+    return mixed
+
+
+def _shingle_hashes(texts: Sequence[str]) -> tuple[NDArray, NDArray, NDArray]:
+    """A 32-bit hash of the 4-gram at every position of the padded texts laid end to end, where
+    each text starts, and how many 4-grams it has."""
+    padded = [_padded(t) for t in texts]
+    lengths = np.fromiter(map(len, padded), dtype=np.int64, count=len(padded))
+    codes = np.frombuffer("".join(padded).encode("utf-32-le"), dtype=U32)
+    hashes = codes[: len(codes) - 3] * U32(_MULTIPLIER)
+    for k in range(1, SHINGLE_SIZE):
+        hashes += codes[k : len(codes) - 3 + k]
+        if k < SHINGLE_SIZE - 1:
+            hashes *= U32(_MULTIPLIER)
+    return hashes, np.cumsum(lengths) - lengths, lengths - SHINGLE_SIZE + 1
+
+
+def shingle_hashes(text: str) -> list[int]:
+    """The 32-bit hashes of the 4-grams of one normalised text, as minhash_signatures uses them."""
+    hashes, _, counts = _shingle_hashes([text])
+    return [int(h) for h in hashes[: int(counts[0])]]
+
+
+def _permutations(num_perm: int) -> tuple[NDArray, NDArray]:
+    """The (a, b) of datasketch's affine32 permutations h -> a * h + b mod 2**32 for SEED."""
+    generator = np.random.RandomState(SEED)
+    a = generator.randint(0, 1 << 31, num_perm, dtype=U32) * U32(2) + U32(1)
+    return a, generator.randint(0, 1 << 32, num_perm, dtype=U32)
+
+
+def minhash_signatures(texts: Sequence[str], num_perm: int) -> NDArray:
+    """One row of MinHash values per text, equal to datasketch's affine32 MinHash of its 4-grams."""
+    a, b = _permutations(num_perm)
+    hashes, starts, counts = _shingle_hashes(texts)
+    mixed = _fmix32(hashes)
+    signatures = np.empty((len(texts), num_perm), dtype=U32)
+    # Texts of similar length go together into a 2-D block, short rows padded with their own last
+    # 4-gram (a repeat never changes a minimum), so each permutation is one vectorised pass.
+    order = np.argsort(counts, kind="stable")
+    for first in range(0, len(texts), _CHUNK):
+        rows = order[first : first + _CHUNK]
+        width = int(counts[rows].max())
+        block = mixed[starts[rows][:, None] + np.minimum(np.arange(width), counts[rows][:, None] - 1)]
+        scratch = np.empty_like(block)
+        out = np.empty((len(rows), num_perm), dtype=U32)
+        for j in range(num_perm):
+            np.multiply(block, a[j], out=scratch)
+            np.add(scratch, b[j], out=scratch)
+            scratch.min(axis=1, out=out[:, j])
+        signatures[rows] = out
+    return signatures
+
+
+@dataclass(frozen=True)
+class _Side:
+    """One split's distinct normalised inputs, the text of each example, and the texts' sketches."""
+
+    texts: list[str]
+    text_of: list[int]
+    members: list[list[int]]
+    signatures: NDArray
+    keys: NDArray
+
+
+def lsh_bands(threshold: float) -> tuple[int, int]:
+    """(bands, rows): the most rows per band, within PERMUTATIONS, that still make a pair at the
+    threshold a candidate with probability RECALL_AT_THRESHOLD or more (more rows, fewer candidates)."""
+    for rows in range(PERMUTATIONS // 2, 0, -1):
+        bands = PERMUTATIONS // rows
+        if 1 - (1 - threshold**rows) ** bands >= RECALL_AT_THRESHOLD:
+            return bands, rows
+    return PERMUTATIONS, 1
+
+
+def _band_keys(signatures: NDArray, rows: int) -> NDArray:
+    """One 64-bit key per band of `rows` MinHash values (a key collision only adds a candidate)."""
+    bands = signatures.reshape(len(signatures), -1, rows).astype(U64)
+    keys = bands[:, :, 0]
+    for row in range(1, rows):
+        keys = _fmix64(keys * U64(0x9E3779B97F4A7C15) + bands[:, :, row])
+    return keys
+
+
+def _band_collisions(left: NDArray, right: NDArray) -> tuple[NDArray, NDArray]:
+    """(left rows, right rows) with equal keys in one band."""
+    order = np.argsort(left, kind="stable")
+    ranked = left[order]
+    low = np.searchsorted(ranked, right, side="left")
+    count = np.searchsorted(ranked, right, side="right") - low
+    hit = np.flatnonzero(count)
+    per_hit = count[hit]
+    within = np.arange(int(per_hit.sum())) - np.repeat(np.cumsum(per_hit) - per_hit, per_hit)
+    return order[np.repeat(low[hit], per_hit) + within], np.repeat(hit, per_hit)
+
+
+def _candidate_pairs(left: _Side, right: _Side, floor: float) -> NDArray:
+    """Distinct (left text, right text) pairs that share a band and whose MinHash estimate of
+    Jaccard similarity reaches `floor`."""
+    kept = []
+    for band in range(left.keys.shape[1]):
+        lefts, rights = _band_collisions(left.keys[:, band], right.keys[:, band])
+        for start in range(0, len(lefts), _PAIRS_PER_STEP):
+            i, j = lefts[start : start + _PAIRS_PER_STEP], rights[start : start + _PAIRS_PER_STEP]
+            estimate = (left.signatures[i] == right.signatures[j]).mean(axis=1)
+            close = estimate >= floor
+            kept.append(i[close] * len(right.texts) + j[close])
+    codes = np.unique(np.concatenate(kept)) if kept else np.empty(0, dtype=np.int64)
+    return np.stack([codes // len(right.texts), codes % len(right.texts)], axis=1)
+
+
+def _side(examples: Sequence[Example], bands: int, rows: int) -> _Side:
+    numbers: dict[str, int] = {}
+    text_of = [numbers.setdefault(text, len(numbers)) for text in _input_texts(examples)]
+    members: list[list[int]] = [[] for _ in numbers]
+    for i, t in enumerate(text_of):
+        members[t].append(i)
+    signatures = minhash_signatures(list(numbers), bands * rows)
+    return _Side(list(numbers), text_of, members, signatures, _band_keys(signatures, rows))
+
+
+class _ShingleSets(dict[int, frozenset[str]]):
+    """The shingle sets of a list of texts, computed on first use."""
+
+    def __init__(self, texts: list[str]) -> None:
+        super().__init__()
+        self.texts = texts
+
+    def __missing__(self, index: int) -> frozenset[str]:
+        self[index] = shingles(self.texts[index])
+        return self[index]
+
+
+def _near_duplicate_texts(left: _Side, right: _Side, threshold: float) -> list[tuple[int, int, float]]:
+    """(left text, right text, exact Jaccard) for distinct texts at or above the threshold."""
+    left_sets, right_sets = _ShingleSets(left.texts), _ShingleSets(right.texts)
+    found = []
+    for i, j in _candidate_pairs(left, right, threshold - ESTIMATE_MARGIN).tolist():
+        similarity = jaccard(left_sets[i], right_sets[j])
+        if similarity >= threshold:
+            found.append((i, j, similarity))
+    return found
+
+
+def _id_leaks(a: Sequence[Example], b: Sequence[Example]) -> list[Leak]:
+    ids = {e.id.strip(): e for e in reversed(a)}
+    return [Leak("id", ids[e.id.strip()], e) for e in b if e.id.strip() in ids]
+
+
+def _input_leaks(a: Sequence[Example], left: _Side, b: Sequence[Example], right: _Side) -> list[Leak]:
+    first = {left.texts[t]: a[i] for i, t in reversed(list(enumerate(left.text_of)))}
+    return [
+        Leak("input", first[right.texts[t]], e)
+        for e, t in zip(b, right.text_of, strict=True)
+        if right.texts[t] in first
+    ]
+
+
+def _near_duplicate_leaks(
+    a: Sequence[Example], left: _Side, b: Sequence[Example], right: _Side, threshold: float
+) -> list[Leak]:
+    leaks = []
+    for i, j, similarity in _near_duplicate_texts(left, right, threshold):
+        for x in left.members[i]:
+            for y in right.members[j]:
+                leaks.append((y, x, Leak("near_duplicate", a[x], b[y], round(similarity, 3))))
+    return [leak for _, _, leak in sorted(leaks, key=lambda item: item[:2])]
+
+
+def _slice_counts(splits: Splits) -> dict[str, dict[str, int]]:
+    slices: dict[str, dict[str, int]] = {}
+    for name, examples in splits.items():
+        for e in examples:
+            slices.setdefault(e.slice or "(none)", {s: 0 for s in SPLITS})[name] += 1
+    return dict(sorted(slices.items()))
+
+
+def check_splits(splits: Splits, near_duplicate_threshold: float = DEFAULT_THRESHOLD) -> SplitReport:
+    """Find examples shared across splits: same id, same normalised input, near-duplicate input."""
+    by_name = dict(splits.items())
+    bands, rows = lsh_bands(near_duplicate_threshold)
+    sides = {name: _side(examples, bands, rows) for name, examples in by_name.items()}
+    leaks: list[Leak] = []
+    for left, right in (("train", "val"), ("train", "test"), ("val", "test")):
+        a, b = by_name[left], by_name[right]
+        ids = _id_leaks(a, b)
+        shared = {(leak.a.id, leak.b.id) for leak in ids}
+        near = _near_duplicate_leaks(a, sides[left], b, sides[right], near_duplicate_threshold)
+        leaks.extend(ids)
+        leaks.extend(_input_leaks(a, sides[left], b, sides[right]))
+        leaks.extend(leak for leak in near if (leak.a.id, leak.b.id) not in shared)
+    return SplitReport(
+        sizes={name: len(examples) for name, examples in splits.items()},
+        slices=_slice_counts(splits),
+        leaks=tuple(leaks),
+    )

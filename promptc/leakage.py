@@ -13,7 +13,7 @@ up more than about a third of its characters; unrelated sentences on one topic s
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -33,6 +33,10 @@ RECALL_AT_THRESHOLD = 0.99
 # Candidates whose MinHash estimate falls this far under the threshold are dropped before the exact
 # score: at least 3.3 standard deviations of the estimate for a pair at the threshold.
 ESTIMATE_MARGIN = 0.15
+# A 4-gram in more than this many inputs (a template's fixed wording, the commonest words) does not
+# make two texts candidates: LSH over such 4-grams would pair every two rows of one template.
+COMMON_ROWS = 1000
+_COUNT_BITS = 22
 _CHUNK = 2048
 _PAIRS_PER_STEP = 1 << 18
 _MULTIPLIER = 0x01000193  # FNV's 32-bit prime
@@ -47,6 +51,7 @@ class Leak:
     """Two examples in different splits that are the same (or nearly)."""
 
     kind: str  # "id" | "input" | "near_duplicate"
+    splits: tuple[str, str]  # the splits of a and of b, e.g. ("train", "test")
     a: Example
     b: Example
     similarity: float = 1.0
@@ -192,24 +197,36 @@ def _fmix32(h: NDArray) -> NDArray:
     return mixed
 
 
-def _shingle_hashes(texts: Sequence[str]) -> tuple[NDArray, NDArray, NDArray]:
-    """A 32-bit hash of the 4-gram at every position of the padded texts laid end to end, where
-    each text starts, and how many 4-grams it has."""
+@dataclass(frozen=True)
+class _Grams:
+    """The hashed 4-grams of a list of texts, grouped by text, and the text each belongs to."""
+
+    hashes: NDArray
+    text: NDArray
+    texts: int
+
+
+def _grams(texts: Sequence[str]) -> _Grams:
     padded = [_padded(t) for t in texts]
     lengths = np.fromiter(map(len, padded), dtype=np.int64, count=len(padded))
     codes = np.frombuffer("".join(padded).encode("utf-32-le"), dtype=U32)
-    hashes = codes[: len(codes) - 3] * U32(_MULTIPLIER)
+    last = len(codes) - SHINGLE_SIZE + 1
+    hashes = codes[:last] * U32(_MULTIPLIER)
     for k in range(1, SHINGLE_SIZE):
-        hashes += codes[k : len(codes) - 3 + k]
+        hashes += codes[k : last + k]
         if k < SHINGLE_SIZE - 1:
             hashes *= U32(_MULTIPLIER)
-    return hashes, np.cumsum(lengths) - lengths, lengths - SHINGLE_SIZE + 1
+    # Drop the positions whose 4-gram would run into the next text.
+    counts = lengths - SHINGLE_SIZE + 1
+    spill = (np.cumsum(lengths) - SHINGLE_SIZE + 1)[:, None] + np.arange(SHINGLE_SIZE - 1)
+    kept = np.ones(last, dtype=bool)
+    kept[spill[spill < last]] = False
+    return _Grams(hashes[kept], np.repeat(np.arange(len(texts)), counts), len(texts))
 
 
 def shingle_hashes(text: str) -> list[int]:
-    """The 32-bit hashes of the 4-grams of one normalised text, as minhash_signatures uses them."""
-    hashes, _, counts = _shingle_hashes([text])
-    return [int(h) for h in hashes[: int(counts[0])]]
+    """The 32-bit hashes of the 4-grams of one normalised text, as the MinHash sketches use them."""
+    return [int(h) for h in _grams([text]).hashes]
 
 
 def _permutations(num_perm: int) -> tuple[NDArray, NDArray]:
@@ -219,16 +236,18 @@ def _permutations(num_perm: int) -> tuple[NDArray, NDArray]:
     return a, generator.randint(0, 1 << 32, num_perm, dtype=U32)
 
 
-def minhash_signatures(texts: Sequence[str], num_perm: int) -> NDArray:
-    """One row of MinHash values per text, equal to datasketch's affine32 MinHash of its 4-grams."""
+def _minhashes(grams: _Grams, selected: NDArray, num_perm: int) -> NDArray:
+    """MinHash rows of the texts over their selected 4-grams (all ones where a text has none)."""
     a, b = _permutations(num_perm)
-    hashes, starts, counts = _shingle_hashes(texts)
-    mixed = _fmix32(hashes)
-    signatures = np.empty((len(texts), num_perm), dtype=U32)
+    mixed = _fmix32(grams.hashes[selected])
+    counts = np.bincount(grams.text[selected], minlength=grams.texts)
+    starts = np.cumsum(counts) - counts
+    signatures = np.full((grams.texts, num_perm), np.iinfo(U32).max, dtype=U32)
     # Texts of similar length go together into a 2-D block, short rows padded with their own last
     # 4-gram (a repeat never changes a minimum), so each permutation is one vectorised pass.
     order = np.argsort(counts, kind="stable")
-    for first in range(0, len(texts), _CHUNK):
+    order = order[counts[order] > 0]
+    for first in range(0, len(order), _CHUNK):
         rows = order[first : first + _CHUNK]
         width = int(counts[rows].max())
         block = mixed[starts[rows][:, None] + np.minimum(np.arange(width), counts[rows][:, None] - 1)]
@@ -240,6 +259,12 @@ def minhash_signatures(texts: Sequence[str], num_perm: int) -> NDArray:
             scratch.min(axis=1, out=out[:, j])
         signatures[rows] = out
     return signatures
+
+
+def minhash_signatures(texts: Sequence[str], num_perm: int) -> NDArray:
+    """One row of MinHash values per text, equal to datasketch's affine32 MinHash of its 4-grams."""
+    grams = _grams(texts)
+    return _minhashes(grams, np.ones(len(grams.hashes), dtype=bool), num_perm)
 
 
 @dataclass(frozen=True)
@@ -299,14 +324,40 @@ def _candidate_pairs(left: _Side, right: _Side, floor: float) -> NDArray:
     return np.stack([codes // len(right.texts), codes % len(right.texts)], axis=1)
 
 
-def _side(examples: Sequence[Example], bands: int, rows: int) -> _Side:
-    numbers: dict[str, int] = {}
-    text_of = [numbers.setdefault(text, len(numbers)) for text in _input_texts(examples)]
-    members: list[list[int]] = [[] for _ in numbers]
-    for i, t in enumerate(text_of):
-        members[t].append(i)
-    signatures = minhash_signatures(list(numbers), bands * rows)
-    return _Side(list(numbers), text_of, members, signatures, _band_keys(signatures, rows))
+def _median_per_text(values: NDArray, text: NDArray, texts: int) -> NDArray:
+    """The (lower) median of each text's values, for values grouped by text and below 2**32."""
+    ranked = np.sort(text.astype(np.int64) << 32 | values)
+    counts = np.bincount(text, minlength=texts)
+    middle = np.cumsum(counts) - counts + np.maximum(counts - 1, 0) // 2
+    median: NDArray = ranked[np.minimum(middle, max(len(ranked) - 1, 0))] & 0xFFFFFFFF
+    return median
+
+
+def _sides(by_name: Mapping[str, Sequence[Example]], bands: int, rows: int) -> dict[str, _Side]:
+    """Each split's distinct inputs and their sketches. The LSH bands skip common 4-grams (in more
+    than COMMON_ROWS inputs) unless a text has nothing else; the full sketch estimates similarity."""
+    texts_of: dict[str, dict[str, int]] = {}
+    text_of: dict[str, list[int]] = {}
+    for name, examples in by_name.items():
+        numbers = texts_of[name] = {}
+        text_of[name] = [numbers.setdefault(text, len(numbers)) for text in _input_texts(examples)]
+    grams = {name: _grams(list(numbers)) for name, numbers in texts_of.items()}
+    occurrences = np.bincount(
+        np.concatenate([g.hashes for g in grams.values()]) >> U32(32 - _COUNT_BITS),
+        minlength=1 << _COUNT_BITS,
+    )
+    sides = {}
+    for name, g in grams.items():
+        counts = occurrences[g.hashes >> U32(32 - _COUNT_BITS)]
+        rare = (counts <= COMMON_ROWS) | (counts <= _median_per_text(counts, g.text, g.texts)[g.text])
+        banded = _minhashes(g, rare, bands * rows)
+        full = np.minimum(banded, _minhashes(g, ~rare, bands * rows))
+        members: list[list[int]] = [[] for _ in range(g.texts)]
+        for i, t in enumerate(text_of[name]):
+            members[t].append(i)
+        keys = _band_keys(banded, rows)
+        sides[name] = _Side(list(texts_of[name]), text_of[name], members, full, keys)
+    return sides
 
 
 class _ShingleSets(dict[int, frozenset[str]]):
@@ -332,29 +383,34 @@ def _near_duplicate_texts(left: _Side, right: _Side, threshold: float) -> list[t
     return found
 
 
-def _id_leaks(a: Sequence[Example], b: Sequence[Example]) -> list[Leak]:
+def _id_leaks(pair: tuple[str, str], a: Sequence[Example], b: Sequence[Example]) -> list[Leak]:
     ids = {e.id.strip(): e for e in reversed(a)}
-    return [Leak("id", ids[e.id.strip()], e) for e in b if e.id.strip() in ids]
+    return [Leak("id", pair, ids[e.id.strip()], e) for e in b if e.id.strip() in ids]
 
 
-def _input_leaks(a: Sequence[Example], left: _Side, b: Sequence[Example], right: _Side) -> list[Leak]:
+def _input_leaks(
+    pair: tuple[str, str], a: Sequence[Example], left: _Side, b: Sequence[Example], right: _Side
+) -> list[Leak]:
     first = {left.texts[t]: a[i] for i, t in reversed(list(enumerate(left.text_of)))}
     return [
-        Leak("input", first[right.texts[t]], e)
+        Leak("input", pair, first[right.texts[t]], e)
         for e, t in zip(b, right.text_of, strict=True)
         if right.texts[t] in first
     ]
 
 
 def _near_duplicate_leaks(
-    a: Sequence[Example], left: _Side, b: Sequence[Example], right: _Side, threshold: float
+    pair: tuple[str, str],
+    a: Sequence[Example],
+    left: _Side,
+    b: Sequence[Example],
+    right: _Side,
+    threshold: float,
 ) -> list[Leak]:
-    leaks = []
+    found: list[tuple[int, int, float]] = []
     for i, j, similarity in _near_duplicate_texts(left, right, threshold):
-        for x in left.members[i]:
-            for y in right.members[j]:
-                leaks.append((y, x, Leak("near_duplicate", a[x], b[y], round(similarity, 3))))
-    return [leak for _, _, leak in sorted(leaks, key=lambda item: item[:2])]
+        found.extend((y, x, round(similarity, 3)) for x in left.members[i] for y in right.members[j])
+    return [Leak("near_duplicate", pair, a[x], b[y], similarity) for y, x, similarity in sorted(found)]
 
 
 def _slice_counts(splits: Splits) -> dict[str, dict[str, int]]:
@@ -369,15 +425,15 @@ def check_splits(splits: Splits, near_duplicate_threshold: float = DEFAULT_THRES
     """Find examples shared across splits: same id, same normalised input, near-duplicate input."""
     by_name = dict(splits.items())
     bands, rows = lsh_bands(near_duplicate_threshold)
-    sides = {name: _side(examples, bands, rows) for name, examples in by_name.items()}
+    sides = _sides(by_name, bands, rows)
     leaks: list[Leak] = []
-    for left, right in (("train", "val"), ("train", "test"), ("val", "test")):
-        a, b = by_name[left], by_name[right]
-        ids = _id_leaks(a, b)
+    for pair in (("train", "val"), ("train", "test"), ("val", "test")):
+        (a, left), (b, right) = ((by_name[name], sides[name]) for name in pair)
+        ids = _id_leaks(pair, a, b)
         shared = {(leak.a.id, leak.b.id) for leak in ids}
-        near = _near_duplicate_leaks(a, sides[left], b, sides[right], near_duplicate_threshold)
+        near = _near_duplicate_leaks(pair, a, left, b, right, near_duplicate_threshold)
         leaks.extend(ids)
-        leaks.extend(_input_leaks(a, sides[left], b, sides[right]))
+        leaks.extend(_input_leaks(pair, a, left, b, right))
         leaks.extend(leak for leak in near if (leak.a.id, leak.b.id) not in shared)
     return SplitReport(
         sizes={name: len(examples) for name, examples in splits.items()},

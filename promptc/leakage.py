@@ -378,7 +378,7 @@ def _near_duplicate_texts(left: _Side, right: _Side, threshold: float) -> list[t
     found = []
     for i, j in _candidate_pairs(left, right, threshold - ESTIMATE_MARGIN).tolist():
         similarity = jaccard(left_sets[i], right_sets[j])
-        if similarity >= threshold:
+        if threshold <= similarity and left.texts[i] != right.texts[j]:
             found.append((i, j, similarity))
     return found
 

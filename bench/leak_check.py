@@ -3,7 +3,8 @@
 Run: .venv/bin/python bench/leak_check.py [--sizes 5000 20000 100000] [--old-sizes 5000 20000]
 
 Train and test each get N rows generated from six ticket templates with random slot fillers
-(products, problems, dates, order numbers, names, requests), the kind of text on which the old
+(products, problems, dates, order numbers, names, requests, and four words of the customer's own
+drawn from the vocabulary of datasets/cr), the kind of text on which the old
 word-trigram check slowed down: every two rows of one template share its fixed wording. Into those
 rows the script plants near-duplicate pairs, a row in train and an edited copy in test:
 
@@ -21,16 +22,19 @@ reported (pairs of generated rows that really share half their 4-grams). Determi
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import random
 import re
 import string
 import time
 from collections import defaultdict
+from pathlib import Path
 
 from promptc.data import Example, Splits
 from promptc.leakage import DEFAULT_THRESHOLD, check_splits
 
+ROOT = Path(__file__).resolve().parent.parent
 ADJECTIVES = [
     "new",
     "small",
@@ -220,13 +224,23 @@ REQUESTS = [
     "send a technician",
 ]
 TEMPLATES = [
-    "Hello, my {product} {problem} on {date}. Order {order}. Thanks, {name}",
-    "Hi team, I bought a {product} on {date} and it {problem}; could you {request}?",
-    "Order {order}: the {product} {problem}. Please {request}. {name}",
-    "{name} here. My {product} {problem} since {date} - can you {request}? Ref {order}",
-    "The {product} I ordered ({order}) {problem}. I would like you to {request}.",
-    "Good morning, since {date} my {product} {problem}. Can you please {request}? {name}, order {order}",
+    "Hello, my {product} {problem} on {date}: {note}. Order {order}. Thanks, {name}",
+    "Hi team, I bought a {product} on {date} and it {problem} ({note}); could you {request}?",
+    "Order {order}: the {product} {problem}. {note}. Please {request}. {name}",
+    "{name} here. My {product} {problem} since {date}, {note} - can you {request}? Ref {order}",
+    "The {product} I ordered ({order}) {problem}; {note}. I would like you to {request}.",
+    "Good morning, since {date} my {product} {problem}. {note}. Please {request}? {name}, order {order}",
 ]
+# The customer's own words: four words drawn from the vocabulary of datasets/cr (product reviews).
+VOCABULARY = sorted(
+    {
+        word
+        for split in ("train", "val", "test")
+        for line in (ROOT / "datasets" / "cr" / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()
+        for word in json.loads(line)["text"].split()
+        if word.isalpha() and len(word) > 2
+    }
+)
 SHORT = [
     "My parcel never arrived at the new address.",
     "The app logs me out every single time.",
@@ -269,6 +283,7 @@ def ticket(rng: random.Random) -> str:
         order=f"NW-{rng.randrange(10**6):06d}",
         name=f"{rng.choice(FIRST)} {rng.choice(LAST)}",
         request=rng.choice(REQUESTS),
+        note=" ".join(rng.choice(VOCABULARY) for _ in range(4)),
     )
 
 

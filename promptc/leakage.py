@@ -1,13 +1,29 @@
 """Split disjointness: shared ids, equal normalised inputs and near-duplicate inputs across splits.
 
-Two inputs are near-duplicates when the Jaccard similarity of their sets of character 4-grams
-(of the normalised text, padded with one space at each end) reaches `data.near_duplicate_threshold`.
-MinHash LSH proposes candidate pairs without comparing every pair; each candidate is then scored by
-its exact Jaccard similarity, so a reported similarity is exact and no pair under the threshold is
-reported. The default threshold, 0.5 ("at least half of the distinct 4-grams of the two inputs are
-shared"), catches one word replaced in a sentence of six words or more unless the words swapped make
-up more than about a third of its characters; unrelated sentences on one topic share 2-10% of their
-4-grams and sentences that share a long phrase 20-45%, so they are not flagged.
+Ids match after stripping surrounding whitespace. Inputs match after `normalise` (NFKC, case
+folding, punctuation and symbols removed, whitespace collapsed), so curly and straight apostrophes,
+`doesn't` and `doesnt`, and full-width letters count as the same input.
+
+Near-duplicates: the Jaccard similarity of the two inputs' sets of character 4-grams (of the
+normalised text padded with a space at each end) is at least `data.near_duplicate_threshold`.
+The default, 0.5, means at least half of the distinct 4-grams the two inputs have between them are
+shared. One word replaced in a sentence of six words or more stays above it unless the words
+swapped make up more than about a third of the sentence's characters (98% of random one-word
+substitutions in 6-10 word review sentences; at 0.85 the old word-trigram check needed about 39
+words). Unrelated sentences on one topic share 2-10% of their 4-grams and sentences that share a
+phrase 20-45%, so they stay under it; two texts of five words or fewer that differ in one short word
+are flagged even when they mean different things. 3-grams share more by chance (the commonest
+syllables), 5-grams lose more to one edit (5% of those substitutions fall under 0.5), hence 4.
+
+Finding the pairs: MinHash (datasketch's affine32 scheme, computed in bulk with numpy) and LSH
+banding propose candidates; a candidate is kept when its MinHash estimate comes within
+ESTIMATE_MARGIN of the threshold, and reported only when its exact Jaccard similarity reaches the
+threshold, so every reported similarity is exact. A pair exactly at the threshold is found with
+probability about 98%, one at 0.55 with 99.9%. The LSH bands look at each text's rarer 4-grams only
+(those in at most COMMON_ROWS inputs, or its BAND_GRAMS rarest): otherwise every two rows generated
+from one template would be candidates. In datasets that large, pairs alike only in wording that
+thousands of rows share (a template with slots filled from short lists) can be missed even above the
+threshold; copies of a row with a few words changed are not.
 """
 
 from __future__ import annotations
@@ -27,23 +43,30 @@ DEFAULT_THRESHOLD = 0.5
 SHINGLE_SIZE = 4
 PERMUTATIONS = 128
 SEED = 20261123
-# LSH bands are chosen so that a pair exactly at the threshold becomes a candidate with at least this
-# probability; at 0.5 that is 42 bands of 3 rows (0.996), at 0.85 16 bands of 8 rows (0.994).
+# Bands are chosen so that a pair exactly at the threshold shares a band with probability at least
+# this: at 0.5, 42 bands of 3 rows (0.996); at 0.85, 16 bands of 8 rows (0.994).
 RECALL_AT_THRESHOLD = 0.99
-# Candidates whose MinHash estimate falls this far under the threshold are dropped before the exact
-# score: at least 3.3 standard deviations of the estimate for a pair at the threshold.
-ESTIMATE_MARGIN = 0.15
-# A 4-gram in more than this many inputs (a template's fixed wording, the commonest words) does not
-# make two texts candidates: LSH over such 4-grams would pair every two rows of one template.
+# A candidate whose MinHash estimate is more than ESTIMATE_MARGIN under the threshold is dropped
+# (at the threshold, 1.3% of pairs); a first look at PRESCREEN_COLUMNS values with the wider margin
+# drops most candidates sooner (0.1% of pairs at the threshold).
+ESTIMATE_MARGIN = 0.1
+PRESCREEN_COLUMNS = 32
+PRESCREEN_MARGIN = 0.25
+# The Jaccard similarity of hashed 4-grams differs from the exact one only where two 4-grams of a pair
+# share a 32-bit hash; this slack lets the exact score decide those.
+_HASH_SLACK = 0.02
+# The LSH bands of a text use its 4-grams found in at most COMMON_ROWS inputs, or its BAND_GRAMS
+# rarest ones where fewer are that rare (all of a short text's).
 COMMON_ROWS = 1000
-_COUNT_BITS = 22
+BAND_GRAMS = 24
+_COUNT_BITS = 22  # 4-gram occurrences are counted in 2**22 buckets of their hashes
 _CHUNK = 2048
 _PAIRS_PER_STEP = 1 << 18
 _MULTIPLIER = 0x01000193  # FNV's 32-bit prime
 
 U32 = np.uint32
-NDArray = _NDArray[Any]
 U64 = np.uint64
+NDArray = _NDArray[Any]
 
 
 @dataclass(frozen=True)
@@ -148,13 +171,8 @@ def normalise(text: str) -> str:
     return normalise_all([text])[0]
 
 
-def input_text(example: Example) -> str:
-    """The example's input values, normalised and joined in field-name order."""
-    return " | ".join(normalise(str(example.inputs[k])) for k in sorted(example.inputs))
-
-
 def _input_texts(examples: Sequence[Example]) -> list[str]:
-    """input_text for many examples at once (they share one signature)."""
+    """Each example's input values, normalised and joined in field-name order."""
     if not examples:
         return []
     columns = [normalise_all([str(e.inputs[k]) for e in examples]) for k in sorted(examples[0].inputs)]
@@ -171,7 +189,7 @@ def shingles(text: str) -> frozenset[str]:
     return frozenset(padded[i : i + SHINGLE_SIZE] for i in range(len(padded) - SHINGLE_SIZE + 1))
 
 
-def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+def jaccard(a: frozenset[Any], b: frozenset[Any]) -> float:
     """|a & b| / |a | b|."""
     shared = len(a & b)
     return shared / (len(a) + len(b) - shared)
@@ -210,7 +228,7 @@ def _grams(texts: Sequence[str]) -> _Grams:
     padded = [_padded(t) for t in texts]
     lengths = np.fromiter(map(len, padded), dtype=np.int64, count=len(padded))
     codes = np.frombuffer("".join(padded).encode("utf-32-le"), dtype=U32)
-    last = len(codes) - SHINGLE_SIZE + 1
+    last = max(len(codes) - SHINGLE_SIZE + 1, 0)
     hashes = codes[:last] * U32(_MULTIPLIER)
     for k in range(1, SHINGLE_SIZE):
         hashes += codes[k : last + k]
@@ -274,13 +292,13 @@ class _Side:
     texts: list[str]
     text_of: list[int]
     members: list[list[int]]
+    grams: _Grams
     signatures: NDArray
     keys: NDArray
 
 
 def lsh_bands(threshold: float) -> tuple[int, int]:
-    """(bands, rows): the most rows per band, within PERMUTATIONS, that still make a pair at the
-    threshold a candidate with probability RECALL_AT_THRESHOLD or more (more rows, fewer candidates)."""
+    """(bands, rows): the most rows per band that keep RECALL_AT_THRESHOLD at the threshold."""
     for rows in range(PERMUTATIONS // 2, 0, -1):
         bands = PERMUTATIONS // rows
         if 1 - (1 - threshold**rows) ** bands >= RECALL_AT_THRESHOLD:
@@ -309,33 +327,34 @@ def _band_collisions(left: NDArray, right: NDArray) -> tuple[NDArray, NDArray]:
     return order[np.repeat(low[hit], per_hit) + within], np.repeat(hit, per_hit)
 
 
-def _candidate_pairs(left: _Side, right: _Side, floor: float) -> NDArray:
-    """Distinct (left text, right text) pairs that share a band and whose MinHash estimate of
-    Jaccard similarity reaches `floor`."""
+def _candidate_pairs(left: _Side, right: _Side, threshold: float) -> NDArray:
+    """Distinct (left text, right text) pairs that share a band and whose estimate is close enough."""
     kept = []
     for band in range(left.keys.shape[1]):
         lefts, rights = _band_collisions(left.keys[:, band], right.keys[:, band])
         for start in range(0, len(lefts), _PAIRS_PER_STEP):
             i, j = lefts[start : start + _PAIRS_PER_STEP], rights[start : start + _PAIRS_PER_STEP]
-            estimate = (left.signatures[i] == right.signatures[j]).mean(axis=1)
-            close = estimate >= floor
+            first = left.signatures[i, :PRESCREEN_COLUMNS] == right.signatures[j, :PRESCREEN_COLUMNS]
+            close = first.mean(axis=1) >= threshold - PRESCREEN_MARGIN
+            i, j = i[close], j[close]
+            close = (left.signatures[i] == right.signatures[j]).mean(axis=1) >= threshold - ESTIMATE_MARGIN
             kept.append(i[close] * len(right.texts) + j[close])
-    codes = np.unique(np.concatenate(kept)) if kept else np.empty(0, dtype=np.int64)
+    codes = np.sort(np.concatenate(kept)) if kept else np.empty(0, dtype=np.int64)
+    codes = codes[np.append(True, codes[1:] != codes[:-1])] if len(codes) else codes
     return np.stack([codes // len(right.texts), codes % len(right.texts)], axis=1)
 
 
-def _median_per_text(values: NDArray, text: NDArray, texts: int) -> NDArray:
-    """The (lower) median of each text's values, for values grouped by text and below 2**32."""
+def _kth_smallest_per_text(values: NDArray, text: NDArray, texts: int, k: int) -> NDArray:
+    """Each text's k-th smallest value (or its largest), for values below 2**32 grouped by text."""
     ranked = np.sort(text.astype(np.int64) << 32 | values)
     counts = np.bincount(text, minlength=texts)
-    middle = np.cumsum(counts) - counts + np.maximum(counts - 1, 0) // 2
-    median: NDArray = ranked[np.minimum(middle, max(len(ranked) - 1, 0))] & 0xFFFFFFFF
-    return median
+    at = np.cumsum(counts) - counts + np.clip(np.minimum(counts, k) - 1, 0, None)
+    kth: NDArray = ranked[np.minimum(at, max(len(ranked) - 1, 0))] & 0xFFFFFFFF
+    return kth
 
 
 def _sides(by_name: Mapping[str, Sequence[Example]], bands: int, rows: int) -> dict[str, _Side]:
-    """Each split's distinct inputs and their sketches. The LSH bands skip common 4-grams (in more
-    than COMMON_ROWS inputs) unless a text has nothing else; the full sketch estimates similarity."""
+    """Each split's distinct inputs, their sketch over all 4-grams and their band keys over the rarer ones."""
     texts_of: dict[str, dict[str, int]] = {}
     text_of: dict[str, list[int]] = {}
     for name, examples in by_name.items():
@@ -349,36 +368,43 @@ def _sides(by_name: Mapping[str, Sequence[Example]], bands: int, rows: int) -> d
     sides = {}
     for name, g in grams.items():
         counts = occurrences[g.hashes >> U32(32 - _COUNT_BITS)]
-        rare = (counts <= COMMON_ROWS) | (counts <= _median_per_text(counts, g.text, g.texts)[g.text])
+        cap = np.maximum(_kth_smallest_per_text(counts, g.text, g.texts, BAND_GRAMS), COMMON_ROWS)
+        rare = counts <= cap[g.text]
         banded = _minhashes(g, rare, bands * rows)
         full = np.minimum(banded, _minhashes(g, ~rare, bands * rows))
         members: list[list[int]] = [[] for _ in range(g.texts)]
         for i, t in enumerate(text_of[name]):
             members[t].append(i)
         keys = _band_keys(banded, rows)
-        sides[name] = _Side(list(texts_of[name]), text_of[name], members, full, keys)
+        sides[name] = _Side(list(texts_of[name]), text_of[name], members, g, full, keys)
     return sides
 
 
-class _ShingleSets(dict[int, frozenset[str]]):
-    """The shingle sets of a list of texts, computed on first use."""
+class _HashedShingles(dict[int, frozenset[int]]):
+    """The hashed 4-gram sets of one side's texts, made on first use."""
 
-    def __init__(self, texts: list[str]) -> None:
+    def __init__(self, grams: _Grams) -> None:
         super().__init__()
-        self.texts = texts
+        self.hashes = grams.hashes
+        counts = np.bincount(grams.text, minlength=grams.texts)
+        self.bounds = np.stack([np.cumsum(counts) - counts, np.cumsum(counts)], axis=1).tolist()
 
-    def __missing__(self, index: int) -> frozenset[str]:
-        self[index] = shingles(self.texts[index])
+    def __missing__(self, index: int) -> frozenset[int]:
+        start, end = self.bounds[index]
+        self[index] = frozenset(self.hashes[start:end].tolist())
         return self[index]
 
 
 def _near_duplicate_texts(left: _Side, right: _Side, threshold: float) -> list[tuple[int, int, float]]:
     """(left text, right text, exact Jaccard) for distinct texts at or above the threshold."""
-    left_sets, right_sets = _ShingleSets(left.texts), _ShingleSets(right.texts)
+    left_sets, right_sets = _HashedShingles(left.grams), _HashedShingles(right.grams)
     found = []
-    for i, j in _candidate_pairs(left, right, threshold - ESTIMATE_MARGIN).tolist():
-        similarity = jaccard(left_sets[i], right_sets[j])
-        if threshold <= similarity and left.texts[i] != right.texts[j]:
+    for i, j in _candidate_pairs(left, right, threshold).tolist():
+        if jaccard(left_sets[i], right_sets[j]) < threshold - _HASH_SLACK:
+            continue
+        a, b = left.texts[i], right.texts[j]
+        similarity = jaccard(shingles(a), shingles(b))
+        if threshold <= similarity and a != b:
             found.append((i, j, similarity))
     return found
 

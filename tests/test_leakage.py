@@ -210,3 +210,10 @@ def test_the_report_names_splits_rows_ids_and_similarity(write_config: ConfigWri
         ("input", ("val", "test"), "val.jsonl:3", "E0102", "test.jsonl:10", "E0209"),
     ]
     assert report.leaks[0].similarity < 1 and report.leaks[1].similarity == 1
+
+
+def test_an_empty_split_has_nothing_to_leak() -> None:
+    splits = Splits(
+        train=_examples("A", ["my parcel is late"]), val=(), test=_examples("B", ["my parcel is late"])
+    )
+    assert [(leak.kind, leak.splits) for leak in check_splits(splits).leaks] == [("input", ("train", "test"))]

@@ -308,7 +308,7 @@ def lsh_bands(threshold: float) -> tuple[int, int]:
 
 def _band_keys(signatures: NDArray, rows: int) -> NDArray:
     """One 64-bit key per band of `rows` MinHash values (a key collision only adds a candidate)."""
-    bands = signatures.reshape(len(signatures), -1, rows).astype(U64)
+    bands = signatures.reshape(len(signatures), signatures.shape[1] // rows, rows).astype(U64)
     keys = bands[:, :, 0]
     for row in range(1, rows):
         keys = _fmix64(keys * U64(0x9E3779B97F4A7C15) + bands[:, :, row])

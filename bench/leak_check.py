@@ -32,7 +32,14 @@ from collections import defaultdict
 from pathlib import Path
 
 from promptc.data import Example, Splits
-from promptc.leakage import DEFAULT_THRESHOLD, check_splits
+from promptc.leakage import (
+    DEFAULT_THRESHOLD,
+    check_splits,
+    lsh_bands,
+    minhash_signatures,
+    normalise_all,
+    shingles,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 ADJECTIVES = [
@@ -404,11 +411,38 @@ def recall(found: set[tuple[str, str]], data: Splits, plants: list[tuple[str, st
     return {kind: f"{h[0]}/{h[1]}" for kind, h in hits.items()}
 
 
+def sketch_timings(size: int) -> list[tuple[str, float]]:
+    """Seconds to sketch `size` train and `size` test tickets and query them: datasketch and numpy."""
+    from datasketch import MinHash, MinHashLSH
+
+    rng = random.Random(5)
+    texts = normalise_all([ticket(rng) for _ in range(2 * size)])
+    bands, rows = lsh_bands(DEFAULT_THRESHOLD)
+    timings = []
+    start = time.perf_counter()
+    grams = [[g.encode() for g in shingles(t)] for t in texts]
+    sketches = MinHash.bulk(grams, num_perm=bands * rows, seed=1, scheme="affine32")
+    timings.append(("datasketch MinHash.bulk (4-gram sets made in Python)", time.perf_counter() - start))
+    start = time.perf_counter()
+    index = MinHashLSH(num_perm=bands * rows, params=(bands, rows))
+    with index.insertion_session() as session:
+        for i, sketch in enumerate(sketches[:size]):
+            session.insert(i, sketch)
+    for sketch in sketches[size:]:
+        index.query(sketch)
+    timings.append(("datasketch MinHashLSH insert + query", time.perf_counter() - start))
+    start = time.perf_counter()
+    minhash_signatures(texts, bands * rows)
+    timings.append(("promptc.leakage.minhash_signatures (numpy)", time.perf_counter() - start))
+    return timings
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[5000, 20000, 100000])
     parser.add_argument("--old-sizes", type=int, nargs="*", default=[5000, 20000])
     parser.add_argument("--planted", type=int, default=20, help="pairs of each kind (at most 20)")
+    parser.add_argument("--sketch-size", type=int, default=20000, help="rows per side for the sketch timings")
     args = parser.parse_args()
     plants = planted_pairs(random.Random(11), args.planted)
     print(f"machine: {platform.machine()}, Python {platform.python_version()}")
@@ -427,6 +461,9 @@ def main() -> None:
                 report = check_splits(data)
                 found = {(leak.a.id, leak.b.id) for leak in report.leaks if leak.b.id.startswith("B")}
             seconds = time.perf_counter() - start
+            if method == "new":
+                planted_ids = {e.id for e in data.train[len(data.train) - len(plants) :]}
+                others = [leak for leak in report.leaks if leak.a.id not in planted_ids]
             hits = recall(found, data, plants)
             total = sum(int(h.split("/")[0]) for h in hits.values())
             rows.append((size, method, seconds, f"{total}/{len(plants)}", len(found) - total, hits))
@@ -438,6 +475,16 @@ def main() -> None:
     print("|---|---|---:|---:|---:|")
     for size, method, seconds, total, others, _ in rows:
         print(f"| {size:,} x {size:,} | {method} | {seconds:.2f} | {total} | {others} |")
+    bands, band_rows = lsh_bands(DEFAULT_THRESHOLD)
+    print(
+        f"\nSketching {args.sketch_size:,} + {args.sketch_size:,} tickets, {bands} bands of {band_rows} rows:"
+    )
+    print("\n| step | seconds |\n|---|---:|")
+    for step, seconds in sketch_timings(args.sketch_size):
+        print(f"| {step} | {seconds:.2f} |")
+    print("\nOther pairs the new check reported at the largest size (first three):")
+    for leak in others[:3]:
+        print(f"- {leak.similarity:.2f}: {leak.a.inputs['ticket']!r} / {leak.b.inputs['ticket']!r}")
     kinds = list(rows[0][5])
     print("\n| rows | method | " + " | ".join(kinds) + " |")
     print("|---|---|" + "---:|" * len(kinds))

@@ -29,7 +29,7 @@ threshold; copies of a row with a few words changed are not.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -315,25 +315,30 @@ def _band_keys(signatures: NDArray, rows: int) -> NDArray:
     return keys
 
 
-def _band_collisions(left: NDArray, right: NDArray) -> tuple[NDArray, NDArray]:
-    """(left rows, right rows) with equal keys in one band."""
+def _band_collisions(left: NDArray, right: NDArray) -> Iterator[tuple[NDArray, NDArray]]:
+    """(left rows, right rows) with equal keys in one band, in steps of about _PAIRS_PER_STEP pairs."""
     order = np.argsort(left, kind="stable")
     ranked = left[order]
     low = np.searchsorted(ranked, right, side="left")
     count = np.searchsorted(ranked, right, side="right") - low
     hit = np.flatnonzero(count)
-    per_hit = count[hit]
-    within = np.arange(int(per_hit.sum())) - np.repeat(np.cumsum(per_hit) - per_hit, per_hit)
-    return order[np.repeat(low[hit], per_hit) + within], np.repeat(hit, per_hit)
+    total = np.cumsum(count[hit])
+    # A step ends where the running pair count passes a multiple of _PAIRS_PER_STEP, so one band of
+    # a pathological dataset (every row alike) cannot take all memory at once.
+    cuts = np.searchsorted(
+        total, np.arange(_PAIRS_PER_STEP, int(total[-1]) if len(total) else 0, _PAIRS_PER_STEP)
+    )
+    for step in np.split(hit, np.unique(cuts + 1)):
+        per_hit = count[step]
+        within = np.arange(int(per_hit.sum())) - np.repeat(np.cumsum(per_hit) - per_hit, per_hit)
+        yield order[np.repeat(low[step], per_hit) + within], np.repeat(step, per_hit)
 
 
 def _candidate_pairs(left: _Side, right: _Side, threshold: float) -> NDArray:
     """Distinct (left text, right text) pairs that share a band and whose estimate is close enough."""
     kept = []
     for band in range(left.keys.shape[1]):
-        lefts, rights = _band_collisions(left.keys[:, band], right.keys[:, band])
-        for start in range(0, len(lefts), _PAIRS_PER_STEP):
-            i, j = lefts[start : start + _PAIRS_PER_STEP], rights[start : start + _PAIRS_PER_STEP]
+        for i, j in _band_collisions(left.keys[:, band], right.keys[:, band]):
             first = left.signatures[i, :PRESCREEN_COLUMNS] == right.signatures[j, :PRESCREEN_COLUMNS]
             close = first.mean(axis=1) >= threshold - PRESCREEN_MARGIN
             i, j = i[close], j[close]

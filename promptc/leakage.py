@@ -136,10 +136,15 @@ def normalise_all(texts: Sequence[str]) -> list[str]:
     folded = [unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", t).casefold()) for t in texts]
     codes = np.frombuffer("".join(folded).encode("utf-32-le"), dtype=U32)
     doc = np.repeat(np.arange(len(folded)), np.fromiter(map(len, folded), dtype=np.int64, count=len(folded)))
-    table = np.zeros(0x110000, dtype=np.uint8)
-    present = np.flatnonzero(np.bincount(codes, minlength=1))
-    table[present] = [_char_class(chr(c)) for c in present.tolist()]
-    kind = table[codes]
+    if len(codes) < 4096:  # a few texts: classifying each character is cheaper than a table
+        kind = np.fromiter(
+            (_char_class(c) for text in folded for c in text), dtype=np.uint8, count=len(codes)
+        )
+    else:
+        table = np.zeros(0x110000, dtype=np.uint8)
+        present = np.flatnonzero(np.bincount(codes, minlength=1))
+        table[present] = [_char_class(chr(c)) for c in present.tolist()]
+        kind = table[codes]
     kept = kind != _DROPPED
     codes, kind, doc = codes[kept], kind[kept], doc[kept]
     # A run of joiners between two letters goes (doesn't -> doesnt, e-mail -> email); any other
@@ -166,6 +171,7 @@ def normalise_all(texts: Sequence[str]) -> list[str]:
     return [joined[end - length : end] for end, length in zip(ends, lengths, strict=True)]
 
 
+@lru_cache(maxsize=65536)
 def normalise(text: str) -> str:
     """Fold Unicode forms, case, punctuation, symbols and whitespace, for comparing texts."""
     return normalise_all([text])[0]

@@ -19,6 +19,7 @@ from promptc.leakage import (
     lsh_bands,
     minhash_signatures,
     normalise,
+    normalise_all,
     shingle_hashes,
     shingles,
 )
@@ -217,3 +218,14 @@ def test_an_empty_split_has_nothing_to_leak() -> None:
         train=_examples("A", ["my parcel is late"]), val=(), test=_examples("B", ["my parcel is late"])
     )
     assert [(leak.kind, leak.splits) for leak in check_splits(splits).leaks] == [("input", ("train", "test"))]
+
+
+def test_normalising_many_texts_at_once_matches_one_at_a_time() -> None:
+    texts = [
+        "It doesn\u2019t work!",
+        "\uff26\uff35\uff2c\uff2c width",
+        "e-mail 3.5 \u00e9t\u00e9",
+        "a\u200bb  c\n",
+    ] * 400
+    assert sum(map(len, texts)) > 4096  # the batch path classifies characters with a table
+    assert normalise_all(texts) == [normalise(t) for t in texts]

@@ -1,8 +1,9 @@
 """Split disjointness: shared ids, equal normalised inputs and near-duplicate inputs across splits.
 
 Ids match after stripping surrounding whitespace. Inputs match after `normalise` (NFKC, case
-folding, punctuation and symbols removed, whitespace collapsed), so curly and straight apostrophes,
-`doesn't` and `doesnt`, and full-width letters count as the same input.
+folding, apostrophes, hyphens and full stops inside a word removed, other punctuation and symbols
+turned into spaces, whitespace collapsed), so curly and straight apostrophes, `doesn't` and
+`doesnt`, and full-width letters count as the same input.
 
 Near-duplicates: the Jaccard similarity of the two inputs' sets of character 4-grams (of the
 normalised text padded with a space at each end) is at least `data.near_duplicate_threshold`.
@@ -21,9 +22,10 @@ ESTIMATE_MARGIN of the threshold, and reported only when its exact Jaccard simil
 threshold, so every reported similarity is exact. A pair exactly at the threshold is found with
 probability about 98%, one at 0.55 with 99.9%. The LSH bands look at each text's rarer 4-grams only
 (those in at most COMMON_ROWS inputs, or its BAND_GRAMS rarest): otherwise every two rows generated
-from one template would be candidates. In datasets that large, pairs alike only in wording that
-thousands of rows share (a template with slots filled from short lists) can be missed even above the
-threshold; copies of a row with a few words changed are not.
+from one template would be candidates. So in datasets large enough for 4-grams to recur in over a
+thousand inputs, pairs alike only in wording that thousands of rows share (a template with slots
+filled from short lists) can be missed even above the threshold; copies of a row with a few words
+changed are not.
 """
 
 from __future__ import annotations

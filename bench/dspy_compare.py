@@ -121,7 +121,8 @@ def count_provider_calls() -> None:
 def load_task(dataset: str, sizes: tuple[int | None, ...] | None = None) -> tuple[Any, Any]:
     """The dataset's config and its (sub)splits, checked for leakage."""
     from promptc.config import load_config
-    from promptc.data import Splits, check_splits, load_splits
+    from promptc.data import Splits, load_splits
+    from promptc.leakage import check_splits
 
     spec = DATASETS[dataset]
     config = load_config(ROOT / spec["config"])

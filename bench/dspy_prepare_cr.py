@@ -20,7 +20,8 @@ from pathlib import Path
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from promptc.config import DataSpec
-from promptc.data import check_splits, load_splits
+from promptc.data import load_splits
+from promptc.leakage import check_splits
 from promptc.program import Field, Signature
 
 ROOT = Path(__file__).resolve().parent.parent

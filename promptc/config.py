@@ -46,7 +46,7 @@ class DataSpec:
     split_column: str = "split"
     id_column: str = "id"
     slice_column: str | None = None
-    near_duplicate_threshold: float = 0.85
+    near_duplicate_threshold: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -253,7 +253,7 @@ def load_config(path: str | Path) -> Config:
         split_column=d.get("split_column", "split"),
         id_column=d.get("id_column", "id"),
         slice_column=d.get("slice_column"),
-        near_duplicate_threshold=float(d.get("near_duplicate_threshold", 0.85)),
+        near_duplicate_threshold=float(d.get("near_duplicate_threshold", 0.5)),
     )
     o = raw.get("optimizer", {})
     optimizer = OptimizerSpec(

@@ -1,4 +1,4 @@
-"""Dataset loading (JSONL / CSV / TSV / Parquet via pandas), signature checks and leakage checks."""
+"""Dataset loading (JSONL / CSV / TSV / Parquet via pandas) and signature checks."""
 
 from __future__ import annotations
 
@@ -6,11 +6,8 @@ import errno
 import hashlib
 import json
 import math
-import re
 import stat
-import string
-from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,30 +48,6 @@ class Splits:
     def hashes(self) -> dict[str, str]:
         """A content hash per split, recorded in artifact lineage."""
         return {name: hash_examples(examples) for name, examples in self.items()}
-
-
-@dataclass(frozen=True)
-class Leak:
-    """Two examples in different splits that are the same (or nearly)."""
-
-    kind: str  # "id" | "input" | "near_duplicate"
-    a: Example
-    b: Example
-    similarity: float = 1.0
-
-
-@dataclass(frozen=True)
-class SplitReport:
-    """The result of check_splits."""
-
-    sizes: dict[str, int]
-    slices: dict[str, dict[str, int]]
-    leaks: tuple[Leak, ...] = field(default=())
-
-    @property
-    def ok(self) -> bool:
-        """True when no leak was found."""
-        return not self.leaks
 
 
 def hash_examples(examples: tuple[Example, ...] | list[Example]) -> str:
@@ -310,77 +283,3 @@ def load_splits(spec: DataSpec, signature: Signature) -> Splits:
         if not loaded[name]:
             raise DataError(f"the {name} split is empty", fix=f"add examples to the {name} split")
     return Splits(train=tuple(loaded["train"]), val=tuple(loaded["val"]), test=tuple(loaded["test"]))
-
-
-_PUNCT = re.compile(f"[{re.escape(string.punctuation)}]")
-
-
-def normalise(text: str) -> str:
-    """Fold case, punctuation and whitespace, for duplicate detection."""
-    return " ".join(_PUNCT.sub(" ", text.lower()).split())
-
-
-def _input_key(example: Example) -> str:
-    return " | ".join(normalise(str(example.inputs[k])) for k in sorted(example.inputs))
-
-
-def _shingles(text: str, size: int = 3) -> frozenset[str]:
-    words = text.split()
-    if len(words) < size:
-        return frozenset([" ".join(words)])
-    return frozenset(" ".join(words[i : i + size]) for i in range(len(words) - size + 1))
-
-
-def _near_duplicates(
-    a: tuple[Example, ...], b: tuple[Example, ...], threshold: float, exact: set[tuple[str, str]]
-) -> list[Leak]:
-    """Pairs across two splits whose word-trigram Jaccard similarity reaches the threshold."""
-    index: dict[str, list[int]] = defaultdict(list)
-    a_sets = [_shingles(_input_key(e)) for e in a]
-    for i, sh in enumerate(a_sets):
-        for s in sh:
-            index[s].append(i)
-    leaks = []
-    for eb in b:
-        sb = _shingles(_input_key(eb))
-        shared: dict[int, int] = defaultdict(int)
-        for s in sb:
-            for i in index.get(s, ()):
-                shared[i] += 1
-        for i, count in shared.items():
-            union = len(a_sets[i]) + len(sb) - count
-            similarity = count / union if union else 1.0
-            if similarity >= threshold and (a[i].id, eb.id) not in exact:
-                leaks.append(Leak("near_duplicate", a[i], eb, round(similarity, 3)))
-    return leaks
-
-
-def check_splits(splits: Splits, near_duplicate_threshold: float = 0.85) -> SplitReport:
-    """Find examples shared across splits: same id, same normalised input, near-duplicate input."""
-    leaks: list[Leak] = []
-    pairs = [("train", "val"), ("train", "test"), ("val", "test")]
-    by_name = dict(splits.items())
-    for left, right in pairs:
-        a, b = by_name[left], by_name[right]
-        ids = {e.id: e for e in a}
-        inputs = {_input_key(e): e for e in a}
-        exact: set[tuple[str, str]] = set()
-        for e in b:
-            if e.id in ids:
-                leaks.append(Leak("id", ids[e.id], e))
-                exact.add((ids[e.id].id, e.id))
-            key = _input_key(e)
-            if key in inputs:
-                leaks.append(Leak("input", inputs[key], e))
-                exact.add((inputs[key].id, e.id))
-        leaks.extend(_near_duplicates(a, b, near_duplicate_threshold, exact))
-    slices: dict[str, dict[str, int]] = {}
-    for name, examples in splits.items():
-        for e in examples:
-            key = e.slice or "(none)"
-            slices.setdefault(key, {s: 0 for s in SPLITS})[name] += 1
-    return SplitReport(
-        sizes={name: len(ex) for name, ex in splits.items()},
-        slices=dict(sorted(slices.items())),
-        leaks=tuple(leaks),
-    )

@@ -17,10 +17,11 @@ from promptc.adapter import render_messages
 from promptc.artifacts import Artifact, Registry, Store, check_alias, check_target, is_id_prefix
 from promptc.cache import CallCache
 from promptc.config import Budget, Config, check_writable, load_config
-from promptc.data import SplitReport, Splits, check_splits, coerce_value, load_splits
+from promptc.data import Splits, coerce_value, load_splits
 from promptc.errors import BadInput, CheckFailed, RevisionMismatch, RuntimeFailure
 from promptc.evaluate import Evaluation, Prediction, evaluate, predict
 from promptc.gates import GateReport, ScoreSet, check_gates
+from promptc.leakage import SplitReport, check_splits
 from promptc.lm import LM, Usage, is_in_process, price
 from promptc.metrics import load_metric
 from promptc.optimizers import get_optimizer

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from promptc.data import normalise
 from promptc.errors import ConfigError
+from promptc.leakage import normalise
 from promptc.program import Signature
 
 Metric = Callable[[dict[str, Any], dict[str, Any]], float]

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from promptc.config import load_config
-from promptc.data import check_splits, load_splits, normalise
+from promptc.data import load_splits
 from promptc.errors import DataError
+from promptc.leakage import check_splits, normalise
 from tests.conftest import ConfigWriter, make_examples, write_jsonl
 
 

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from results_md import replace_section
+
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -479,18 +481,6 @@ def render(data: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
-def update_results_md(section: str, start: str = SECTION_START, end: str = SECTION_END) -> None:
-    """Replace a benchmark's section of bench/RESULTS.md (or append it); leave the rest alone."""
-    text = RESULTS_MD.read_text() if RESULTS_MD.exists() else "# Benchmark results\n"
-    if start in text and end in text:
-        before, rest = text.split(start, 1)
-        after = rest.split(end, 1)[1]
-        text = before + section.rstrip("\n") + after
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS_MD.write_text(text)
-
-
 def run_subprocess(
     dataset: str, pair: str, tool: str, sizes: str | None, seed: int | None = None
 ) -> dict[str, Any]:
@@ -560,7 +550,7 @@ def main() -> None:
     section = render(data)
     print(section)
     if args.update_results:
-        update_results_md(section)
+        replace_section(section, SECTION_START, SECTION_END)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import dspy_compare as dc
+from results_md import replace_section
 
 RESULTS_JSON = dc.ROOT / "bench" / "seed_spread.json"
 START, END = "<!-- seed_spread:start -->", "<!-- seed_spread:end -->"
@@ -134,7 +135,7 @@ def main() -> None:
             args.out.write_text(json.dumps(data, indent=2) + "\n")  # partial results survive
     print(render(data))
     if args.update_results:
-        dc.update_results_md(render(data), START, END)
+        replace_section(render(data), START, END)
 
 
 if __name__ == "__main__":

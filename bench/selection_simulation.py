@@ -19,15 +19,14 @@ import dataclasses
 import math
 import random
 import time
-from pathlib import Path
 from typing import Any
+
+from results_md import replace_section
 
 from promptc.data import Example
 from promptc.optimizers.base import CompileInputs, Search, Trial
 from promptc.program import Candidate, Program, Signature
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS_MD = ROOT / "bench" / "RESULTS.md"
 START = "## Selection: false replacements of the configured program (bench/selection_simulation.py)"
 END = "<!-- end selection simulation -->"
 
@@ -123,13 +122,7 @@ def main() -> None:
     section = "\n".join(lines) + "\n"
     print(section)
     if args.update_results:
-        text = RESULTS_MD.read_text()
-        if START in text and END in text:
-            before, rest = text.split(START, 1)
-            text = before + section.rstrip("\n") + rest.split(END, 1)[1]
-        else:
-            text = text.rstrip("\n") + "\n\n" + section
-        RESULTS_MD.write_text(text)
+        replace_section(section, START, END)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from results_md import replace_section
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -34,7 +35,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
 WORK = ROOT / "bench" / ".suite"
 RESULTS_JSON = ROOT / "bench" / "results" / "suite.json"
-RESULTS_MD = ROOT / "bench" / "RESULTS.md"
 SECTION_START = "## Compile on tasks it was not tuned on (bench/suite.py)"
 SECTION_END = "<!-- end suite -->"
 MODEL, REVISION = "local/smollm2-135m-instruct", "b179c9523d0e"
@@ -244,18 +244,6 @@ def section(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n\n" + SECTION_END + "\n"
 
 
-def update_results_md(rows: list[dict[str, Any]]) -> None:
-    """Replace the suite's section of bench/RESULTS.md (or append it)."""
-    text = RESULTS_MD.read_text()
-    new = section(rows)
-    if SECTION_START in text and SECTION_END in text:
-        before, rest = text.split(SECTION_START, 1)
-        text = before + new.rstrip("\n") + rest.split(SECTION_END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + new
-    RESULTS_MD.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--tasks", default=",".join(TASKS))
@@ -278,7 +266,7 @@ def main() -> None:
                 print(json.dumps(row), flush=True)
                 save_row(row)
                 if args.update_results:
-                    update_results_md(load_rows())
+                    replace_section(section(load_rows()), SECTION_START, SECTION_END)
 
 
 if __name__ == "__main__":

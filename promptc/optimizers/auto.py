@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from promptc.adapter import label_field
+from promptc.adapter import label_field, render_messages
 from promptc.calibration import CONTENT_FREE, content_free_bias, fit_bias
 from promptc.data import Example
 from promptc.evaluate import Prediction, combine, decide, score_prediction
@@ -122,7 +122,7 @@ class _Run:
         self.answers[id(trial)] = answers
         self.log.record(trial)
 
-    def score(self, candidate: Candidate, answers: dict[str, Prediction]) -> dict[str, float]:
+    def score(self, answers: dict[str, Prediction]) -> dict[str, float]:
         return {i: score_prediction(self.inputs.metric, self.by_id[i], p) for i, p in answers.items()}
 
     def run(self) -> None:
@@ -176,8 +176,6 @@ class _Run:
         )
 
     def _content_free(self, prompt: Candidate) -> tuple[list[dict[str, float]], int]:
-        from promptc.adapter import render_messages
-
         assert self.field is not None
         program, lm = self.inputs.program, self.inputs.lm
         before = lm.usage.requests
@@ -236,7 +234,7 @@ class _Run:
         calls += head_calls
         logprobs = {r.id: r.prediction.label_logprobs or {} for r in ev.records}
         if rest:
-            partial = [self.score(c, answers) for _, c, answers in self._variants(prompt, logprobs, cf_rows)]
+            partial = [self.score(answers) for _, c, answers in self._variants(prompt, logprobs, cf_rows)]
             if self._dropped(partial):
                 best = max(partial, key=lambda sc: mean(list(sc.values())))
                 self.log.record(Trial(name, raw, mean(list(best.values())), calls, len(head), False, best))
@@ -245,7 +243,7 @@ class _Run:
             calls += rest_calls
             logprobs.update({r.id: r.prediction.label_logprobs or {} for r in ev2.records})
         for i, (decision, candidate, answers) in enumerate(self._variants(prompt, logprobs, cf_rows)):
-            scores = self.score(candidate, answers)
+            scores = self.score(answers)
             trial = Trial(
                 f"{name}, {decision}",
                 candidate,
@@ -273,7 +271,7 @@ class _Run:
             e.id: combine(self.inputs.program, ensemble, [self.answers[id(t)][e.id] for t in members])
             for e in self.inputs.val
         }
-        scores = self.score(ensemble, answers)
+        scores = self.score(answers)
         self.record(
             Trial(
                 f"ensemble of the {len(members)} best",

@@ -234,7 +234,7 @@ class _Run:
         calls += head_calls
         logprobs = {r.id: r.prediction.label_logprobs or {} for r in ev.records}
         if rest:
-            partial = [self.score(answers) for _, c, answers in self._variants(prompt, logprobs, cf_rows)]
+            partial = [self.score(answers) for _, _, answers in self._variants(prompt, logprobs, cf_rows)]
             if self._dropped(partial):
                 best = max(partial, key=lambda sc: mean(list(sc.values())))
                 self.log.record(Trial(name, raw, mean(list(best.values())), calls, len(head), False, best))

@@ -127,8 +127,8 @@ def test_content_free_bias_makes_content_free_inputs_uniform() -> None:
     rows = [{"a": math.log(0.7), "b": math.log(0.2), "c": math.log(0.1)}] * 3
     bias = content_free_bias(rows)
     probs = label_probs(rows[0], bias)
-    assert all(p == pytest.approx(1 / 3, abs=1e-5) for p in probs.values())
-    assert sum(bias.values()) == pytest.approx(0.0, abs=1e-5)
+    assert all(p == pytest.approx(1 / 3, abs=1e-3) for p in probs.values())
+    assert sum(bias.values()) == pytest.approx(0.0, abs=2e-3)
 
 
 def test_fitted_bias_recovers_a_constant_offset() -> None:

@@ -58,50 +58,50 @@ PROVIDERS: dict[str, str] = {
     "fake": "promptc.testing:FakeProvider",
 }
 
-_setup_lock = threading.Lock()
+_setup_lock = threading.RLock()
 _providers: dict[str, Provider] = {}
+_registered: list[Any] = []  # litellm, once our providers are registered with it
 
 
 def _litellm() -> Any:
-    """Import litellm (slow; only when a model is called) and register our providers once."""
+    """Import litellm (slow; only when a call misses the cache) and register our providers once."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     with _setup_lock:
-        import litellm
+        if not _registered:
+            import litellm
 
-        if not _providers:
             litellm.suppress_debug_info = True
             litellm.telemetry = False
             for prefix in PROVIDERS:
-                bridge = _make_bridge(litellm, prefix)
+                bridge = _make_bridge(litellm, prefix, _provider(prefix))
                 litellm.custom_provider_map.append({"provider": prefix, "custom_handler": bridge})
-                _providers[prefix] = bridge.provider
             from litellm.utils import custom_llm_setup
 
             custom_llm_setup()  # type: ignore[no-untyped-call]
-        return litellm
+            _registered.append(litellm)
+        return _registered[0]
+
+
+def _provider(prefix: str) -> Provider:
+    """The one instance of an in-process provider; made without importing litellm."""
+    with _setup_lock:
+        if prefix not in _providers:
+            module_name, attr = PROVIDERS[prefix].split(":")
+            _providers[prefix] = getattr(importlib.import_module(module_name), attr)()
+        return _providers[prefix]
 
 
 def provider_for(model: str) -> Provider | None:
     """The in-process provider behind a model string, if it is one of ours."""
     prefix = model.split("/", 1)[0]
-    if prefix not in PROVIDERS:
-        return None
-    if prefix not in _providers:
-        _litellm()
-    return _providers[prefix]
+    return _provider(prefix) if prefix in PROVIDERS else None
 
 
-def _load_provider(prefix: str) -> Provider:
-    module_name, attr = PROVIDERS[prefix].split(":")
-    provider: Provider = getattr(importlib.import_module(module_name), attr)()
-    return provider
-
-
-def _make_bridge(litellm: Any, prefix: str) -> Any:
+def _make_bridge(litellm: Any, prefix: str, provider: Provider) -> Any:
     class Bridge(litellm.CustomLLM):  # type: ignore[misc]
         def __init__(self) -> None:
             super().__init__()
-            self.provider = _load_provider(prefix)
+            self.provider = provider
 
         def completion(self, model: str, messages: Messages, *args: Any, **kwargs: Any) -> Any:
             model_response = kwargs["model_response"]

@@ -187,3 +187,21 @@ def test_compile_shows_the_trials_and_where_the_optuna_study_is(write_config: Co
     assert "chosen" in result.output and "(minibatch)" in result.output
     assert "optuna-dashboard sqlite:///" in result.output
     assert re.search(r"best val score \d\.\d{3} \| model calls made [1-9]", result.output)
+
+
+def test_an_eval_the_cache_answers_does_not_import_litellm(write_config: ConfigWriter) -> None:
+    config = write_config()
+    assert invoke("compile", config).exit_code == 0
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from promptc.cli import app\n"
+        "result = CliRunner().invoke(app, ['eval', sys.argv[1]])\n"
+        "assert result.exit_code in (0, 1), result.output\n"
+        "assert 'model calls: 0 made' in result.output, result.output\n"
+        "print('litellm' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(config)], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "False"

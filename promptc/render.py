@@ -175,9 +175,11 @@ def print_estimate(cfg: Config, estimate: CompileEstimate) -> None:
         table.add_row(escape(name), f"{n:,}")
     out.print(table)
     out.print(f"search: {estimate.search.total:,} model calls", highlight=False)
+    per = estimate.search.holdout_calls_per_example
+    each = f"; at most {per} calls per example for the candidate (an ensemble)" if per > 1 else ""
     out.print(
         f"holdout: {estimate.holdout_calls:,} model calls (baseline and candidate on the "
-        f"{sizes['test']} test examples; not capped by the budget)",
+        f"{sizes['test']} test examples{each}; not capped by the budget)",
         highlight=False,
     )
     out.print(f"total: {estimate.total_calls:,} model calls (cached calls are free)", highlight=False)

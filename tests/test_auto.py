@@ -223,6 +223,9 @@ def test_auto_dry_run_counts_the_worst_case(write_config: ConfigWriter) -> None:
     OPTIMIZERS["auto"].compile(inputs)
     assert inputs.lm.usage.requests - before <= estimate.total
     assert estimate.holdout_calls_per_example == 3
+    shown = CliRunner().invoke(app, ["compile", str(path), "--dry-run"])
+    assert shown.exit_code == 0, shown.output
+    assert "at most 3 calls per example for the candidate (an ensemble)" in " ".join(shown.output.split())
 
 
 def test_calibration_is_stored_shown_and_applied_when_served(write_config: ConfigWriter) -> None:

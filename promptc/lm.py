@@ -257,17 +257,18 @@ class LM:
                 fix="use decision: generate for this target (compile it again)",
             )
         params = {**self.target.decoding, "score_labels": list(labels), "answer_prefix": prefix}
-        completion = self._request(messages, params, 0)
-        try:
-            raw = json.loads(completion.text)
-            logprobs = {label: float(raw[label]) for label in labels}
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ProviderError(f"{self.target.model}: unreadable label scores ({exc})") from None
-        if not all(math.isfinite(v) or v == -math.inf for v in logprobs.values()):
-            raise ProviderError(f"{self.target.model}: label scores are not numbers: {logprobs}")
+        completion = self._request(messages, params, 0, check=lambda text: _read_label_scores(text, labels))
+        logprobs = _read_label_scores(completion.text, labels)
         return LabelScores(logprobs, completion.prompt_tokens, completion.cached, completion.latency_s)
 
-    def _request(self, messages: Messages, params: dict[str, Any], sample: int) -> Completion:
+    def _request(
+        self,
+        messages: Messages,
+        params: dict[str, Any],
+        sample: int,
+        check: Callable[[str], object] | None = None,
+    ) -> Completion:
+        """One request through the cache; check (which raises) runs on a fresh reply before it is cached."""
         key = call_key(self.target.model, self.target.revision, messages, params, sample)
         if self.cache is not None:
             hit = self.cache.get(key)
@@ -285,6 +286,8 @@ class LM:
         start = time.perf_counter()
         response = self._call_with_retries(messages, params, sample)
         latency = time.perf_counter() - start
+        if check is not None:
+            check(response["text"])  # an unusable reply is never cached
         if self.cache is not None:
             self.cache.put(key, response)
         with self._lock:
@@ -378,6 +381,18 @@ class LM:
             return out
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _read_label_scores(text: str, labels: list[str]) -> dict[str, float]:
+    """The label log-probabilities in a provider's reply; ProviderError when they are not numbers."""
+    try:
+        raw = json.loads(text)
+        logprobs = {label: float(raw[label]) for label in labels}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ProviderError(f"unreadable label scores ({type(exc).__name__}: {exc})") from None
+    if not all(math.isfinite(v) or v == -math.inf for v in logprobs.values()):
+        raise ProviderError(f"label scores are not numbers: {logprobs}")
+    return logprobs
 
 
 def is_in_process(model: str) -> bool:

@@ -21,6 +21,7 @@ chain-of-thought prompts every answer starts with a ``reasoning:`` line.
   its log-probability is that evidence, plus 4 for the first label. Generated answers and
   uncalibrated label scores are therefore mostly the first label; subtracting the bias
   (contextual calibration on content-free inputs finds it) leaves the evidence.
+- ``fake/garbled``: answers like ignorer, but its label scores are NaN (an unusable reply).
 - ``fake/echo``: replies with the last user message.
 - ``fake/flaky``: like learner, but the first attempt of every distinct prompt fails
   with a transient error (exercises retries).
@@ -90,14 +91,16 @@ class FakeProvider:
             text = _propose(messages[-1]["content"])
         elif model in ("learner", "flaky"):
             text = _nearest_demo(messages) or _zero_shot(messages, follow_cues=True)
-        elif model == "ignorer":
+        elif model in ("ignorer", "garbled"):
             text = _zero_shot(messages, follow_cues=False)
         elif model == "biased":
             scores = _biased_scores(messages)
             label = max(scores, key=lambda k: scores[k])
             text = "\n".join(f"{name}: {label}" for name in _output_names(system) or ["answer"])
         else:
-            raise ValueError(f"unknown fake model {model!r} (learner, ignorer, biased, echo, flaky, down)")
+            raise ValueError(
+                f"unknown fake model {model!r} (learner, ignorer, biased, garbled, echo, flaky, down)"
+            )
         prompt_tokens = sum(len(m["content"].split()) for m in messages)
         return text, prompt_tokens, len(text.split())
 
@@ -110,6 +113,8 @@ class FakeProvider:
         if model == "biased":
             scores = _biased_scores(messages)
             return {label: scores.get(label, -10.0) for label in labels}, prompt_tokens
+        if model == "garbled":
+            return {label: math.nan for label in labels}, prompt_tokens
         text, _, _ = self.complete(model, messages, {})
         answer = text.strip().splitlines()[-1].split(": ", 1)[-1].strip() if text.strip() else ""
         rest = math.log(0.3 / max(1, len(labels) - 1))

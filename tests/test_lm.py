@@ -90,3 +90,12 @@ def test_the_answer_grammar_reaches_only_providers_that_honour_it(
     monkeypatch.setattr(provider, "supports_grammar", False)
     LM(Target("fake/echo", "fake00000000")).complete(MESSAGES, grammar=grammar)
     assert [p.get("grammar") for p in seen] == [grammar, None, None]
+
+
+def test_unusable_label_scores_are_refused_and_never_cached(tmp_path: Path) -> None:
+    lm = LM(Target("fake/garbled", "fake00000000"), CallCache(tmp_path / "c.sqlite"))
+    messages = [{"role": "system", "content": "x (one of: a, b)"}, {"role": "user", "content": "y"}]
+    for _ in range(2):  # the second attempt is a fresh call, not a cached bad reply
+        with pytest.raises(ProviderError, match="label scores are not numbers"):
+            lm.label_logprobs(messages, "label:", ["a", "b"])
+    assert lm.usage.calls == 2 and lm.usage.cached == 0

@@ -1,7 +1,8 @@
-"""Dataset loading (JSONL / CSV / TSV / Parquet via pandas) and signature checks."""
+"""Dataset loading (JSONL, JSON, CSV and TSV by the standard library; Parquet by pandas) and checks."""
 
 from __future__ import annotations
 
+import csv
 import errno
 import hashlib
 import json
@@ -83,10 +84,21 @@ def _check_data_path(path: Path) -> None:
         )
 
 
-def _read_jsonl(path: Path) -> Any:
-    """One JSON object per line; a line that is not an object names its line number."""
-    import pandas as pd
+@dataclass(frozen=True)
+class Table:
+    """Rows read from one data file: column names in file order, and one dict per row."""
 
+    columns: list[str]
+    rows: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, rows: list[dict[str, Any]]) -> Table:
+        """A table whose columns are every key any row has, in order of first appearance."""
+        return cls(list(dict.fromkeys(str(k) for row in rows for k in row)), rows)
+
+
+def _read_jsonl(path: Path) -> Table:
+    """One JSON object per line; a line that is not an object names its line number."""
     rows = []
     with path.open(encoding="utf-8") as fh:
         for number, line in enumerate(fh, 1):
@@ -102,13 +114,11 @@ def _read_jsonl(path: Path) -> Any:
                     fix='write one object per line, e.g. {"id": "1", ...}',
                 )
             rows.append(row)
-    return pd.DataFrame(rows)
+    return Table.of(rows)
 
 
-def _read_json(path: Path) -> Any:
-    """A JSON list of row objects (or pandas' {column: {row: value}} layout)."""
-    import pandas as pd
-
+def _read_json(path: Path) -> Table:
+    """A JSON list of row objects, or the column layout {column: {row: value}} / {column: [values]}."""
     data = json.loads(path.read_text(encoding="utf-8"))
     if isinstance(data, list):
         for number, row in enumerate(data, 1):
@@ -117,17 +127,57 @@ def _read_json(path: Path) -> Any:
                     f"{path}: item {number} is a JSON {type(row).__name__}, not an object",
                     fix='write a list of objects, e.g. [{"id": "1", ...}]',
                 )
-        return pd.DataFrame(data)
-    if isinstance(data, dict):
-        return pd.DataFrame(data)
+        return Table.of(data)
+    if isinstance(data, dict) and all(isinstance(v, dict) for v in data.values()):
+        index = list(dict.fromkeys(k for column in data.values() for k in column))
+        return Table([str(c) for c in data], [{str(c): v.get(i) for c, v in data.items()} for i in index])
+    if isinstance(data, dict) and all(isinstance(v, list) for v in data.values()):
+        lengths = {len(v) for v in data.values()}
+        if len(lengths) > 1:
+            raise DataError(
+                f"{path}: its columns have different lengths", fix="give every column one value per row"
+            )
+        rows = [dict(zip(map(str, data), values, strict=True)) for values in zip(*data.values(), strict=True)]
+        return Table([str(c) for c in data], rows)
     raise DataError(
-        f"{path}: a JSON {type(data).__name__}, not a list of objects", fix="write a list of rows"
+        f"{path}: a JSON {type(data).__name__} that is neither a list of row objects nor columns of values",
+        fix='write a list of rows, e.g. [{"id": "1", ...}]',
     )
 
 
-def _read_table(path: Path) -> Any:
-    import pandas as pd
+def _read_delimited(path: Path, delimiter: str) -> Table:
+    """CSV or TSV with a header line; every value stays text (blank lines are skipped)."""
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh, delimiter=delimiter, strict=True)
+        header = next(reader, None)
+        if not header:
+            raise DataError(f"{path}: no header line", fix="put the column names on the first line")
+        dupes = sorted({c for c in header if header.count(c) > 1})
+        if dupes:
+            raise DataError(
+                f"{path}: column(s) {', '.join(map(repr, dupes))} appear twice", fix="rename them"
+            )
+        rows = []
+        for fields in reader:
+            if not fields:
+                continue
+            if len(fields) != len(header):
+                raise DataError(
+                    f"{path}:{reader.line_num}: {len(fields)} field(s) where the header has {len(header)}",
+                    fix="quote values that contain the delimiter, and give every row one value per column",
+                )
+            rows.append(dict(zip(header, fields, strict=True)))
+    return Table(header, rows)
 
+
+def _read_parquet(path: Path) -> Table:
+    import pandas as pd  # only Parquet needs pandas (and pyarrow)
+
+    frame = pd.read_parquet(path)
+    return Table([str(c) for c in frame.columns], frame.to_dict(orient="records"))
+
+
+def _read_table(path: Path) -> Table:
     _check_data_path(path)
     suffix = path.suffix.lower()
     try:
@@ -135,11 +185,9 @@ def _read_table(path: Path) -> Any:
             return _read_jsonl(path)
         if suffix == ".json":
             return _read_json(path)
-        if suffix == ".csv":
-            return pd.read_csv(path, dtype=str, keep_default_na=False)
-        if suffix == ".tsv":
-            return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-        return pd.read_parquet(path)
+        if suffix in (".csv", ".tsv"):
+            return _read_delimited(path, "," if suffix == ".csv" else "\t")
+        return _read_parquet(path)
     except UnicodeDecodeError as exc:
         raise DataError(
             f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})",
@@ -149,7 +197,7 @@ def _read_table(path: Path) -> Any:
         raise DataError(
             f"{path}: cannot read {suffix} files: {exc}", fix="pip install pyarrow, or convert the file"
         ) from None
-    except (ValueError, TypeError, NotImplementedError, OSError) as exc:
+    except (ValueError, TypeError, NotImplementedError, OSError, csv.Error) as exc:
         reason = " ".join(str(exc).split())[:300]
         raise DataError(
             f"{path}: cannot parse {suffix} file: {reason}", fix="check the file's format"
@@ -194,8 +242,8 @@ def coerce_value(f: Field, value: Any) -> Any:
     return value
 
 
-def _load_frame(frame: Any, path: Path, spec: DataSpec, signature: Signature) -> list[Example]:
-    columns = set(map(str, frame.columns))
+def _load_table(table: Table, path: Path, spec: DataSpec, signature: Signature) -> list[Example]:
+    columns = set(table.columns)
     needed = [spec.id_column] + [f.name for f in signature.inputs + signature.outputs]
     if spec.slice_column:
         needed.append(spec.slice_column)
@@ -206,16 +254,16 @@ def _load_frame(frame: Any, path: Path, spec: DataSpec, signature: Signature) ->
             fix="rename the columns, or change the signature / id_column / slice_column in the config",
         )
     examples: list[Example] = []
-    for index, row in enumerate(frame.to_dict(orient="records")):
+    for index, row in enumerate(table.rows):
         line = _line_of(path, index)
-        raw_id = row[spec.id_column]
+        raw_id = row.get(spec.id_column)
         if raw_id is None or str(raw_id).strip() == "" or (isinstance(raw_id, float) and math.isnan(raw_id)):
             raise DataError(f"{path}:{line}: empty {spec.id_column!r}", fix="give every row a unique id")
         values: dict[str, dict[str, Any]] = {"inputs": {}, "outputs": {}}
         for kind, fields in (("inputs", signature.inputs), ("outputs", signature.outputs)):
             for f in fields:
                 try:
-                    values[kind][f.name] = coerce_value(f, row[f.name])
+                    values[kind][f.name] = coerce_value(f, row.get(f.name))
                 except ValueError as exc:
                     raise DataError(
                         f"{path}:{line} (id {raw_id}): column {f.name!r} {exc}",
@@ -223,7 +271,7 @@ def _load_frame(frame: Any, path: Path, spec: DataSpec, signature: Signature) ->
                     ) from None
         slice_value = None
         if spec.slice_column:
-            raw_slice = row[spec.slice_column]
+            raw_slice = row.get(spec.slice_column)
             if raw_slice is None or str(raw_slice).strip() == "":
                 raise DataError(
                     f"{path}:{line} (id {raw_id}): empty slice column {spec.slice_column!r}",
@@ -257,27 +305,27 @@ def load_splits(spec: DataSpec, signature: Signature) -> Splits:
     """Load train/val/test examples and check them against the signature."""
     loaded: dict[str, list[Example]] = {}
     if spec.file is not None:
-        frame = _read_table(spec.file)
-        if spec.split_column not in frame.columns:
+        table = _read_table(spec.file)
+        if spec.split_column not in table.columns:
             raise DataError(
                 f"{spec.file}: missing split column {spec.split_column!r}",
                 fix="add a column with train/val/test, or set data.split_column",
             )
-        bad = sorted(set(map(str, frame[spec.split_column])) - set(SPLITS))
+        names = [str(row.get(spec.split_column)) for row in table.rows]
+        bad = sorted(set(names) - set(SPLITS))
         if bad:
             raise DataError(
                 f"{spec.file}: column {spec.split_column!r} has value(s) {', '.join(map(repr, bad))}",
                 fix="use only train, val and test",
             )
-        everything = _load_frame(frame, spec.file, spec, signature)
-        names = list(map(str, frame[spec.split_column]))
+        everything = _load_table(table, spec.file, spec, signature)
         for name in SPLITS:
             loaded[name] = [e for e, n in zip(everything, names, strict=True) if n == name]
         _check_unique_ids(everything, spec.file)
     else:
         for name in SPLITS:
             path = getattr(spec, name)
-            loaded[name] = _load_frame(_read_table(path), path, spec, signature)
+            loaded[name] = _load_table(_read_table(path), path, spec, signature)
             _check_unique_ids(loaded[name], path)
     for name in SPLITS:
         if not loaded[name]:

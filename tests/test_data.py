@@ -101,3 +101,63 @@ def test_missing_file_and_unknown_format(write_config: ConfigWriter, tmp_path: P
     path = write_config(lambda c: c["data"].update(val="data/val.xlsx"))
     with pytest.raises(DataError, match=r"unsupported file type '\.xlsx'"):
         _load(path)
+
+
+SPLIT_NAMES = ("train", "val", "test")
+
+
+def _one_file(write_config: ConfigWriter, name: str) -> Path:
+    def edit(c: dict) -> None:  # type: ignore[type-arg]
+        c["data"] = {"file": name, "slice_column": "channel"}
+
+    return write_config(edit)
+
+
+def test_csv_quoting_bom_and_blank_lines(write_config: ConfigWriter, tmp_path: Path) -> None:
+    rows = make_examples(9, seed=6)
+    lines = ["id,ticket,category,channel,split"]
+    for i, r in enumerate(rows):
+        ticket = r["ticket"].replace('"', "'")
+        lines.append(f'{r["id"]},"{ticket}, ""really""",{r["category"]},{r["channel"]},{SPLIT_NAMES[i % 3]}')
+        lines.append("")
+    (tmp_path / "all.csv").write_text("\ufeff" + "\n".join(lines) + "\n", encoding="utf-8")
+    splits = _load(_one_file(write_config, "all.csv"))
+    assert len(splits.train) == len(splits.val) == len(splits.test) == 3
+    assert splits.train[0].id == rows[0]["id"]
+    assert splits.train[0].inputs["ticket"].endswith(', "really"')
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "all.csv: no header line"),
+        ("id,ticket,ticket,category,channel,split\n", "'ticket' appear twice"),
+        (
+            "id,ticket,category,channel,split\nE1,hello,billing,chat\n",
+            "all.csv:2: 4 field(s) where the header has 5",
+        ),
+        (
+            "id,ticket,category,channel,split\nE1,\"a\"b,billing,chat,train\n",
+            "all.csv: cannot parse .csv file",
+        ),
+    ],
+)
+def test_malformed_csv_is_named(write_config: ConfigWriter, tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "all.csv").write_text(text)
+    with pytest.raises(DataError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        _load(_one_file(write_config, "all.csv"))
+
+
+def test_json_in_column_layout_loads(write_config: ConfigWriter, tmp_path: Path) -> None:
+    rows = make_examples(6, seed=7)
+    for i, r in enumerate(rows):
+        r["split"] = SPLIT_NAMES[i % 3]
+    by_column = {k: {str(i): r[k] for i, r in enumerate(rows)} for k in rows[0]}
+    (tmp_path / "all.json").write_text(json.dumps(by_column))
+    as_lists = _load(_one_file(write_config, "all.json"))
+    (tmp_path / "all.json").write_text(json.dumps({k: [r[k] for r in rows] for k in rows[0]}))
+    assert _load(_one_file(write_config, "all.json")) == as_lists
+    assert [e.id for e in as_lists.train] == [rows[0]["id"], rows[3]["id"]]
+    (tmp_path / "all.json").write_text(json.dumps({"id": ["a", "b"], "ticket": ["x"]}))
+    with pytest.raises(DataError, match="columns have different lengths"):
+        _load(_one_file(write_config, "all.json"))

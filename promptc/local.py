@@ -6,13 +6,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
+import json
 import os
 import threading
 from pathlib import Path
 from typing import Any
 
+from promptc.config import promptc_home
 from promptc.errors import BadInput
 
 # Built-in names -> (package that ships the file, file name inside it).
@@ -50,6 +53,48 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+_hashed: dict[tuple[str | int, ...], str] = {}  # this process's hashes, by path and identity
+
+
+def _identity(path: Path) -> list[int]:
+    """What changes whenever a file's bytes can have changed: device, inode, size, mtime, ctime."""
+    st = path.stat()
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def known_revision(path: Path, store: Path) -> str:
+    """A file's sha256, hashed once per file identity and remembered in store (a small JSON file).
+
+    Hashing a GGUF file takes longer than a whole cached evaluation, so the hash is kept with
+    the file's device, inode, size, mtime and ctime, the way build tools and git's index tell a
+    changed file: any write to the file, or a file put in its place, changes one of them. The
+    store lives next to the call cache, which is trusted the same way. An unreadable or
+    malformed store is ignored and rewritten; one that cannot be written costs only speed.
+    """
+    identity = _identity(path)
+    memo_key = (str(path), *identity)
+    if memo_key in _hashed:
+        return _hashed[memo_key]
+    try:
+        known = json.loads(store.read_text(encoding="utf-8"))
+        entry = known.get(str(path)) if isinstance(known, dict) else None
+    except (OSError, ValueError):
+        known, entry = {}, None
+    if isinstance(entry, dict) and entry.get("identity") == identity and isinstance(entry.get("sha256"), str):
+        _hashed[memo_key] = str(entry["sha256"])
+        return _hashed[memo_key]
+    digest = _hashed[memo_key] = file_sha256(path)
+    if identity == _identity(path):  # unchanged while it was read
+        known = known if isinstance(known, dict) else {}
+        known[str(path)] = {"identity": identity, "sha256": digest}
+        with contextlib.suppress(OSError):
+            store.parent.mkdir(parents=True, exist_ok=True)
+            tmp = store.with_name(f".{store.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(known, indent=1, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, store)
+    return digest
+
+
 class LocalProvider:
     """Runs GGUF models with llama.cpp; one loaded model per file, calls serialised."""
 
@@ -59,19 +104,14 @@ class LocalProvider:
     def __init__(self) -> None:
         self._models: dict[Path, Any] = {}
         self._grammars: dict[str, Any] = {}
-        self._revisions: dict[tuple[Path, int, float], str] = {}
         self._formatters: dict[Path, Any] = {}
         self._lock = threading.Lock()
 
     def revision(self, model: str) -> str:
-        """The sha256 of the model's GGUF file (cached per path, size and mtime)."""
-        path = model_path(model)
-        stat = path.stat()
-        key = (path, stat.st_size, stat.st_mtime)
+        """The sha256 of the model's GGUF file (remembered per file identity, see known_revision)."""
+        path = model_path(model).resolve()
         with self._lock:
-            if key not in self._revisions:
-                self._revisions[key] = file_sha256(path)
-            return self._revisions[key]
+            return known_revision(path, promptc_home() / "model-revisions.json")
 
     def _grammar(self, text: str | None) -> Any:
         """The compiled llama.cpp grammar for a GBNF text (compiled once per text)."""

@@ -16,6 +16,7 @@ from promptc.program import Demo, Program
 
 _lock = threading.Lock()
 _indexes: dict[str, Any] = {}
+_pools: dict[int, tuple[tuple[Demo, ...], Program, str]] = {}  # the same pool object -> its index key
 _MAX_INDEXES = 64  # pools differ per candidate; a compile builds a handful
 
 
@@ -25,9 +26,16 @@ def input_text(program: Program, inputs: Mapping[str, Any]) -> str:
 
 
 def _index(program: Program, pool: tuple[Demo, ...]) -> Any:
+    with _lock:
+        seen = _pools.get(id(pool))
+        if seen is not None and seen[0] is pool and seen[1] is program and seen[2] in _indexes:
+            return _indexes[seen[2]]
     texts = [input_text(program, d.inputs) for d in pool]
     key = hashlib.sha256("\x00".join(texts).encode()).hexdigest()
     with _lock:
+        if len(_pools) >= _MAX_INDEXES:
+            _pools.clear()
+        _pools[id(pool)] = (pool, program, key)  # the pool is held, so its id is not reused
         if key not in _indexes:
             import bm25s
 

@@ -95,6 +95,24 @@ def known_revision(path: Path, store: Path) -> str:
     return digest
 
 
+def llama_threads() -> int:
+    """Threads per llama.cpp call: $PROMPTC_LLAMA_THREADS, else half the CPUs (at least one).
+
+    Prompt evaluation of a small model gains nothing from a second thread on two CPUs
+    (bench/RESULTS.md, embedded model speed), and one thread leaves a CPU for everything
+    else and never waits on a descheduled partner.
+    """
+    raw = os.environ.get("PROMPTC_LLAMA_THREADS", "")
+    if raw:
+        if not raw.isdigit() or int(raw) < 1:
+            raise BadInput(
+                f"PROMPTC_LLAMA_THREADS={raw!r} is not a positive whole number",
+                fix="set it to the number of threads for the embedded model, e.g. 4, or unset it",
+            )
+        return int(raw)
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
 class LocalProvider:
     """Runs GGUF models with llama.cpp; one loaded model per file, calls serialised."""
 
@@ -125,9 +143,13 @@ class LocalProvider:
 
     def _load(self, path: Path) -> Any:
         if path not in self._models:
-            # llama.cpp's OpenMP threads spin while idle by default, which starves every other
-            # process on a small shared machine (CI runners, laptops); passive waiting costs little.
-            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+            threads = llama_threads()
+            if "OMP_WAIT_POLICY" not in os.environ:
+                # libgomp's threads spin for a long while after each parallel step by default,
+                # starving every other process on a small machine; sleeping at once (PASSIVE)
+                # instead makes each of the hundreds of steps of a decode wait for a wake-up.
+                # A short spin keeps the hand-over fast and lets idle threads sleep.
+                os.environ.setdefault("GOMP_SPINCOUNT", "10000")
             try:
                 from llama_cpp import Llama
             except ImportError:
@@ -135,7 +157,7 @@ class LocalProvider:
             self._models[path] = Llama(
                 model_path=str(path),
                 n_ctx=4096,
-                n_threads=os.cpu_count() or 2,
+                n_threads=threads,
                 seed=0,
                 verbose=False,
             )

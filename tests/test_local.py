@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from promptc import local
+from promptc.errors import BadInput
 
 
 def test_a_file_is_hashed_once_until_it_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -58,3 +59,17 @@ def test_an_unwritable_store_costs_only_speed(tmp_path: Path) -> None:
         local.known_revision(model, tmp_path / "file/revisions.json")
         == hashlib.sha256(b"weights").hexdigest()
     )
+
+
+def test_llama_threads_default_and_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PROMPTC_LLAMA_THREADS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert local.llama_threads() == 4
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert local.llama_threads() == 1
+    monkeypatch.setenv("PROMPTC_LLAMA_THREADS", "3")
+    assert local.llama_threads() == 3
+    for bad in ("0", "-1", "two", "1.5"):
+        monkeypatch.setenv("PROMPTC_LLAMA_THREADS", bad)
+        with pytest.raises(BadInput, match="PROMPTC_LLAMA_THREADS"):
+            local.llama_threads()

@@ -7,9 +7,13 @@ on both, and the two must agree call for call and cache entry for cache entry.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +23,7 @@ from promptc.cache import CallCache
 from promptc.config import Target
 from promptc.errors import BadInput, BudgetExceeded, ProviderError, RevisionMismatch
 from promptc.lm import LM, provider_for
+from promptc.testing import FakeProvider
 
 MESSAGES = [{"role": "system", "content": "x"}, {"role": "user", "content": "ticket: hello"}]
 
@@ -268,3 +273,110 @@ def test_an_unexpected_provider_failure_is_retried_then_reported(
     with pytest.raises(ProviderError, match=r"after 2 attempts.*the provider broke"):
         lm.complete(MESSAGES)
     assert lm.usage.retries == 1 and rows(tmp_path / "c.sqlite") == []
+
+
+# Hosted models: litellm's OpenAI client against an OpenAI-compatible server on 127.0.0.1.
+
+
+class FakeOpenAI(ThreadingHTTPServer):
+    """Serves /chat/completions with the fake learner's replies; can fail the next requests."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _ChatHandler)
+        self.requests: list[dict[str, Any]] = []
+        self.failures: list[int] = []  # status codes for the next requests
+
+
+class _ChatHandler(BaseHTTPRequestHandler):
+    server: FakeOpenAI
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.server.requests.append(body)
+        if self.server.failures:
+            status = self.server.failures.pop(0)
+            self._reply(status, {"error": {"message": f"injected {status}", "type": "server_error"}})
+            return
+        text, prompt_tokens, completion_tokens = FakeProvider().complete("learner", body["messages"], {})
+        self._reply(
+            200,
+            {
+                "id": "chatcmpl-1",
+                "object": "chat.completion",
+                "created": 0,
+                "model": body["model"],
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                ],
+                "usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": completion_tokens,
+                    "total_tokens": prompt_tokens + completion_tokens,
+                },
+            },
+        )
+
+    def _reply(self, status: int, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: no request log on stderr."""
+
+
+@pytest.fixture
+def hosted(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
+    """An OpenAI-compatible server on 127.0.0.1 that openai/... models reach through litellm."""
+    server = FakeOpenAI()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("OPENAI_API_BASE", f"http://127.0.0.1:{server.server_address[1]}/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.delenv("PROMPTC_VIA_LITELLM", raising=False)
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_hosted_model_is_called_through_litellm_and_cached(tmp_path: Path, hosted: FakeOpenAI) -> None:
+    lm = LM(Target("openai/promptc-test", "snapshot-1", temperature=0.0), CallCache(tmp_path / "c.sqlite"))
+    first = lm.complete(FEW_SHOT, sample=4)
+    again = lm.complete(FEW_SHOT, sample=4)
+    assert first.text == again.text == "category: b"
+    assert not first.cached and again.cached
+    assert (first.prompt_tokens, first.completion_tokens) == (34, 2)
+    assert lm.usage.calls == 1 and lm.usage.requests == 2 and lm.usage.prompt_tokens == 68
+    (request,) = hosted.requests
+    assert request["model"] == "promptc-test" and request["messages"] == FEW_SHOT
+    assert request["seed"] == 4 and request["temperature"] == 0.0 and request["max_tokens"] == 64
+
+
+def test_a_hosted_model_is_retried_on_transient_errors(tmp_path: Path, hosted: FakeOpenAI) -> None:
+    hosted.failures = [503, 429]
+    lm = LM(Target("openai/promptc-test", "snapshot-1", max_retries=2), CallCache(tmp_path / "c.sqlite"))
+    assert lm.complete(ZERO_SHOT).text == "category: a"
+    assert lm.usage.retries == 2 and len(hosted.requests) == 3
+
+
+def test_a_hosted_model_that_stays_down_is_a_provider_error_and_nothing_is_cached(
+    tmp_path: Path, hosted: FakeOpenAI
+) -> None:
+    hosted.failures = [503, 503]
+    lm = LM(Target("openai/promptc-test", "snapshot-1", max_retries=1), CallCache(tmp_path / "c.sqlite"))
+    with pytest.raises(ProviderError, match="after 2 attempts"):
+        lm.complete(ZERO_SHOT)
+    assert rows(tmp_path / "c.sqlite") == []
+
+
+def test_a_rejected_hosted_request_is_a_provider_error(tmp_path: Path, hosted: FakeOpenAI) -> None:
+    hosted.failures = [400]
+    lm = LM(Target("openai/promptc-test", "snapshot-1", max_retries=3), CallCache(tmp_path / "c.sqlite"))
+    with pytest.raises(ProviderError, match="rejected the request"):
+        lm.complete(ZERO_SHOT)
+    assert len(hosted.requests) == 1

@@ -1,8 +1,10 @@
 """The model layer: the only module that imports litellm.
 
-Every call goes through litellm (custom providers included): call cache, bounded
-concurrency, retries with backoff on transient errors, usage accounting, caps,
-and provider exceptions turned into typed errors.
+Call cache, bounded concurrency, retries with backoff on transient errors, usage
+accounting, caps, and provider exceptions turned into typed errors. Hosted models are
+called through litellm; in-process models (local GGUF files, fakes) are called directly,
+with the same parameters and the same cache entries as through their litellm bridge.
+PROMPTC_VIA_LITELLM=1 sends those through litellm too (to compare the two paths).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ Messages = list[dict[str, str]]
 
 
 class Provider(Protocol):
-    """An in-process model provider, bridged into litellm as a custom provider."""
+    """An in-process model provider: called directly, and bridged into litellm as a custom provider."""
 
     supports_grammar: bool  # honours params["grammar"] (GBNF) to constrain the reply
     supports_label_scores: bool  # implements score_labels
@@ -52,6 +54,14 @@ class TransientProviderError(Exception):
     """Raised by in-process providers for failures worth retrying."""
 
 
+class _Transient(Exception):
+    """A failed attempt worth retrying: the exception's kind and a short description."""
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(kind, detail)
+        self.kind, self.detail = kind, detail
+
+
 # Custom providers: litellm prefix -> "module:attribute" of a Provider class.
 PROVIDERS: dict[str, str] = {
     "local": "promptc.local:LocalProvider",
@@ -64,7 +74,7 @@ _registered: list[Any] = []  # litellm, once our providers are registered with i
 
 
 def _litellm() -> Any:
-    """Import litellm (slow; only when a call misses the cache) and register our providers once."""
+    """Import litellm (slow; only for a hosted model's cache miss) and register our providers once."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     with _setup_lock:
         if not _registered:
@@ -97,6 +107,22 @@ def provider_for(model: str) -> Provider | None:
     return _provider(prefix) if prefix in PROVIDERS else None
 
 
+def _invoke(
+    provider: Provider, prefix: str, model: str, messages: Messages, params: dict[str, Any]
+) -> tuple[str, int, int]:
+    """One request to an in-process provider: (text, prompt_tokens, completion_tokens)."""
+    try:
+        if "score_labels" in params:
+            # Label scores travel as the reply's text (a JSON object); LM.label_logprobs reads it.
+            scores, prompt_tokens = provider.score_labels(model, messages, params)
+            return json.dumps(scores, sort_keys=True), prompt_tokens, 0
+        return provider.complete(model, messages, params)
+    except ValueError as exc:  # the provider refuses the request itself, e.g. an unknown model
+        raise BadInput(
+            f"target.model {prefix}/{model}: {exc}", fix="name a model this provider has"
+        ) from None
+
+
 def _make_bridge(litellm: Any, prefix: str, provider: Provider) -> Any:
     class Bridge(litellm.CustomLLM):  # type: ignore[misc]
         def __init__(self) -> None:
@@ -107,20 +133,13 @@ def _make_bridge(litellm: Any, prefix: str, provider: Provider) -> Any:
             model_response = kwargs["model_response"]
             params = dict(kwargs.get("optional_params") or {})
             try:
-                if "score_labels" in params:
-                    # Label scores travel as the reply's text (a JSON object); LM.label_logprobs reads it.
-                    scores, prompt_tokens = self.provider.score_labels(model, messages, params)
-                    text, completion_tokens = json.dumps(scores, sort_keys=True), 0
-                else:
-                    text, prompt_tokens, completion_tokens = self.provider.complete(model, messages, params)
+                text, prompt_tokens, completion_tokens = _invoke(
+                    self.provider, prefix, model, messages, params
+                )
             except TransientProviderError as exc:
                 raise litellm.ServiceUnavailableError(
                     message=str(exc), llm_provider=prefix, model=model
                 ) from exc
-            except ValueError as exc:  # the provider refuses the request itself, e.g. an unknown model
-                raise BadInput(
-                    f"target.model {prefix}/{model}: {exc}", fix="name a model this provider has"
-                ) from None
             model_response.choices[0].message.content = text
             model_response.model = f"{prefix}/{model}"
             model_response.usage = litellm.Usage(
@@ -302,6 +321,47 @@ class LM:
         self._usage.completion_tokens += response["completion_tokens"]
 
     def _call_with_retries(self, messages: Messages, params: dict[str, Any], sample: int) -> dict[str, Any]:
+        """One fresh reply, retrying transient failures with backoff; litellm only for hosted models."""
+        provider = None if os.environ.get("PROMPTC_VIA_LITELLM") == "1" else provider_for(self.target.model)
+        attempt = 0
+        while True:
+            try:
+                if provider is not None:
+                    return self._call_provider(provider, messages, params, sample)
+                return self._call_litellm(messages, params, sample)
+            except _Transient as exc:
+                if attempt >= self.target.max_retries:
+                    raise ProviderError(
+                        f"{self.target.model}: {exc.kind} after {attempt + 1} attempts: {exc.detail}",
+                        fix="check the provider is reachable, or raise target.max_retries",
+                    ) from None
+                attempt += 1
+                with self._lock:
+                    self._usage.retries += 1
+                time.sleep(min(0.5 * 2 ** (attempt - 1), 8.0))
+
+    def _call_provider(
+        self, provider: Provider, messages: Messages, params: dict[str, Any], sample: int
+    ) -> dict[str, Any]:
+        """One attempt on an in-process provider, with the parameters its litellm bridge would get."""
+        prefix, model = self.target.model.split("/", 1)
+        try:
+            text, prompt_tokens, completion_tokens = _invoke(
+                provider, prefix, model, messages, {**params, "seed": sample}
+            )
+        except PromptcError:
+            raise
+        except Exception as exc:  # as through litellm: any other provider failure is retried
+            raise _Transient(type(exc).__name__, _short(exc)) from None
+        return {
+            "text": text or "",
+            "prompt_tokens": int(prompt_tokens or 0),
+            "completion_tokens": int(completion_tokens or 0),
+            "cost_usd": 0.0,  # in-process models have no price
+        }
+
+    def _call_litellm(self, messages: Messages, params: dict[str, Any], sample: int) -> dict[str, Any]:
+        """One attempt through litellm; its exceptions become typed errors or _Transient."""
         litellm = _litellm()
         transient = (
             litellm.RateLimitError,
@@ -310,38 +370,26 @@ class LM:
             litellm.ServiceUnavailableError,
             litellm.InternalServerError,
         )
-        attempt = 0
-        while True:
-            try:
-                response = litellm.completion(
-                    model=self.target.model,
-                    messages=messages,
-                    timeout=self.target.timeout_s,
-                    num_retries=0,
-                    seed=sample,
-                    **params,
-                )
-                break
-            except transient as exc:
-                if isinstance(exc.__context__, PromptcError):  # raised by our in-process provider
-                    raise exc.__context__ from None
-                if attempt >= self.target.max_retries:
-                    raise ProviderError(
-                        f"{self.target.model}: {type(exc).__name__} "
-                        f"after {attempt + 1} attempts: {_short(exc)}",
-                        fix="check the provider is reachable, or raise target.max_retries",
-                    ) from None
-                attempt += 1
-                with self._lock:
-                    self._usage.retries += 1
-                time.sleep(min(0.5 * 2 ** (attempt - 1), 8.0))
-            except litellm.exceptions.BadRequestError as exc:
-                raise ProviderError(
-                    f"{self.target.model}: the provider rejected the request: {_short(exc)}",
-                    fix="check target.model is a model litellm knows (provider/model)",
-                ) from None
-            except (litellm.AuthenticationError, litellm.NotFoundError, litellm.APIError) as exc:
-                raise ProviderError(f"{self.target.model}: {type(exc).__name__}: {_short(exc)}") from None
+        try:
+            response = litellm.completion(
+                model=self.target.model,
+                messages=messages,
+                timeout=self.target.timeout_s,
+                num_retries=0,
+                seed=sample,
+                **params,
+            )
+        except transient as exc:
+            if isinstance(exc.__context__, PromptcError):  # raised by our in-process provider
+                raise exc.__context__ from None
+            raise _Transient(type(exc).__name__, _short(exc)) from None
+        except litellm.exceptions.BadRequestError as exc:
+            raise ProviderError(
+                f"{self.target.model}: the provider rejected the request: {_short(exc)}",
+                fix="check target.model is a model litellm knows (provider/model)",
+            ) from None
+        except (litellm.AuthenticationError, litellm.NotFoundError, litellm.APIError) as exc:
+            raise ProviderError(f"{self.target.model}: {type(exc).__name__}: {_short(exc)}") from None
         text = response.choices[0].message.content or ""
         usage = getattr(response, "usage", None)
         try:

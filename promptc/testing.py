@@ -1,5 +1,7 @@
-"""Deterministic fake models, served through litellm like any other provider.
+"""Deterministic fake models, an in-process provider like the embedded model.
 
+LM calls them directly; with PROMPTC_VIA_LITELLM=1 they go through litellm's
+custom-provider path instead, the path hosted models take (tests compare the two).
 For tests (ours and users'): `target.model: fake/<name>` with any revision
 starting with ``fake``. Models:
 

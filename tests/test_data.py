@@ -137,7 +137,7 @@ def test_csv_quoting_bom_and_blank_lines(write_config: ConfigWriter, tmp_path: P
             "all.csv:2: 4 field(s) where the header has 5",
         ),
         (
-            "id,ticket,category,channel,split\nE1,\"a\"b,billing,chat,train\n",
+            'id,ticket,category,channel,split\nE1,"a"b,billing,chat,train\n',
             "all.csv: cannot parse .csv file",
         ),
     ],

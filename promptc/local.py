@@ -72,7 +72,7 @@ def known_revision(path: Path, store: Path) -> str:
     malformed store is ignored and rewritten; one that cannot be written costs only speed.
     """
     identity = _identity(path)
-    memo_key = (str(path), *identity)
+    memo_key: tuple[str | int, ...] = (str(path), *identity)
     if memo_key in _hashed:
         return _hashed[memo_key]
     try:

@@ -228,6 +228,11 @@ def score_prediction(metric: Metric, example: Example, prediction: Prediction) -
         ) from exc
 
 
+def _prompt_order(program: Program, candidate: Candidate, example: Example) -> list[tuple[str, str]]:
+    """A sort key that puts prompts with long common prefixes next to each other."""
+    return [(m["role"], m["content"]) for m in render_messages(program, candidate, example.inputs)]
+
+
 def evaluate(
     program: Program,
     candidate: Candidate,
@@ -245,7 +250,16 @@ def evaluate(
     """
 
     def run(member: Candidate, done: Callable[[], None] | None) -> list[Prediction]:
-        return lm.map(lambda e: predict(program, member, lm, e.inputs), examples, done)
+        if not lm.reuses_prompt_prefix:
+            return lm.map(lambda e: predict(program, member, lm, e.inputs), examples, done)
+        # In prompt order, neighbours share the longest prefixes (the same nearest demos first),
+        # which llama.cpp does not decode again; the answers are put back in example order.
+        order = sorted(range(len(examples)), key=lambda i: _prompt_order(program, member, examples[i]))
+        answers = lm.map(lambda i: predict(program, member, lm, examples[i].inputs), order, done)
+        out: list[Prediction] = [answers[0]] * len(examples) if answers else []
+        for i, answer in zip(order, answers, strict=True):
+            out[i] = answer
+        return out
 
     if candidate.members:
         last = len(candidate.members) - 1

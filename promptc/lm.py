@@ -254,6 +254,13 @@ class LM:
         provider = provider_for(self.target.model)
         return provider is not None and getattr(provider, "supports_label_scores", False)
 
+    @property
+    def reuses_prompt_prefix(self) -> bool:
+        """Whether a call costs less when its prompt starts like the previous call's (llama.cpp
+        keeps the previous prompt's key-value cache), so calls are best made in prompt order."""
+        provider = provider_for(self.target.model)
+        return provider is not None and getattr(provider, "reuses_prompt_prefix", False)
+
     def complete(self, messages: Messages, sample: int = 0, grammar: str | None = None) -> Completion:
         """One completion, served from the cache when this exact call was made before.
 

@@ -118,6 +118,7 @@ class LocalProvider:
 
     supports_grammar = True  # llama.cpp samples only tokens the GBNF grammar allows
     supports_label_scores = True  # score_labels reads the logits directly
+    reuses_prompt_prefix = True  # only the tokens after the previous call's common prefix are decoded
 
     def __init__(self) -> None:
         self._models: dict[Path, Any] = {}

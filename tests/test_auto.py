@@ -253,3 +253,26 @@ def test_calibration_is_stored_shown_and_applied_when_served(write_config: Confi
     assert diffed.exit_code == 0, diffed.output
     assert "-answer: the model's generated reply, parsed" in diffed.output
     assert "+calibration (added to each label's log-probability)" in diffed.output
+
+
+def test_prompts_are_sent_in_prompt_order_where_the_model_reuses_prefixes(
+    write_config: ConfigWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inputs = _inputs(write_config(lambda c: c["target"].update(concurrency=1)))  # one call at a time
+    pool = tuple(Demo(dict(e.inputs), dict(e.outputs), source_id=e.id) for e in inputs.train)
+    candidate = Candidate("Route the ticket.", pool, knn=2)
+    plain = evaluate(inputs.program, candidate, inputs.val, inputs.metric, inputs.lm)
+    sent: list[list[dict[str, str]]] = []
+    complete = LM.complete
+
+    def recording(self: LM, messages: list[dict[str, str]], *args: Any, **kwargs: Any) -> Any:
+        sent.append(messages)
+        return complete(self, messages, *args, **kwargs)
+
+    monkeypatch.setattr(LM, "reuses_prompt_prefix", property(lambda self: True))
+    monkeypatch.setattr(LM, "complete", recording)
+    ordered = evaluate(inputs.program, candidate, inputs.val, inputs.metric, inputs.lm)
+    assert [r.to_dict() for r in ordered.records] == [r.to_dict() for r in plain.records]  # example order
+    assert ordered.summaries == plain.summaries
+    keys = [[(m["role"], m["content"]) for m in messages] for messages in sent]
+    assert len(keys) == len(inputs.val) and keys == sorted(keys)

@@ -251,7 +251,11 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--sizes", default="100,80,120", help="train,val,test examples per task")
     parser.add_argument("--update-results", action="store_true")
+    parser.add_argument("--render-only", action="store_true", help="rewrite RESULTS.md from suite.json")
     args = parser.parse_args()
+    if args.render_only:
+        replace_section(section(load_rows()), SECTION_START, SECTION_END)
+        return
     sizes = tuple(int(x) for x in args.sizes.split(","))
     assert len(sizes) == 3
     for task in args.tasks.split(","):

@@ -12,9 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import matplotlib
-
-matplotlib.use("Agg")  # no display: the figures are only ever written to SVG
-
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 COLOURS = {"pass": "#2e7d32", "fail": "#c62828", "ungated": "#757575"}
@@ -72,15 +70,14 @@ def _svg(fig: Figure) -> str:
 
 
 def _figure(width: float, height: float) -> Figure:
+    # A bare Figure, never pyplot: no global figure registry and no GUI backend is touched.
     with matplotlib.rc_context(RC):
         return Figure(figsize=(width, height), layout="constrained")
 
 
-def _errorbar(ax: object, point: Interval, y: float, colour: str, marker: str) -> None:
+def _errorbar(ax: Axes, point: Interval, y: float, colour: str, marker: str) -> None:
     mean, low, high = point
-    ax.errorbar(  # type: ignore[attr-defined]
-        [mean], [y], xerr=[[mean - low], [high - mean]], fmt=marker, color=colour, capsize=3, ms=6
-    )
+    ax.errorbar([mean], [y], xerr=[[mean - low], [high - mean]], fmt=marker, color=colour, capsize=3, ms=6)
 
 
 def forest_svg(rows: Sequence[ForestRow], *, confidence: float, reference: str) -> str:

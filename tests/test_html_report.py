@@ -288,3 +288,42 @@ def test_an_external_script_is_caught(
         encoding="utf-8",
     )
     assert browse(page).requests == ["https://cdn.example.com/plotly.min.js"]
+
+
+def test_search_history_tells_minibatch_from_full_scores_and_marks_the_chosen_trial() -> None:
+    from promptc.charts import TrialPoint, history_svg
+    from promptc.html_report import chosen_trial
+    from promptc.program import Candidate
+
+    trials = [
+        {
+            "name": "configured",
+            "val_score": 0.5,
+            "full": True,
+            "calls": 10,
+            "describe": "0 demos",
+            "demo_ids": [],
+        },
+        {"name": "mini", "val_score": 0.7, "full": False, "calls": 4, "describe": "0 demos", "demo_ids": []},
+        {
+            "name": "$x$ <b>",
+            "val_score": 0.6,
+            "full": True,
+            "calls": 10,
+            "describe": "0 demos",
+            "demo_ids": [],
+        },
+    ]
+    assert chosen_trial(trials, Candidate("Route the ticket.")) == 0  # a minibatch score never wins
+    points = [TrialPoint(t["name"], t["val_score"], t["full"], t["calls"]) for t in trials]
+    svg = history_svg(points, 0)
+    assert "minibatch" in svg and "chosen" in svg and "model calls (cumulative)" in svg
+
+
+def test_markdown_trend_scales_bars_to_the_largest_change() -> None:
+    from promptc.report import BAR_WIDTH, trend
+
+    assert trend(None, 0.2) == ""
+    assert trend(0.0, 0.2) == "= 0"
+    assert trend(0.2, 0.2) == "▲ " + "█" * BAR_WIDTH
+    assert trend(-0.05, 0.2) == "▼ " + "█" * 2

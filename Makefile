@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 CONFIG := configs/support_triage.yaml
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: install demo test lint typecheck unit bench bench-dspy clean
+.PHONY: install browser demo test lint typecheck unit bench bench-dspy clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -46,7 +46,15 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-unit: install
+# Headless Chromium from Debian's packages, for the test that opens the HTML report in a real browser.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing chromium (Debian package) for the HTML report's browser test"; \
+	  $(SUDO) apt-get update -qq >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null; }
+
+unit: install browser
 	$(BIN)/pytest -q
 
 test: lint typecheck unit

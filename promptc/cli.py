@@ -189,6 +189,9 @@ def eval_cmd(
         Path | None, typer.Option(help="Write JUnit XML (a testcase per gate per slice).")
     ] = None,
     markdown: Annotated[Path | None, typer.Option(help="Write a Markdown summary for a PR comment.")] = None,
+    html: Annotated[
+        Path | None, typer.Option(help="Write a self-contained HTML report (charts, flips, prompt).")
+    ] = None,
 ) -> None:
     """Evaluate an artifact (and its reference) on the test split; exit 1 if a gate fails."""
     from promptc.lifecycle import evaluate_config
@@ -201,10 +204,38 @@ def eval_cmd(
     out.print(usage_line(outcome.usage))
     for path in write_reports(outcome, json_path=json_path, junit=junit, md=markdown):
         out.print(f"report written to {path}", markup=False, soft_wrap=True)
+    if html is not None:
+        from promptc.html_report import eval_report, write_html
+
+        write_html(html, eval_report(cfg, outcome, usage_line(outcome.usage)), "--html")
+        out.print(f"report written to {html}", markup=False, soft_wrap=True)
     if not outcome.gates.passed:
         print_failures(outcome.gates)
         raise typer.Exit(1)
     out.print(f"[green]gates passed[/] for artifact {outcome.artifact.id}")
+
+
+@app.command()
+def report(
+    config: ConfigArg,
+    artifact: Annotated[str, typer.Argument(help="Artifact id or alias.", show_default=False)],
+    out_path: Annotated[Path, typer.Option("--out", help="Where to write the HTML report.")],
+    against: Annotated[
+        str | None,
+        typer.Option(help="Compare with 'baseline' or an artifact id/alias (default: gates.reference)."),
+    ] = None,
+) -> None:
+    """Write an HTML report of an artifact's stored evaluation; no model is called."""
+    from promptc.html_report import stored_report, write_html
+
+    data = stored_report(_config(config), artifact, against)
+    write_html(out_path, data)
+    out.print(f"report written to {out_path}", markup=False, soft_wrap=True)
+    out.print(
+        "gates: "
+        + ("[green]pass[/]" if data.gates.passed else "[red]fail[/]")
+        + escape(f" vs {data.gates.reference}")
+    )
 
 
 @app.command()

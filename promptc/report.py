@@ -74,7 +74,20 @@ def _interval(low: float | None, high: float | None, signed: bool = False) -> st
     return f" [{fmt.format(low)}, {fmt.format(high)}]"
 
 
-def _row(s: SliceResult) -> str:
+BAR_WIDTH = 8
+
+
+def trend(delta: float | None, largest: float) -> str:
+    """An arrow and a bar for a change, the bar scaled so the largest change fills BAR_WIDTH blocks."""
+    if delta is None:
+        return ""
+    if round(delta, 3) == 0:
+        return "= 0"
+    blocks = max(1, round(BAR_WIDTH * abs(delta) / largest)) if largest else 1
+    return ("▲ " if delta > 0 else "▼ ") + "█" * blocks
+
+
+def _row(s: SliceResult, largest: float) -> str:
     verdict = (
         ":heavy_minus_sign: ungated"
         if not s.gated
@@ -88,7 +101,7 @@ def _row(s: SliceResult) -> str:
     )
     return (
         f"| {_scope(s.scope)} | {s.n} | {s.score:.3f}{_interval(s.ci_low, s.ci_high)} | {ref} | {delta} "
-        f"| {verdict} | {s.decided_by} |"
+        f"| {trend(s.delta, largest)} | {verdict} | {s.decided_by} |"
     )
 
 
@@ -97,15 +110,17 @@ def markdown(outcome: EvalOutcome) -> str:
     report = outcome.gates
     art = outcome.artifact
     level = f"{report.confidence:.0%}"
+    largest = max((abs(s.delta) for s in report.slices if s.delta is not None), default=0.0)
     lines = [
         f"### promptc eval: {':white_check_mark: gates passed' if report.passed else ':x: gates failed'}",
         "",
         f"`{art.content['program']['name']}` {art.content['program']['version']} · artifact `{art.id}` · "
         f"`{art.model}@{art.revision}` · mode `{report.mode}` · reference: {report.reference}",
         "",
-        f"| slice | n | score [{level} CI] | reference | change [{level} CI] | verdict | decided by |",
-        "|---|---:|---:|---:|---:|---|---|",
-        *(_row(s) for s in report.slices),
+        f"| slice | n | score [{level} CI] | reference | change [{level} CI] | trend "
+        "| verdict | decided by |",
+        "|---|---:|---:|---:|---:|:---|---|---|",
+        *(_row(s, largest) for s in report.slices),
     ]
     if report.failures:
         lines += ["", "**Failed checks**", "", *(f"- {c.message}" for c in report.failures)]

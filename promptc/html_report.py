@@ -1,0 +1,467 @@
+"""The HTML report: one self-contained file (inline SVG charts, inline CSS and a little JavaScript)
+that opens offline and makes no network request.
+
+Every string that comes from data, configs, artifacts or model replies goes through `_e`
+(html.escape); chart text is escaped by matplotlib's SVG writer.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from promptc.adapter import label_field
+from promptc.artifacts import Artifact
+from promptc.config import Config
+from promptc.data import Example, load_splits
+from promptc.errors import BadInput
+from promptc.evaluate import OVERALL, Evaluation
+from promptc.gates import GateReport, ScoreSet, SliceResult, check_gates
+from promptc.lifecycle import EvalOutcome, check_program, prompt_preview, resolve_artifact
+from promptc.lm import is_in_process
+from promptc.program import Candidate, Program
+from promptc.stats import mean_interval
+
+NO_ANSWER = "(no answer)"
+CHANGE_RULES = {"max_drop": -1.0, "max_rel_drop": -1.0, "min_gain": 1.0, "min_rel_gain": 1.0}
+FLOOR_RULES = ("min", "max")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One example's answer in one evaluation."""
+
+    id: str
+    slice: str | None
+    outputs: dict[str, Any] | None
+    raw: str
+    score: float
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Everything the report shows, gathered from an artifact or a fresh evaluation."""
+
+    artifact: Artifact
+    gates: GateReport
+    higher_is_better: bool
+    baseline: tuple[Answer, ...]
+    candidate: tuple[Answer, ...]
+    reference: tuple[Answer, ...]  # the answers flips are judged against
+    flips_against: str
+    examples: dict[str, Example]  # the test split by id
+    source: str  # where the evaluation came from
+    usage: str = ""
+
+
+def _records(artifact: Artifact, which: str) -> list[dict[str, Any]]:
+    """The per-example records of an artifact's stored evaluation ('baseline' or 'candidate').
+
+    The only place this module reads them, so it follows them when they move out of the artifact.
+    """
+    records: list[dict[str, Any]] = artifact.content["evaluation"][which]["records"]
+    return records
+
+
+def _stored(artifact: Artifact, which: str) -> tuple[Answer, ...]:
+    return tuple(
+        Answer(r["id"], r.get("slice"), r.get("prediction"), str(r.get("raw", "")), float(r["score"]))
+        for r in _records(artifact, which)
+    )
+
+
+def _fresh(evaluation: Evaluation) -> tuple[Answer, ...]:
+    return tuple(
+        Answer(r.id, r.slice, r.prediction.outputs, r.prediction.raw, r.score) for r in evaluation.records
+    )
+
+
+def _scores(answers: Sequence[Answer]) -> ScoreSet:
+    return ScoreSet(scores={a.id: a.score for a in answers}, slices={a.id: a.slice for a in answers})
+
+
+def _test_examples(config: Config, artifact: Artifact, *, stored: bool) -> dict[str, Example]:
+    splits = load_splits(config.data, config.program.signature)
+    if stored and artifact.content["lineage"]["splits"]["test"] != splits.hashes()["test"]:
+        raise BadInput(
+            f"artifact {artifact.id} was evaluated on another test split than {config.path} names",
+            fix=f"re-evaluate it on this split: promptc eval {config.path} --artifact {artifact.id} "
+            "--html PATH",
+        )
+    return {e.id: e for e in splits.test}
+
+
+def stored_report(config: Config, ref: str, against: str | None = None) -> ReportData:
+    """The report of an artifact's stored evaluation, judged against `against` (default: the gates'
+    reference: `baseline`, or an alias or id whose stored evaluation is on the same test split)."""
+    artifact = resolve_artifact(config, ref)
+    check_program(config, artifact)
+    examples = _test_examples(config, artifact, stored=True)
+    baseline, candidate = _stored(artifact, "baseline"), _stored(artifact, "candidate")
+    name = against or config.gates.reference
+    label, reference = "baseline", baseline
+    if name != "baseline":
+        try:
+            other = resolve_artifact(config, name)
+        except BadInput:
+            if against is not None:
+                raise
+            other = None
+        if other is None or (other.id == artifact.id and against is None):
+            label = f"baseline (no other artifact behind {name!r})"
+        else:
+            _test_examples(config, other, stored=True)
+            label, reference = f"{name} ({other.id})", _stored(other, "candidate")
+    gates = check_gates(config.gates, _scores(candidate), _scores(reference), reference_label=label)
+    return ReportData(
+        artifact,
+        gates,
+        config.gates.higher_is_better,
+        baseline,
+        candidate,
+        reference,
+        label,
+        examples,
+        f"the evaluation stored in artifact {artifact.id}",
+    )
+
+
+def eval_report(config: Config, outcome: EvalOutcome, usage: str = "") -> ReportData:
+    """The report of a fresh `promptc eval`: its evaluations and gate verdict as they are."""
+    examples = _test_examples(config, outcome.artifact, stored=False)
+    baseline, candidate = _fresh(outcome.baseline), _fresh(outcome.candidate)
+    flips_against, reference = "baseline", baseline
+    if not outcome.gates.reference.startswith("baseline"):
+        other = resolve_artifact(config, config.gates.reference)
+        # Stored answers pair with this run only when they were made on the same test split.
+        same = (
+            other.content["lineage"]["splits"]["test"]
+            == outcome.artifact.content["lineage"]["splits"]["test"]
+        )
+        if same and set(examples) == {a.id for a in _stored(other, "candidate")}:
+            flips_against, reference = outcome.gates.reference, _stored(other, "candidate")
+    return ReportData(
+        outcome.artifact,
+        outcome.gates,
+        config.gates.higher_is_better,
+        baseline,
+        candidate,
+        reference,
+        flips_against,
+        examples,
+        "a fresh evaluation (promptc eval)",
+        usage,
+    )
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _scope(name: str) -> str:
+    return "overall" if name == OVERALL else name
+
+
+def _verdict(s: SliceResult) -> str:
+    return "ungated" if not s.gated else "pass" if s.passed else "fail"
+
+
+def _forest(data: ReportData) -> str:
+    from promptc.charts import ForestRow, forest_svg
+
+    sign = 1.0 if data.higher_is_better else -1.0
+    ref = _scores(data.reference)
+    groups = ref.groups()
+    rows = []
+    for s in data.gates.slices:
+        reference = None
+        if s.reference is not None and s.scope in groups:
+            low, high = mean_interval([ref.scores[i] for i in groups[s.scope]], data.gates.confidence)
+            reference = (s.reference, low, high)
+        change = None
+        if s.delta is not None and s.delta_low is not None and s.delta_high is not None:
+            change = (s.delta, s.delta_low, s.delta_high)
+        floors = tuple(
+            (c.rule, c.threshold) for c in s.checks if c.rule in FLOOR_RULES and c.threshold is not None
+        )
+        limits = []
+        for c in s.checks:
+            if c.rule in CHANGE_RULES and c.threshold is not None and s.reference is not None:
+                scale = abs(s.reference) if "rel" in c.rule else 1.0
+                limits.append((c.rule, CHANGE_RULES[c.rule] * sign * c.threshold * scale))
+        rows.append(
+            ForestRow(
+                _scope(s.scope),
+                _verdict(s),
+                (s.score, s.ci_low, s.ci_high),
+                reference,
+                change,
+                floors,
+                tuple(limits),
+            )
+        )
+    return forest_svg(rows, confidence=data.gates.confidence, reference=data.gates.reference)
+
+
+def chosen_trial(trials: Sequence[dict[str, Any]], candidate: Candidate) -> int | None:
+    """The index of the trial that produced the chosen candidate (as `promptc compile` marks it)."""
+    demo_ids = [d.source_id for d in candidate.demos]
+    for i, t in enumerate(trials):
+        if (t.get("full", True) or t.get("val_score") is None) and (
+            t.get("describe") == candidate.describe() and t.get("demo_ids") == demo_ids
+        ):
+            return i
+    return None
+
+
+def _history(content: dict[str, Any]) -> str:
+    from promptc.charts import TrialPoint, history_svg
+
+    trials = content["lineage"].get("trials", [])
+    if not trials:
+        return "<p>No trials are recorded in this artifact's lineage.</p>"
+    points = [
+        TrialPoint(str(t["name"]), t.get("val_score"), bool(t.get("full", True)), int(t.get("calls", 0)))
+        for t in trials
+    ]
+    chosen = chosen_trial(trials, Candidate.from_dict(content["candidate"]))
+    unscored = sum(1 for p in points if p.score is None)
+    note = f"<p>{unscored} trial(s) kept without a validation score.</p>" if unscored else ""
+    names = "".join(
+        f"<li{' class=chosen' if i == chosen else ''}>{_e(t['name'])}: "
+        f"{'not scored' if t.get('val_score') is None else format(t['val_score'], '.3f')}"
+        f"{'' if t.get('full', True) else ' (minibatch)'}, {int(t.get('calls', 0))} calls</li>"
+        for i, t in enumerate(trials)
+    )
+    chart = f'<figure class="chart" id="history-chart">{history_svg(points, chosen)}</figure>'
+    return f"{chart}{note}<details><summary>trials in order</summary><ol>{names}</ol></details>"
+
+
+def _label(outputs: dict[str, Any] | None, name: str) -> str:
+    if outputs is None or name not in outputs:
+        return NO_ANSWER
+    return str(outputs[name])
+
+
+def _confusion(data: ReportData, program: Program) -> str:
+    from promptc.charts import Confusion, confusion_svg
+
+    f = label_field(program)
+    if f is None:
+        return "<p>The program's output is not one enum field: no confusion matrix.</p>"
+    labels = tuple(str(x) for x in f.labels)
+    matrices = []
+    for title, answers in (("baseline", data.baseline), ("candidate", data.candidate)):
+        counts: dict[tuple[str, str], int] = {}
+        for a in answers:
+            example = data.examples.get(a.id)
+            if example is None:
+                continue
+            key = (str(example.outputs.get(f.name)), _label(a.outputs, f.name))
+            counts[key] = counts.get(key, 0) + 1
+        matrices.append((title, counts))
+    extra = sorted({p for _, c in matrices for _, p in c if p not in labels})
+    gold_extra = sorted({g for _, c in matrices for g, _ in c if g not in labels})
+    chart = confusion_svg(
+        [
+            Confusion(title, labels + tuple(gold_extra), labels + tuple(extra), counts)
+            for title, counts in matrices
+        ]
+    )
+    return f'<figure class="chart" id="confusion-chart">{chart}</figure>'
+
+
+def _values(values: dict[str, Any] | None) -> str:
+    if values is None:
+        return f"<i>{NO_ANSWER}</i>"
+    return "<br>".join(f"<b>{_e(k)}</b>: {_e(v)}" for k, v in values.items())
+
+
+def _flips(data: ReportData) -> str:
+    reference = {a.id: a for a in data.reference}
+    changed = []
+    for a in data.candidate:
+        r = reference.get(a.id)
+        if r is not None and a.score != r.score:
+            changed.append(((a.score < r.score) == data.higher_is_better, a, r))
+    rows = []
+    for worse, a, r in sorted(changed, key=lambda c: (not c[0], c[1].slice or "", c[1].id)):
+        example = data.examples.get(a.id)
+        inputs = _values(example.inputs) if example else "<i>not in the test split</i>"
+        gold = _values(example.outputs) if example else ""
+        kind = "worse" if worse else "better"
+        rows.append(
+            f'<tr class="{kind}" data-slice="{_e(a.slice or "")}">'
+            f"<td>{_e(a.id)}</td><td>{_e(a.slice or '-')}</td>"
+            f"<td>{kind}</td><td>{inputs}</td><td>{gold}</td>"
+            f"<td>{_values(r.outputs)} <small>({r.score:g})</small></td>"
+            f"<td>{_values(a.outputs)} <small>({a.score:g})</small></td></tr>"
+        )
+    if not rows:
+        return f"<p>No example changed its score against {_e(data.flips_against)}.</p>"
+    slices = sorted({a.slice for a in data.candidate if a.slice is not None})
+    options = "".join(f'<option value="{_e(s)}">{_e(s)}</option>' for s in slices)
+    return (
+        f"<p>Examples whose score changed against {_e(data.flips_against)}: <b>worse</b> (the reference "
+        "answered better) and <b>better</b>. <label>slice <select id=slice-filter>"
+        f'<option value="">all</option>{options}</select></label> <span id=flip-count></span></p>'
+        '<table id="flips"><thead><tr><th>id</th><th>slice</th><th>change</th><th>inputs</th><th>gold</th>'
+        f"<th>{_e(data.flips_against)}</th><th>candidate</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _gate_table(report: GateReport) -> str:
+    level = f"{report.confidence:.0%}"
+    rows = []
+    for s in report.slices:
+        checks = "<br>".join(
+            f"{'✔' if c.passed else '✘'} <b>{_e(c.rule)}</b> threshold {_e(c.threshold)}, "
+            f"value {_e(c.value)}: {_e(c.message)}"
+            for c in s.checks
+        )
+        ref = "-" if s.reference is None else f"{s.reference:.3f}"
+        delta = "-" if s.delta is None else f"{s.delta:+.3f} [{s.delta_low:+.3f}, {s.delta_high:+.3f}]"
+        rows.append(
+            f'<tr class="{_verdict(s)}"><td>{_e(_scope(s.scope))}</td><td>{s.n}</td>'
+            f"<td>{s.score:.3f} [{s.ci_low:.3f}, {s.ci_high:.3f}]</td><td>{ref}</td><td>{delta}</td>"
+            f"<td>{_verdict(s)}</td><td>{_e(s.decided_by)}</td><td>{checks}</td></tr>"
+        )
+    for c in report.missing:
+        rows.append(
+            f'<tr class="fail"><td>{_e(c.scope)}</td><td>0</td><td>-</td><td>-</td><td>-</td><td>fail</td>'
+            f"<td>{_e(c.rule)}</td><td>{_e(c.message)}</td></tr>"
+        )
+    return (
+        f"<table id=gates><thead><tr><th>slice</th><th>n</th><th>score [{level} CI]</th><th>reference</th>"
+        f"<th>change [{level} CI]</th><th>verdict</th><th>decided by</th>"
+        "<th>checks (rule, threshold, value)</th>"
+        f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _prompt(artifact: Artifact) -> str:
+    candidate = Candidate.from_dict(artifact.content["candidate"])
+    parts = [f"<ul>{''.join(f'<li>{_e(line)}</li>' for line in candidate.decision_lines())}</ul>"]
+    for title, messages in prompt_preview(artifact):
+        parts.append(f"<h3>messages as the model receives them{_e(title)} (inputs as {{placeholders}})</h3>")
+        parts += [
+            f"<div class=msg><div class=role>{_e(m['role'])}</div><pre>{_e(m['content'])}</pre></div>"
+            for m in messages
+        ]
+    return "".join(parts)
+
+
+def _lineage(data: ReportData) -> str:
+    art = data.artifact
+    lineage = art.content["lineage"]
+    optimizer = lineage.get("optimizer", {})
+    cost = lineage.get("cost_usd")
+    cost_text = (
+        f"${cost:.4f}"
+        if cost is not None
+        else "$0 (in-process model)"
+        if is_in_process(art.model)
+        else "not recorded"
+    )
+    items: Iterable[tuple[str, Any]] = (
+        ("model", f"{art.model}@{art.revision}"),
+        ("splits (content hashes)", ", ".join(f"{k} {v}" for k, v in lineage.get("splits", {}).items())),
+        (
+            "optimizer",
+            f"{optimizer.get('name')}, seed {optimizer.get('seed')}, "
+            f"settings {json.dumps(optimizer.get('settings', {}))}",
+        ),
+        ("metric", lineage.get("metric")),
+        ("model calls", f"{lineage.get('lm_requests')} ({lineage.get('search_requests')} in the search)"),
+        ("tokens", lineage.get("tokens")),
+        ("cost", cost_text),
+        ("stopped by budget", lineage.get("stopped_by_budget")),
+        ("promptc version", lineage.get("promptc_version")),
+        ("config sha256", lineage.get("config_sha256")),
+        ("artifact file", art.path),
+    )
+    return "<dl>" + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in items) + "</dl>"
+
+
+CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#212121}
+h1{font-size:1.5em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}
+table{border-collapse:collapse;width:100%;font-size:13px}td,th{border:1px solid #ddd;padding:4px 6px;
+vertical-align:top;text-align:left}thead th{background:#f5f5f5}tr.pass td:nth-child(6){color:#2e7d32}
+tr.fail td:nth-child(6){color:#c62828;font-weight:bold}tr.ungated td:nth-child(6){color:#757575}
+tr.worse td:nth-child(3){color:#c62828}tr.better td:nth-child(3){color:#2e7d32}
+.badge{display:inline-block;padding:2px 10px;border-radius:10px;color:#fff}.badge.pass{background:#2e7d32}
+.badge.fail{background:#c62828}figure.chart{margin:0}figure.chart svg{max-width:100%;height:auto}
+pre{white-space:pre-wrap;background:#fafafa;border:1px solid #eee;padding:6px;margin:2px 0}
+.role{font-weight:bold;color:#00838f}li.chosen{font-weight:bold;color:#2e7d32}dt{font-weight:bold}
+dd{margin:0 0 .4em 1.5em;font-family:monospace}
+"""
+
+SCRIPT = """
+(function () {
+  var select = document.getElementById('slice-filter');
+  if (!select) return;
+  function apply() {
+    var shown = 0, rows = document.querySelectorAll('#flips tbody tr');
+    rows.forEach(function (tr) {
+      tr.hidden = select.value !== '' && tr.dataset.slice !== select.value;
+      if (!tr.hidden) shown += 1;
+    });
+    document.getElementById('flip-count').textContent = shown + ' of ' + rows.length + ' shown';
+  }
+  select.addEventListener('change', apply);
+  apply();
+})();
+"""
+
+# The page may load nothing: no script, style, image or font from anywhere but itself.
+CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
+
+
+def render_html(data: ReportData) -> str:
+    """The whole report as one HTML document."""
+    art = data.artifact
+    program = Program.from_dict(art.content["program"])
+    verdict = "pass" if data.gates.passed else "fail"
+    title = f"{program.name} {program.version}: artifact {art.id}"
+    failures = "".join(f"<li>{_e(c.message)}</li>" for c in data.gates.failures)
+    sections = [
+        ("forest", "Scores per slice", f'<figure class="chart" id="forest-chart">{_forest(data)}</figure>'),
+        (
+            "gates",
+            "Release gates",
+            _gate_table(data.gates) + (f"<h3>failed checks</h3><ul>{failures}</ul>" if failures else ""),
+        ),
+        ("history", "Search history (validation split)", _history(art.content)),
+        ("confusion", "Confusion matrices (test split)", _confusion(data, program)),
+        ("flipped", "Flipped examples", _flips(data)),
+        ("prompt", "The compiled prompt", _prompt(art)),
+        ("lineage", "Lineage", _lineage(data)),
+    ]
+    body = "".join(
+        f'<section id="{sid}"><h2>{_e(name)}</h2>{content}</section>' for sid, name, content in sections
+    )
+    usage = f"<br>{_e(data.usage)}" if data.usage else ""
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        '<meta name="viewport" content="width=device-width">'
+        f"<title>{_e(title)}</title><style>{CSS}</style></head>"
+        f'<body><h1>{_e(title)} <span class="badge {verdict}">gates {verdict}</span></h1>'
+        f"<p>{_e(f'{art.model}@{art.revision}')} · gates in {_e(data.gates.mode)} mode at "
+        f"{data.gates.confidence:.0%} · changes vs {_e(data.gates.reference)} · "
+        f"from {_e(data.source)}{usage}</p>"
+        f"{body}<script>{SCRIPT}</script></body></html>\n"
+    )
+
+
+def write_html(path: Path, data: ReportData, option: str = "--out") -> None:
+    """Render the report and write it atomically (nothing half-written on failure)."""
+    from promptc.report import write_text
+
+    write_text(path, render_html(data), option)

@@ -462,8 +462,10 @@ class LM:
         }
         if is_in_process(self.target.model):  # PROMPTC_VIA_LITELLM: the same entry as a direct call
             return reply
+        # litellm names some providers' models with its own prefix (ollama/llama3): the id is the rest.
+        reported = str(response.model or "").removeprefix(self.target.model.split("/", 1)[0] + "/")
         fingerprint = getattr(response, "system_fingerprint", None)
-        return {**reply, "model": str(response.model or "") or None, "system_fingerprint": fingerprint}
+        return {**reply, "model": reported or None, "system_fingerprint": fingerprint}
 
     def _api_key(self) -> str | None:
         """The key from the environment variable target.api_key_env names (None: litellm's own)."""

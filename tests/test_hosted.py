@@ -238,6 +238,17 @@ def test_a_hosted_reply_records_the_reported_model_in_its_cache_entry(
     assert json.loads(stored)["model"] == REVISION
 
 
+def test_a_reported_id_with_the_provider_prefix_is_the_same_revision(
+    server: FakeOpenAI, tmp_path: Path
+) -> None:
+    server.model = f"openai/{REVISION}"  # as litellm names some providers' models
+    lm = LM(
+        Target(MODEL, REVISION, api_base=server.url, api_key_env=KEY_ENV), CallCache(tmp_path / "c.sqlite")
+    )
+    assert lm.complete([{"role": "user", "content": "ticket: login"}]).model == REVISION
+    assert lm.observed == [{"target": MODEL, "model": REVISION, "system_fingerprint": "fp_test"}]
+
+
 # Retries: Retry-After is honoured, up to a bound; backoff otherwise.
 
 

@@ -385,7 +385,12 @@ class LM:
                 if attempt >= self.target.max_retries:
                     raise ProviderError(
                         f"{self.target.model}: {exc.kind} after {attempt + 1} attempts: {exc.detail}",
-                        fix="check the provider is reachable, or raise target.max_retries",
+                        fix=(
+                            f"check the server at {self.target.api_base} is up"
+                            if self.target.api_base
+                            else "check the provider is reachable"
+                        )
+                        + ", or raise target.max_retries",
                     ) from None
                 attempt += 1
                 backoff = min(0.5 * 2 ** (attempt - 1), 8.0)

@@ -130,7 +130,14 @@ class LlamaServer:
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
     """Start `python -m llama_cpp.server` on a free port for the session, wait until it answers
     (at most SERVER_START_S), and always terminate it."""
-    for module in ("uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings"):
+    for module in (
+        "llama_cpp",
+        "uvicorn",
+        "fastapi",
+        "sse_starlette",
+        "starlette_context",
+        "pydantic_settings",
+    ):
         pytest.importorskip(module, reason="llama_cpp.server needs pip install 'promptc[serve]'")
     from promptc.local import model_path
 

@@ -187,6 +187,15 @@ def test_a_missing_key_variable_is_bad_input_naming_it_but_cached_calls_need_no_
     assert artifact_id(again.output) == artifact_id(first.output)
 
 
+def test_a_server_that_is_down_is_named_in_the_error(server: FakeOpenAI, write_config: ConfigWriter) -> None:
+    config = write_config(hosted(server.url, max_retries=1, timeout_s=5))
+    server.stop()
+    result = invoke("compile", config)
+    assert result.exit_code == 3, result.output
+    assert "after 2 attempts" in result.output
+    assert f"check the server at {server.url} is up, or raise target.max_retries" in result.output
+
+
 # Revision drift: the provider reports the model id it served; a fresh reply must be target.revision.
 
 

@@ -296,13 +296,13 @@ def test_retry_after_is_honoured_up_to_a_bound(
 def test_a_compile_through_30_percent_injected_faults_writes_the_clean_artifact(
     server: FakeOpenAI, write_config: ConfigWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with FaultProxy(server.url, rate=0.0, seed=11, hang_s=2.0) as proxy:
+    with FaultProxy(server.url, rate=0.0, seed=11, hang_s=3.0) as proxy:
         proxy.start()
-        config = write_config(hosted(proxy.url, timeout_s=1.0, max_retries=8, concurrency=8))
+        config = write_config(hosted(proxy.url, timeout_s=2.0, max_retries=8, concurrency=8))
         monkeypatch.setenv("PROMPTC_HOME", str(tmp_path / "clean"))
         clean = invoke("compile", config)
         assert clean.exit_code == 0, clean.output
-        assert "retries:" not in clean.output and proxy.attempts
+        assert proxy.attempts and not any(proxy.injected.values())
 
         proxy.rate, proxy.attempts, proxy.forwarded = 0.3, {}, 0
         monkeypatch.setenv("PROMPTC_HOME", str(tmp_path / "faulty"))

@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 CONFIG := configs/support_triage.yaml
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: install browser demo test lint typecheck unit bench bench-dspy clean
+.PHONY: install browser demo serve test lint typecheck unit bench bench-dspy clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml | $(PY)
 	    -w $(WHEELS) llama-cpp-python==$(LLAMA_VERSION); \
 	fi
 	$(PY) -m pip install -q $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
-	$(PY) -m pip install -q -e '.[local,dev]'
+	$(PY) -m pip install -q -e '.[local,serve,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -38,6 +38,17 @@ demo: install
 	$(BIN)/promptc eval $(CONFIG) --artifact latest --json artifacts/support-triage-eval.json
 	$(BIN)/promptc promote $(CONFIG) --artifact latest --alias production
 	$(BIN)/promptc run $(CONFIG) --alias production --input ticket="I was charged twice for my Studio plan this month"
+
+# The embedded model behind llama-cpp-python's OpenAI-compatible server, on 127.0.0.1 only.
+# Configs reach it as target.model: openai/$(SERVE_ALIAS), target.api_base:
+# http://127.0.0.1:$(SERVE_PORT)/v1 (README, "Hosted models"). With PROMPTC_SERVE_KEY set, the
+# server requires that key (passed in its environment, never on the command line). Ctrl-C stops it.
+SERVE_PORT  ?= 8080
+SERVE_ALIAS := smollm2-135m-instruct
+serve: install
+	@if [ -n "$$PROMPTC_SERVE_KEY" ]; then export API_KEY="$$PROMPTC_SERVE_KEY"; fi; \
+	exec $(PY) -m llama_cpp.server --host 127.0.0.1 --port $(SERVE_PORT) --model_alias $(SERVE_ALIAS) \
+	  --model "$$($(PY) -c 'from promptc.local import model_path; print(model_path("$(SERVE_ALIAS)"))')"
 
 lint: install
 	$(BIN)/ruff check .

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from promptc.errors import ConfigError
 from promptc.program import Field, Program, Signature
@@ -28,6 +29,10 @@ class Target:
     max_retries: int = 3
     timeout_s: float = 60.0
     constrained: bool = True  # hold replies to the answer format where the provider supports grammars
+    # Where a hosted model is served, and the NAME of the environment variable holding its key.
+    # Neither is part of the cache key: the exact revision, checked on every fresh reply, is.
+    api_base: str | None = None
+    api_key_env: str | None = None
 
     @property
     def decoding(self) -> dict[str, Any]:
@@ -123,6 +128,11 @@ def _key_path(parts: Any) -> str:
     return ".".join(str(p) for p in parts) or "(top level)"
 
 
+# Keys whose wrong values may hold a secret (a key pasted in place of a variable name, a URL
+# with credentials): their errors say what is expected and never repeat the value.
+UNECHOED_KEYS = (["target", "api_base"], ["target", "api_key_env"])
+
+
 def _validate(raw: Any, path: Path) -> None:
     import jsonschema
 
@@ -133,7 +143,9 @@ def _validate(raw: Any, path: Path) -> None:
     lines = []
     for err in errors:
         message = err.message
-        if err.validator == "oneOf" and list(err.absolute_path) == ["data"]:
+        if list(err.absolute_path) in UNECHOED_KEYS:
+            message = f"must be {err.schema.get('description', 'a string')} (the value is not shown)"
+        elif err.validator == "oneOf" and list(err.absolute_path) == ["data"]:
             message = "give either train, val and test files, or one file with a split column"
         elif err.validator == "additionalProperties":
             allowed = sorted(err.schema.get("properties", {}))
@@ -196,6 +208,28 @@ def _budget(raw: dict[str, Any]) -> Budget:
     return Budget(max_calls=raw.get("max_calls"), max_cost_usd=None if cost is None else float(cost))
 
 
+def check_endpoint(target: Target, path: Path) -> None:
+    """Refuse api_base or api_key_env on an in-process model, and an api_base with a bad port."""
+    from promptc.lm import is_in_process  # lm imports this module
+
+    for key in ("api_base", "api_key_env"):
+        if is_in_process(target.model) and getattr(target, key) is not None:
+            raise ConfigError(
+                f"{path}: target.{key}: {target.model} runs in process; it has no server or key",
+                fix=f"remove target.{key}, or name a hosted model (e.g. openai/<name>) in target.model",
+            )
+    if target.api_base is not None:
+        try:
+            port = urlsplit(target.api_base).port
+        except ValueError:  # not a number, or past 65535
+            port = 0
+        if port == 0:
+            raise ConfigError(
+                f"{path}: target.api_base: the port is not a number from 1 to 65535",
+                fix="set target.api_base to a URL such as http://127.0.0.1:8080/v1",
+            )
+
+
 def promptc_home() -> Path:
     """The directory for promptc's own state (call cache); $PROMPTC_HOME overrides."""
     env = os.environ.get("PROMPTC_HOME")
@@ -243,7 +277,10 @@ def load_config(path: str | Path) -> Config:
         max_retries=int(t.get("max_retries", 3)),
         timeout_s=float(t.get("timeout_s", 60.0)),
         constrained=bool(t.get("constrained", True)),
+        api_base=t.get("api_base"),
+        api_key_env=t.get("api_key_env"),
     )
+    check_endpoint(target, path)
     d = raw["data"]
     data = DataSpec(
         train=_resolve(base, d.get("train"), "data.train", path),

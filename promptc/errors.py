@@ -51,6 +51,10 @@ class ProviderError(RuntimeFailure):
     """The model provider failed or is unreachable after retries."""
 
 
+class RevisionDrift(RuntimeFailure):
+    """A hosted provider answered with another model than target.revision (checked on fresh replies)."""
+
+
 class BudgetExceeded(RuntimeFailure):
     """A configured call or cost cap was reached."""
 

@@ -128,6 +128,8 @@ def compile_config(config: Config, reporter: Reporter | None = None) -> CompileO
             "search_requests": search_usage.requests,
             "lm_requests": usage.requests,
             "tokens": usage.prompt_tokens + usage.completion_tokens,
+            # what hosted providers reported serving (model id, system fingerprint), checked on fresh replies
+            **({"observed_models": observed} if (observed := _observed(search_lm, lm)) else {}),
         },
         "evaluation": {
             "split": "test",
@@ -149,6 +151,12 @@ def compile_config(config: Config, reporter: Reporter | None = None) -> CompileO
         result.stopped_by_budget,
         result.notes,
     )
+
+
+def _observed(*lms: LM) -> list[dict[str, str]]:
+    """The model ids hosted providers reported to any of these LMs, each once."""
+    seen = {tuple(o.items()): o for lm in lms for o in lm.observed}
+    return [seen[k] for k in sorted(seen)]
 
 
 def _evaluate_pair(

@@ -18,11 +18,19 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any, Protocol, TypeVar
 
 from promptc.cache import CallCache, call_key
 from promptc.config import Target
-from promptc.errors import BadInput, BudgetExceeded, PromptcError, ProviderError, RevisionMismatch
+from promptc.errors import (
+    BadInput,
+    BudgetExceeded,
+    PromptcError,
+    ProviderError,
+    RevisionDrift,
+    RevisionMismatch,
+)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -55,11 +63,15 @@ class TransientProviderError(Exception):
 
 
 class _Transient(Exception):
-    """A failed attempt worth retrying: the exception's kind and a short description."""
+    """A failed attempt worth retrying: the exception's kind, a short description, and how long
+    the provider asked us to wait (its Retry-After), if it did."""
 
-    def __init__(self, kind: str, detail: str) -> None:
+    def __init__(self, kind: str, detail: str, retry_after: float | None = None) -> None:
         super().__init__(kind, detail)
-        self.kind, self.detail = kind, detail
+        self.kind, self.detail, self.retry_after = kind, detail, retry_after
+
+
+MAX_RETRY_AFTER_S = 60.0  # a provider's Retry-After is honoured up to this long per attempt
 
 
 # Custom providers: litellm prefix -> "module:attribute" of a Provider class.
@@ -162,6 +174,8 @@ class Completion:
     cost_usd: float
     cached: bool
     latency_s: float
+    model: str | None = None  # the model id a hosted provider reported (checked against the revision)
+    system_fingerprint: str | None = None  # the provider's backend configuration, where it gives one
 
 
 @dataclass(frozen=True)
@@ -186,6 +200,7 @@ class Usage:
     cost_usd: float = 0.0
     retries: int = 0
     lm_seconds: float = 0.0
+    wait_seconds: float = 0.0  # time spent waiting between attempts (backoff and Retry-After)
 
     def snapshot(self) -> Usage:
         """A copy of the counters."""
@@ -214,6 +229,7 @@ class LM:
         self._usage = Usage()
         self._lock = threading.Lock()
         self._constrains: bool | None = None
+        self._observed: set[tuple[str, str, str]] = set()  # (target model, reported id, fingerprint)
 
     @property
     def usage(self) -> Usage:
@@ -224,8 +240,15 @@ class LM:
     def for_target(self, target: Target) -> LM:
         """An LM for another model that shares this one's cache, caps and counters."""
         other = LM(target, self.cache, max_calls=self.max_calls, max_cost_usd=self.max_cost_usd)
-        other._usage, other._lock = self._usage, self._lock
+        other._usage, other._lock, other._observed = self._usage, self._lock, self._observed
         return other
+
+    @property
+    def observed(self) -> list[dict[str, str]]:
+        """The model ids (and system fingerprints) hosted providers reported, fresh or cached."""
+        with self._lock:
+            found = sorted(self._observed)
+        return [{"target": t, "model": m, "system_fingerprint": f} for t, m, f in found if m]
 
     def check_revision(self) -> None:
         """Refuse to run when an in-process model's file is not the configured revision."""
@@ -302,6 +325,7 @@ class LM:
                 with self._lock:
                     self._usage.cached += 1
                     self._count(hit)
+                    self._observe(hit)
                 return Completion(cached=True, latency_s=0.0, **hit)
         with self._lock:
             if self.max_calls is not None and self._usage.calls >= self.max_calls:
@@ -312,20 +336,41 @@ class LM:
         start = time.perf_counter()
         response = self._call_with_retries(messages, params, sample)
         latency = time.perf_counter() - start
+        with self._lock:
+            self._usage.cost_usd += response["cost_usd"]  # spent, whether or not the reply is kept
+        self._check_reported_model(response)  # a reply from another model is never cached
         if check is not None:
             check(response["text"])  # an unusable reply is never cached
         if self.cache is not None:
             self.cache.put(key, response)
         with self._lock:
-            self._usage.cost_usd += response["cost_usd"]
             self._usage.lm_seconds += latency
             self._count(response)
+            self._observe(response)
         return Completion(cached=False, latency_s=latency, **response)
 
     def _count(self, response: dict[str, Any]) -> None:
         self._usage.requests += 1
         self._usage.prompt_tokens += response["prompt_tokens"]
         self._usage.completion_tokens += response["completion_tokens"]
+
+    def _observe(self, response: dict[str, Any]) -> None:
+        if response.get("model"):
+            fingerprint = response.get("system_fingerprint") or ""
+            self._observed.add((self.target.model, response["model"], fingerprint))
+
+    def _check_reported_model(self, response: dict[str, Any]) -> None:
+        """Refuse a fresh reply whose reported model is not target.revision (the provider drifted)."""
+        reported = response.get("model")
+        if reported is None or reported == self.target.revision:
+            return
+        raise RevisionDrift(
+            f"{self.target.model}: the provider reports model {reported!r}, "
+            f"but target.revision is {self.target.revision!r}; the reply was not used or cached",
+            fix="the provider now serves another model revision: if that is intended, set "
+            f"target.revision: {reported} and compile and evaluate again; otherwise pin the "
+            "snapshot in target.model or restore the server's model",
+        )
 
     def _call_with_retries(self, messages: Messages, params: dict[str, Any], sample: int) -> dict[str, Any]:
         """One fresh reply, retrying transient failures with backoff; litellm only for hosted models."""
@@ -340,12 +385,20 @@ class LM:
                 if attempt >= self.target.max_retries:
                     raise ProviderError(
                         f"{self.target.model}: {exc.kind} after {attempt + 1} attempts: {exc.detail}",
-                        fix="check the provider is reachable, or raise target.max_retries",
+                        fix=(
+                            f"check the server at {self.target.api_base} is up"
+                            if self.target.api_base
+                            else "check the provider is reachable"
+                        )
+                        + ", or raise target.max_retries",
                     ) from None
                 attempt += 1
+                backoff = min(0.5 * 2 ** (attempt - 1), 8.0)
+                wait = backoff if exc.retry_after is None else min(exc.retry_after, MAX_RETRY_AFTER_S)
                 with self._lock:
                     self._usage.retries += 1
-                time.sleep(min(0.5 * 2 ** (attempt - 1), 8.0))
+                    self._usage.wait_seconds += wait
+                time.sleep(wait)
 
     def _call_provider(
         self, provider: Provider, messages: Messages, params: dict[str, Any], sample: int
@@ -370,6 +423,8 @@ class LM:
     def _call_litellm(self, messages: Messages, params: dict[str, Any], sample: int) -> dict[str, Any]:
         """One attempt through litellm; its exceptions become typed errors or _Transient."""
         litellm = _litellm()
+        key = self._api_key()
+        endpoint = {"api_base": self.target.api_base, "api_key": key}
         transient = (
             litellm.RateLimitError,
             litellm.APIConnectionError,
@@ -384,31 +439,52 @@ class LM:
                 timeout=self.target.timeout_s,
                 num_retries=0,
                 seed=sample,
+                **{k: v for k, v in endpoint.items() if v is not None},
                 **params,
             )
         except transient as exc:
             if isinstance(exc.__context__, PromptcError):  # raised by our in-process provider
                 raise exc.__context__ from None
-            raise _Transient(type(exc).__name__, _short(exc)) from None
+            raise _Transient(type(exc).__name__, _short(exc, key), _retry_after(exc)) from None
         except litellm.exceptions.BadRequestError as exc:
             raise ProviderError(
-                f"{self.target.model}: the provider rejected the request: {_short(exc)}",
+                f"{self.target.model}: the provider rejected the request: {_short(exc, key)}",
                 fix="check target.model is a model litellm knows (provider/model)",
             ) from None
         except (litellm.AuthenticationError, litellm.NotFoundError, litellm.APIError) as exc:
-            raise ProviderError(f"{self.target.model}: {type(exc).__name__}: {_short(exc)}") from None
+            raise ProviderError(f"{self.target.model}: {type(exc).__name__}: {_short(exc, key)}") from None
         text = response.choices[0].message.content or ""
         usage = getattr(response, "usage", None)
         try:
             cost = float(litellm.completion_cost(completion_response=response))
         except Exception:  # litellm raises for models without a price; those cost nothing we know of
             cost = 0.0
-        return {
+        reply = {
             "text": text,
             "prompt_tokens": int(getattr(usage, "prompt_tokens", 0) or 0),
             "completion_tokens": int(getattr(usage, "completion_tokens", 0) or 0),
             "cost_usd": cost,
         }
+        if is_in_process(self.target.model):  # PROMPTC_VIA_LITELLM: the same entry as a direct call
+            return reply
+        # litellm names some providers' models with its own prefix (ollama/llama3): the id is the rest.
+        reported = str(response.model or "").removeprefix(self.target.model.split("/", 1)[0] + "/")
+        fingerprint = getattr(response, "system_fingerprint", None)
+        return {**reply, "model": reported or None, "system_fingerprint": fingerprint}
+
+    def _api_key(self) -> str | None:
+        """The key from the environment variable target.api_key_env names (None: litellm's own)."""
+        name = self.target.api_key_env
+        if name is None:
+            return None
+        key = os.environ.get(name)
+        if not key:
+            raise BadInput(
+                f"target.api_key_env names the environment variable {name}, which is "
+                + ("empty" if key == "" else "not set"),
+                fix=f"export {name}=<your key> before running promptc (the key never goes in the config)",
+            )
+        return key
 
     def map(
         self,
@@ -469,6 +545,33 @@ def price(model: str, prompt_tokens: int, completion_tokens: int) -> float | Non
     return float(prompt_cost) + float(completion_cost)
 
 
-def _short(exc: Exception, limit: int = 300) -> str:
+def _retry_after(exc: Exception) -> float | None:
+    """Seconds a provider's reply asked us to wait (retry-after-ms, or Retry-After in seconds)."""
+    headers = getattr(exc, "litellm_response_headers", None)
+    if headers is None:
+        response = getattr(exc, "response", None)
+        headers = getattr(response, "headers", None)
+    if not headers:
+        return None
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = float(value) * scale
+        except ValueError:  # an HTTP date
+            try:
+                seconds = parsedate_to_datetime(value).timestamp() - time.time()
+            except (TypeError, ValueError):
+                continue
+        if math.isfinite(seconds):
+            return max(0.0, seconds)
+    return None
+
+
+def _short(exc: Exception, secret: str | None = None, limit: int = 300) -> str:
+    """The first lines of an exception's message, with the API key (if any) masked."""
     text = " ".join(str(exc).split("Traceback (most recent call last)", 1)[0].split())
+    if secret:
+        text = text.replace(secret, "[key]")
     return text[:limit] + ("..." if len(text) > limit else "")

@@ -155,6 +155,7 @@ def usage_line(usage: Usage) -> str:
         f"tokens: {usage.prompt_tokens + usage.completion_tokens:,}"
         + (f"; cost: ${usage.cost_usd:.4f}" if usage.cost_usd else "")
         + (f"; time in the model: {usage.lm_seconds:.1f} s" if usage.calls else "")
+        + (f"; retries: {usage.retries}, {usage.wait_seconds:.1f} s waiting" if usage.retries else "")
     )
 
 

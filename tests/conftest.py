@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 import os
 import random
-from collections.abc import Callable
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -108,3 +115,74 @@ def write_config(tmp_path: Path) -> ConfigWriter:
         return path
 
     return write
+
+
+@dataclass(frozen=True)
+class LlamaServer:
+    """llama-cpp-python's OpenAI-compatible server on 127.0.0.1, serving the embedded GGUF."""
+
+    api_base: str
+    alias: str
+    key: str  # the server refuses requests without it; tests grep for it in everything written
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
+    """Start `python -m llama_cpp.server` on a free port for the session, wait until it answers
+    (at most SERVER_START_S), and always terminate it."""
+    for module in (
+        "llama_cpp",
+        "uvicorn",
+        "fastapi",
+        "sse_starlette",
+        "starlette_context",
+        "pydantic_settings",
+    ):
+        pytest.importorskip(module, reason="llama_cpp.server needs pip install 'promptc[serve]'")
+    from promptc.local import model_path
+
+    with socket.socket() as probe:  # a free port (the server binds it moments later)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    threads = max(1, (os.cpu_count() or 2) // 2)  # as promptc runs the embedded model in process
+    alias, key = "smollm2-135m-instruct", f"sk-promptc-sentinel-{secrets.token_hex(8)}"
+    log = tmp_path_factory.mktemp("llama-server") / "server.log"
+    command = [
+        sys.executable, "-m", "llama_cpp.server",
+        "--model", str(model_path(alias)), "--model_alias", alias,
+        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
+        "--n_threads", str(threads), "--n_threads_batch", str(threads),
+    ]  # fmt: skip
+    env = {**os.environ, "API_KEY": key}  # the server's api_key setting, kept off the command line
+    with log.open("wb") as sink:
+        server = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env)
+    try:
+        _wait_until_ready(server, f"http://127.0.0.1:{port}/v1/models", key, log)
+        yield LlamaServer(f"http://127.0.0.1:{port}/v1", alias, key)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+SERVER_START_S = 180.0  # loading the model on a busy 2-core machine takes seconds, not minutes
+
+
+def _wait_until_ready(server: subprocess.Popen[bytes], url: str, key: str, log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_S
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"})
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # 127.0.0.1, never a proxy
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"llama_cpp.server exited with {server.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with opener.open(request, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"llama_cpp.server did not answer within {SERVER_START_S:.0f} s:\n{log.read_text()[-3000:]}")

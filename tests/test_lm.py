@@ -7,13 +7,10 @@ on both, and the two must agree call for call and cache entry for cache entry.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +20,7 @@ from promptc.cache import CallCache
 from promptc.config import Target
 from promptc.errors import BadInput, BudgetExceeded, ProviderError, RevisionMismatch
 from promptc.lm import LM, provider_for
-from promptc.testing import FakeProvider
+from tests.fake_openai import FakeOpenAI
 
 MESSAGES = [{"role": "system", "content": "x"}, {"role": "user", "content": "ticket: hello"}]
 
@@ -278,70 +275,17 @@ def test_an_unexpected_provider_failure_is_retried_then_reported(
 # Hosted models: litellm's OpenAI client against an OpenAI-compatible server on 127.0.0.1.
 
 
-class FakeOpenAI(ThreadingHTTPServer):
-    """Serves /chat/completions with the fake learner's replies; can fail the next requests."""
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _ChatHandler)
-        self.requests: list[dict[str, Any]] = []
-        self.failures: list[int] = []  # status codes for the next requests
-
-
-class _ChatHandler(BaseHTTPRequestHandler):
-    server: FakeOpenAI
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.server.requests.append(body)
-        if self.server.failures:
-            status = self.server.failures.pop(0)
-            self._reply(status, {"error": {"message": f"injected {status}", "type": "server_error"}})
-            return
-        text, prompt_tokens, completion_tokens = FakeProvider().complete("learner", body["messages"], {})
-        self._reply(
-            200,
-            {
-                "id": "chatcmpl-1",
-                "object": "chat.completion",
-                "created": 0,
-                "model": body["model"],
-                "choices": [
-                    {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-                ],
-                "usage": {
-                    "prompt_tokens": prompt_tokens,
-                    "completion_tokens": completion_tokens,
-                    "total_tokens": prompt_tokens + completion_tokens,
-                },
-            },
-        )
-
-    def _reply(self, status: int, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: no request log on stderr."""
-
-
 @pytest.fixture
 def hosted(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
     """An OpenAI-compatible server on 127.0.0.1 that openai/... models reach through litellm."""
     server = FakeOpenAI()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setenv("OPENAI_API_BASE", f"http://127.0.0.1:{server.server_address[1]}/v1")
+    monkeypatch.setenv("OPENAI_API_BASE", server.start())
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-key")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     monkeypatch.delenv("PROMPTC_VIA_LITELLM", raising=False)
     yield server
-    server.shutdown()
-    server.server_close()
+    server.stop()
 
 
 def test_a_hosted_model_is_called_through_litellm_and_cached(tmp_path: Path, hosted: FakeOpenAI) -> None:

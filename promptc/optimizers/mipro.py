@@ -190,7 +190,10 @@ def _prompt_lm(inputs: CompileInputs, s: dict[str, Any]) -> LM:
     spec = s.get("prompt_model")
     target = inputs.lm.target
     if spec is not None:
-        target = dataclasses.replace(target, model=spec["model"], revision=spec["revision"])
+        # Another model: the target's endpoint and key are not its (litellm's defaults apply).
+        target = dataclasses.replace(
+            target, model=spec["model"], revision=spec["revision"], api_base=None, api_key_env=None
+        )
     target = dataclasses.replace(
         target,
         temperature=float((spec or {}).get("temperature", PROPOSAL_TEMPERATURE)),

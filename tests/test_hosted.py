@@ -1,0 +1,318 @@
+"""Hosted models over HTTP: endpoint and key settings, revision drift, and injected faults.
+
+Everything goes through the CLI and litellm's real OpenAI client, against OpenAI-compatible
+servers on 127.0.0.1 (tests/fake_openai.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from promptc.cache import CallCache
+from promptc.cli import app
+from promptc.config import Target, load_config
+from promptc.lm import LM
+from tests.conftest import LABELS, ConfigWriter
+from tests.fake_openai import FAULTS, FakeOpenAI, FaultProxy
+
+SENTINEL = "sk-promptc-sentinel-5f2a9c81d04e"  # a key value that must never be written or printed
+KEY_ENV = "PROMPTC_TEST_KEY"
+MODEL, REVISION = "openai/promptc-test", "snapshot-1"
+
+runner = CliRunner()
+
+
+def invoke(*args: object) -> Any:
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def artifact_id(output: str) -> str:
+    m = re.search(r"artifact (\w{16}) written", output)
+    assert m, output
+    return m.group(1)
+
+
+def cache_rows(home: Path) -> list[tuple[str, str]]:
+    path = home / "cache.sqlite"
+    if not path.exists():
+        return []
+    return sqlite3.connect(path).execute("SELECT key, response FROM calls ORDER BY key").fetchall()
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
+    """A fake OpenAI-compatible server reporting snapshot-1; the key in $PROMPTC_TEST_KEY only."""
+    monkeypatch.setenv(KEY_ENV, SENTINEL)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    for name in ("OPENAI_API_KEY", "OPENAI_API_BASE", "OPENAI_BASE_URL", "PROMPTC_VIA_LITELLM"):
+        monkeypatch.delenv(name, raising=False)
+    with FakeOpenAI(fingerprint="fp_test") as fake:
+        fake.start()
+        yield fake
+
+
+def hosted(api_base: str, **target: Any) -> Any:
+    """A config edit: the hosted fake model at api_base, its key named by api_key_env."""
+
+    def edit(cfg: dict[str, Any]) -> None:
+        cfg["target"].update(model=MODEL, revision=REVISION, api_base=api_base, api_key_env=KEY_ENV, **target)
+
+    return edit
+
+
+def home() -> Path:
+    return Path(os.environ["PROMPTC_HOME"])
+
+
+# The endpoint and key settings.
+
+
+def test_the_endpoint_and_key_variable_reach_the_target(
+    server: FakeOpenAI, write_config: ConfigWriter
+) -> None:
+    target = load_config(write_config(hosted(server.url))).target
+    assert (target.api_base, target.api_key_env) == (server.url, KEY_ENV)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("api_base", "ftp://127.0.0.1/v1", "an http(s) URL"),
+        ("api_base", f"https://user:{SENTINEL}@example.com/v1", "without credentials"),
+        ("api_base", f"https://example.com/v1?key={SENTINEL}", "without credentials, query"),
+        ("api_base", "http://127.0.0.1:99999/v1", "the port is not a number from 1 to 65535"),
+        ("api_key_env", SENTINEL, "the name of the environment variable"),
+        ("api_key_env", "", "the name of the environment variable"),
+        ("api_key_env", 12345, "never the key itself"),
+    ],
+)
+def test_a_bad_endpoint_or_key_setting_is_refused_without_repeating_it(
+    write_config: ConfigWriter, key: str, value: object, expected: str
+) -> None:
+    def edit(cfg: dict[str, Any]) -> None:
+        cfg["target"].update({"model": MODEL, "revision": REVISION, "api_key_env": KEY_ENV, key: value})
+
+    config = write_config(edit)
+    result = invoke("check", config)
+    assert result.exit_code == 2, result.output
+    assert f"target.{key}" in result.output and expected in result.output
+    assert str(config) in result.output and "fix:" in result.output
+    assert SENTINEL not in result.output
+
+
+@pytest.mark.parametrize("key", ["api_base", "api_key_env"])
+def test_an_in_process_model_takes_no_endpoint_or_key(write_config: ConfigWriter, key: str) -> None:
+    config = write_config(
+        lambda cfg: cfg["target"].update({key: "http://127.0.0.1:8080/v1" if key == "api_base" else KEY_ENV})
+    )
+    result = invoke("check", config)
+    assert result.exit_code == 2
+    assert f"target.{key}: fake/learner runs in process" in result.output
+
+
+def test_compile_eval_promote_run_over_http_and_the_key_is_never_written_or_printed(
+    server: FakeOpenAI, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    config = write_config(hosted(server.url))
+    outputs = []
+    compiled = invoke("compile", config)
+    outputs.append(compiled.output)
+    assert compiled.exit_code == 0, compiled.output
+    artifact = artifact_id(compiled.output)
+    for args in (
+        ("eval", config, "--json", tmp_path / "eval.json"),
+        ("promote", config, "--artifact", artifact, "--alias", "production"),
+        ("run", config, "--alias", "production", "--input", "ticket=my invoice shows a double charge"),
+        ("show", artifact, "--config", config),
+    ):
+        result = invoke(*args)
+        outputs.append(result.output)
+        assert result.exit_code == 0, result.output
+    assert re.search(rf"category: ({'|'.join(LABELS)})", outputs[3]), outputs[3]
+
+    assert server.requests and set(server.authorizations) == {f"Bearer {SENTINEL}"}
+    assert {r["model"] for r in server.requests} == {"promptc-test"}
+    (path,) = (tmp_path / "artifacts").rglob(f"{artifact}.json")
+    lineage = json.loads(path.read_text())["lineage"]
+    assert lineage["observed_models"] == [
+        {"target": MODEL, "model": REVISION, "system_fingerprint": "fp_test"}
+    ]
+
+    written = [p for root in (tmp_path, home().parent) for p in root.rglob("*") if p.is_file()]
+    assert any(p.name == "cache.sqlite" for p in written) and any(p.suffix == ".json" for p in written)
+    leaked = [str(p) for p in written if SENTINEL.encode() in p.read_bytes()]
+    assert leaked == []
+    assert not any(SENTINEL in out for out in outputs)
+
+
+def test_a_key_a_provider_repeats_in_its_error_is_masked(
+    server: FakeOpenAI, write_config: ConfigWriter
+) -> None:
+    server.failures = [401]
+    result = invoke("compile", write_config(hosted(server.url)))
+    assert result.exit_code == 3, result.output
+    assert "invalid key [key]" in result.output and SENTINEL not in result.output
+
+
+def test_a_missing_key_variable_is_bad_input_naming_it_but_cached_calls_need_no_key(
+    server: FakeOpenAI, write_config: ConfigWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write_config(hosted(server.url))
+    monkeypatch.delenv(KEY_ENV)
+    refused = invoke("compile", config)
+    assert refused.exit_code == 2, refused.output
+    assert f"target.api_key_env names the environment variable {KEY_ENV}, which is not set" in refused.output
+    assert f"export {KEY_ENV}=" in refused.output and server.requests == []
+
+    monkeypatch.setenv(KEY_ENV, "")
+    assert "which is empty" in invoke("compile", config).output
+
+    monkeypatch.setenv(KEY_ENV, SENTINEL)
+    first = invoke("compile", config)
+    assert first.exit_code == 0, first.output
+    monkeypatch.delenv(KEY_ENV)
+    server.stop()  # offline, and without the key: every call is in the cache
+    again = invoke("compile", config)
+    assert again.exit_code == 0, again.output
+    assert "model calls: 0 made" in again.output
+    assert artifact_id(again.output) == artifact_id(first.output)
+
+
+def test_a_server_that_is_down_is_named_in_the_error(server: FakeOpenAI, write_config: ConfigWriter) -> None:
+    config = write_config(hosted(server.url, max_retries=1, timeout_s=5))
+    server.stop()
+    result = invoke("compile", config)
+    assert result.exit_code == 3, result.output
+    assert "after 2 attempts" in result.output
+    assert f"check the server at {server.url} is up, or raise target.max_retries" in result.output
+
+
+# Revision drift: the provider reports the model id it served; a fresh reply must be target.revision.
+
+
+def test_a_server_reporting_another_model_stops_compile_with_exit_3_and_caches_nothing(
+    server: FakeOpenAI, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    server.model = "snapshot-2"
+    result = invoke("compile", write_config(hosted(server.url)))
+    assert result.exit_code == 3, result.output
+    assert "openai/promptc-test: the provider reports model 'snapshot-2'" in result.output
+    assert "but target.revision is 'snapshot-1'" in result.output
+    assert "set target.revision: snapshot-2 and compile and evaluate again" in result.output
+    assert cache_rows(home()) == []
+    assert not list((tmp_path / "artifacts").rglob("*.json"))
+
+
+def test_eval_fails_loudly_on_drift_and_a_warm_cache_still_evaluates_offline(
+    server: FakeOpenAI, write_config: ConfigWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write_config(hosted(server.url))
+    assert invoke("compile", config).exit_code == 0
+    warm = home()
+
+    monkeypatch.setenv("PROMPTC_HOME", str(tmp_path / "ci-home"))  # CI: a cold cache
+    server.model = "snapshot-2"
+    drifted = invoke("eval", config)
+    assert drifted.exit_code == 3, drifted.output
+    assert "reports model 'snapshot-2'" in drifted.output
+    assert cache_rows(tmp_path / "ci-home") == []
+
+    monkeypatch.setenv("PROMPTC_HOME", str(warm))
+    server.stop()
+    offline = invoke("eval", config)
+    assert offline.exit_code == 0, offline.output
+    assert "model calls: 0 made" in offline.output
+
+
+def test_a_hosted_reply_records_the_reported_model_in_its_cache_entry(
+    server: FakeOpenAI, tmp_path: Path
+) -> None:
+    target = Target(MODEL, REVISION, api_base=server.url, api_key_env=KEY_ENV)
+    messages = [{"role": "user", "content": "ticket: refund"}]
+    first = LM(target, CallCache(tmp_path / "cache.sqlite")).complete(messages)
+    assert (first.model, first.system_fingerprint) == (REVISION, "fp_test")
+    server.model = "snapshot-2"  # a cached reply is not asked for again, so it cannot drift
+    again = LM(target, CallCache(tmp_path / "cache.sqlite")).complete(messages)
+    assert again.cached and again.model == REVISION
+    ((_, stored),) = cache_rows(tmp_path)
+    assert json.loads(stored)["model"] == REVISION
+
+
+def test_a_reported_id_with_the_provider_prefix_is_the_same_revision(
+    server: FakeOpenAI, tmp_path: Path
+) -> None:
+    server.model = f"openai/{REVISION}"  # as litellm names some providers' models
+    lm = LM(
+        Target(MODEL, REVISION, api_base=server.url, api_key_env=KEY_ENV), CallCache(tmp_path / "c.sqlite")
+    )
+    assert lm.complete([{"role": "user", "content": "ticket: login"}]).model == REVISION
+    assert lm.observed == [{"target": MODEL, "model": REVISION, "system_fingerprint": "fp_test"}]
+
+
+# Retries: Retry-After is honoured, up to a bound; backoff otherwise.
+
+
+@pytest.mark.parametrize(
+    ("headers", "waited"),
+    [
+        ({"retry-after-ms": "250"}, 0.25),
+        ({"Retry-After": "2"}, 2.0),
+        ({"Retry-After": "86400"}, 60.0),  # bounded
+        ({}, 0.5),  # no header: the first backoff step
+    ],
+)
+def test_retry_after_is_honoured_up_to_a_bound(
+    server: FakeOpenAI,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    headers: dict[str, str],
+    waited: float,
+) -> None:
+    import promptc.lm
+
+    sleeps: list[float] = []
+    monkeypatch.setattr(promptc.lm.time, "sleep", sleeps.append)
+    server.failures, server.retry_after = [429], headers
+    lm = LM(
+        Target(MODEL, REVISION, api_base=server.url, api_key_env=KEY_ENV), CallCache(tmp_path / "c.sqlite")
+    )
+    assert lm.complete([{"role": "user", "content": "ticket: login"}]).text
+    assert sleeps == [waited]
+    assert (lm.usage.retries, lm.usage.wait_seconds) == (1, waited)
+
+
+# Faults do not change results.
+
+
+def test_a_compile_through_30_percent_injected_faults_writes_the_clean_artifact(
+    server: FakeOpenAI, write_config: ConfigWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FaultProxy(server.url, rate=0.0, seed=11, hang_s=3.0) as proxy:
+        proxy.start()
+        config = write_config(hosted(proxy.url, timeout_s=2.0, max_retries=8, concurrency=8))
+        monkeypatch.setenv("PROMPTC_HOME", str(tmp_path / "clean"))
+        clean = invoke("compile", config)
+        assert clean.exit_code == 0, clean.output
+        assert proxy.attempts and not any(proxy.injected.values())
+
+        proxy.rate, proxy.attempts, proxy.forwarded = 0.3, {}, 0
+        monkeypatch.setenv("PROMPTC_HOME", str(tmp_path / "faulty"))
+        faulty = invoke("compile", config)
+        assert faulty.exit_code == 0, faulty.output
+
+    injected = sum(proxy.injected.values())
+    assert all(proxy.injected[kind] > 0 for kind in FAULTS), proxy.injected
+    assert injected > 0.2 * proxy.forwarded
+    assert artifact_id(faulty.output) == artifact_id(clean.output)
+    assert cache_rows(tmp_path / "faulty") == cache_rows(tmp_path / "clean")  # no failed reply kept
+    retries = re.search(r"retries: (\d+), [\d.]+ s waiting", faulty.output)
+    assert retries is not None and int(retries.group(1)) >= injected

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from promptc.errors import ConfigError
-from promptc.optimizers import auto, bootstrap, labeled, mipro, random_search
+from promptc.optimizers import auto, bootstrap, copro, labeled, mipro, random_search
 from promptc.optimizers.base import CallEstimate, CompileInputs, CompileResult
 
 
@@ -28,6 +28,7 @@ OPTIMIZERS: dict[str, Optimizer] = {
         random_search.compile_program, random_search.SETTINGS, random_search.estimate_calls
     ),
     "mipro": Optimizer(mipro.compile_program, mipro.SETTINGS, mipro.estimate_calls),
+    "copro": Optimizer(copro.compile_program, copro.SETTINGS, copro.estimate_calls),
 }
 
 

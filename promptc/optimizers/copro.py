@@ -1,0 +1,255 @@
+"""copro: coordinate-ascent instruction search (in the spirit of DSPy's COPRO).
+
+COPRO searches the instructions only; the configured program's demos are kept as they are.
+
+1. The configured program is scored on the whole validation split (the incumbent), and
+   val is split with the seed into a search half and a confirmation half (optimizers/base.py).
+2. Round 1: the prompt model (`prompt_model: {model, revision, max_tokens}`, default the
+   target; proposals are sampled at `init_temperature`) proposes `breadth` instructions,
+   each grounded in the signature, the configured instructions, a summary of the training
+   data and `proposal_examples` labeled training examples drawn with the seed.
+3. Rounds 2..`depth`: the prompt model is shown the best instructions so far with their
+   scores on the search half (ascending, best last; at most `breadth` of them, the
+   configured one included) and asked for `breadth` better ones.
+4. Every proposal passes mipro's hygiene (`mipro.rejection`: empty, too long, a duplicate
+   of any instruction seen so far, a copy of a training input, silent on a label name) or
+   is refused; the lineage counts refusals by reason and round. Each usable proposal is
+   scored on the search half of val (trial "round R proposal K").
+5. The `CONFIRM_TOP` best proposals that beat the configured program on the search half
+   are scored on the confirmation half too, and selection is Search's: the configured
+   program is kept unless a finalist is significantly better on the confirmation half.
+
+Proposal calls use `sample=` indices (one per proposal), so with the call cache a rerun
+makes no model calls. Model calls on a cold cache, at most, with P = depth * breadth,
+S = ceil(|val| / 2) and C = |val| - S:
+|val| + P proposals + P * S + min(CONFIRM_TOP, P) * C.
+Refused proposals are not scored, and only proposals that beat the configured program on
+the search half are confirmed, so a run may make fewer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from promptc.adapter import assistant_message, describe_field, user_message
+from promptc.lm import LM
+from promptc.optimizers.base import (
+    CONFIRM_TOP,
+    CallEstimate,
+    CompileInputs,
+    CompileResult,
+    Search,
+    Trial,
+    labeled_demo,
+    mean,
+    run_search,
+    seeded_rng,
+    with_defaults,
+)
+from promptc.optimizers.mipro import (
+    PROPOSAL_MAX_TOKENS,
+    PROPOSER,
+    parse_instruction,
+    rejection,
+    summarise_data,
+)
+from promptc.program import baseline_candidate
+
+SETTINGS: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "breadth": {"type": "integer", "minimum": 1, "default": 4},
+        "depth": {"type": "integer", "minimum": 1, "default": 2},
+        "init_temperature": {"type": "number", "minimum": 0, "maximum": 2, "default": 0.7},
+        "proposal_examples": {"type": "integer", "minimum": 0, "default": 6},
+        "prompt_model": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["model", "revision"],
+            "properties": {
+                "model": {"type": "string", "minLength": 1},
+                "revision": {"type": "string", "minLength": 1},
+                "max_tokens": {"type": "integer", "minimum": 1},
+            },
+        },
+    },
+}
+
+IMPROVE = (
+    "Instructions tried so far, with their scores on validation examples "
+    "(ascending, best last; 1.0 is perfect):"
+)
+
+
+def _prompt_lm(inputs: CompileInputs, s: dict[str, Any]) -> LM:
+    """The prompt model: another model when configured, else the target; sampled at init_temperature."""
+    spec = s.get("prompt_model")
+    target = inputs.lm.target
+    if spec is not None:
+        # Another model: the target's endpoint and key are not its (litellm's defaults apply).
+        target = dataclasses.replace(
+            target, model=spec["model"], revision=spec["revision"], api_base=None, api_key_env=None
+        )
+    target = dataclasses.replace(
+        target,
+        temperature=float(s["init_temperature"]),
+        max_tokens=int((spec or {}).get("max_tokens", PROPOSAL_MAX_TOKENS)),
+    )
+    lm = inputs.lm.for_target(target)
+    if spec is not None:
+        lm.check_revision()
+    return lm
+
+
+def proposal_messages(
+    inputs: CompileInputs,
+    s: dict[str, Any],
+    round_: int,
+    index: int,
+    tried: list[tuple[str, float]],
+) -> list[dict[str, str]]:
+    """The prompt-model messages for proposal `index` of round `round_`.
+
+    tried: (instruction, search-half score) of the best so far, ascending, best last;
+    empty in round 1. The labeled examples come last.
+    """
+    program = inputs.program
+    rng = seeded_rng(inputs.seed, "copro", round_, index)
+    shown = rng.sample(list(inputs.train), min(s["proposal_examples"], len(inputs.train)))
+    current = tried[-1][0] if tried else program.signature.instructions
+    parts = [
+        f"Task: {program.name}",
+        "Current instruction:\n" + (current or "(none)"),
+        "Inputs:\n" + "\n".join(f"- {describe_field(f)}" for f in program.signature.inputs),
+        "Outputs:\n" + "\n".join(f"- {describe_field(f)}" for f in program.signature.outputs),
+        "Data summary:\n" + summarise_data(inputs),
+    ]
+    if tried:
+        lines = [f"{n}. score {score:.3f}: {text or '(none)'}" for n, (text, score) in enumerate(tried, 1)]
+        parts.append(IMPROVE + "\n" + "\n".join(lines))
+        parts.append("Propose an instruction that scores higher than all of these.")
+    if shown:
+        blocks = [
+            user_message(program, e.inputs) + "\n" + assistant_message(program, labeled_demo(e))
+            for e in shown
+        ]
+        parts.append("Examples:\n" + "\n\n".join(blocks))
+    return [{"role": "system", "content": PROPOSER}, {"role": "user", "content": "\n\n".join(parts)}]
+
+
+def _propose(
+    inputs: CompileInputs, s: dict[str, Any], lm: LM, round_: int, tried: list[tuple[str, float]]
+) -> list[str]:
+    """The prompt model's `breadth` replies for one round (sample indices unique to the whole search)."""
+    breadth = s["breadth"]
+    advance = inputs.reporter.stage(f"round {round_}/{s['depth']}: proposing instructions", breadth)
+    first = (round_ - 1) * breadth + 1
+    return lm.map(
+        lambda k: lm.complete(proposal_messages(inputs, s, round_, k - first, tried), sample=k).text,
+        range(first, first + breadth),
+        advance,
+    )
+
+
+def compile_program(inputs: CompileInputs) -> CompileResult:
+    """Propose instructions round by round, building on the best so far; keep the best on val."""
+    s = with_defaults(SETTINGS, inputs.settings)
+    _prompt_lm(inputs, s)  # refuses a wrong prompt_model revision before any model call
+    return run_search(inputs, lambda log: _search(log, s))
+
+
+def _search(log: Search, s: dict[str, Any]) -> None:
+    inputs = log.inputs
+    baseline = baseline_candidate(inputs.program)  # its demos are kept; only instructions change
+    configured = baseline.instructions
+    incumbent = log.score_incumbent("configured instructions", baseline)
+    search_ids, confirm_ids = log.halves()
+    by_id = {e.id: e for e in inputs.val}
+    search_half = [by_id[i] for i in search_ids]
+    confirm_half = [by_id[i] for i in confirm_ids]
+    lm = _prompt_lm(inputs, s)
+    breadth = s["breadth"]
+
+    # (instruction, search-half score, trial); the configured program has no trial here.
+    scored: list[tuple[str, float, Trial | None]] = [(configured, log.search_score(incumbent), None)]
+    seen = [configured]
+    rejected: dict[str, int] = {}
+    rounds: list[dict[str, Any]] = []
+    log.lineage.update(instructions=[configured], rejected_proposals=rejected, rounds=rounds)
+
+    for round_ in range(1, s["depth"] + 1):
+        best_first = sorted(enumerate(scored), key=lambda p: (-p[1][1], p[0]))[:breadth]
+        tried = [] if round_ == 1 else [(text, score) for _, (text, score, _) in reversed(best_first)]
+        replies = _propose(inputs, s, lm, round_, tried)
+        summary: dict[str, Any] = {"round": round_, "proposed": breadth, "scored": 0, "rejected": {}}
+        rounds.append(summary)
+        for k, reply in enumerate(replies, 1):
+            text = parse_instruction(reply)
+            why = rejection(inputs, text, seen)
+            if why is not None:
+                rejected[why] = rejected.get(why, 0) + 1
+                summary["rejected"][why] = summary["rejected"].get(why, 0) + 1
+                continue
+            seen.append(text)
+            log.lineage["instructions"].append(text)
+            candidate = dataclasses.replace(baseline, instructions=text)
+            trial = log.score(f"round {round_} proposal {k}", candidate, search_half)
+            summary["scored"] += 1
+            scored.append((text, log.search_score(trial), trial))
+
+    if rejected:
+        reasons = ", ".join(f"{n} {why}" for why, n in sorted(rejected.items()))
+        log.notes.append(
+            f"{sum(rejected.values())} of {s['depth'] * breadth} proposed instructions refused: {reasons}"
+        )
+    floor = log.search_score(incumbent)
+    order = {id(t): i for i, (_, _, t) in enumerate(scored)}
+    better = sorted(
+        (t for _, score, t in scored if t is not None and score > floor),
+        key=lambda t: (-log.search_score(t), order[id(t)]),
+    )
+    for trial in better[:CONFIRM_TOP]:
+        ev, requests = log.evaluate(trial.candidate, confirm_half, f"confirming {trial.name} on val")
+        scores = {**trial.scores, **{r.id: r.score for r in ev.records}}
+        log.record(
+            Trial(
+                trial.name,
+                trial.candidate,
+                mean([scores[e.id] for e in inputs.val if e.id in scores]),
+                requests,
+                n=len(scores),
+                full=len(scores) == len(inputs.val),
+                scores=scores,
+            )
+        )
+    if not better and len(scored) > 1:
+        log.notes.append(
+            f"no candidate was significantly better than the configured program: {len(scored) - 1} "
+            f"proposed instructions scored on the search half of val ({len(search_half)} examples), "
+            "none beat it there; keeping the configured program"
+        )
+
+
+def estimate_calls(settings: dict[str, Any], n_train: int, n_val: int) -> CallEstimate:
+    """The most calls on a cold cache, following the steps in the module docstring."""
+    s = with_defaults(SETTINGS, settings)
+    proposals = s["depth"] * s["breadth"]
+    search = (n_val + 1) // 2
+    finalists = min(CONFIRM_TOP, proposals)
+    return CallEstimate(
+        stages=(
+            ("configured program on val", n_val),
+            ("instruction proposals (prompt model)", proposals),
+            (f"{proposals} proposals x search half of val ({search})", proposals * search),
+            (
+                f"{finalists} finalists x confirmation half of val ({n_val - search})",
+                finalists * (n_val - search),
+            ),
+        ),
+        max_demos=0,
+        prompt_model_calls=proposals,
+        prompt_model=(s.get("prompt_model") or {}).get("model"),
+        prompt_model_max_tokens=(s.get("prompt_model") or {}).get("max_tokens", PROPOSAL_MAX_TOKENS),
+    )

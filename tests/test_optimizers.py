@@ -55,9 +55,10 @@ def val_score_of(path: Path, candidate: Candidate) -> float:
 
 
 SINGLE_CANDIDATE = ("bootstrap_fewshot", "labeled_fewshot")
+INSTRUCTIONS_ONLY = ("copro",)  # searches instructions, never demos (tests/test_copro.py)
 
 
-@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("name", sorted(set(OPTIMIZERS) - set(INSTRUCTIONS_ONLY)))
 def test_demos_improve_a_model_that_learns_from_them(write_config: ConfigWriter, name: str) -> None:
     path = write_config()
     result, zero_shot = _compile(path, name)
@@ -90,6 +91,7 @@ MINIBATCH = {"num_candidates": 4, "num_trials": 6, "minibatch_size": 8, "minibat
 QUICK: dict[str, dict[str, Any]] = {
     "random_search": {"num_candidate_programs": 4},
     "mipro": MINIBATCH,
+    "copro": {"breadth": 2, "depth": 2, "proposal_examples": 12},
     "auto": {"demo_sets": 1},
 }
 

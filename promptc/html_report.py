@@ -209,7 +209,10 @@ def _forest(data: ReportData) -> str:
 
 def chosen_trial(trials: Sequence[dict[str, Any]], candidate: Candidate) -> int | None:
     """The index of the trial that produced the chosen candidate (as `promptc compile` marks it)."""
-    demo_ids = [d.source_id for d in candidate.demos]
+    if any("candidate" in t for t in trials):  # trials record their candidate's digest
+        digest = candidate.digest()
+        return next((i for i, t in enumerate(trials) if t.get("candidate") == digest), None)
+    demo_ids = [d.source_id for d in candidate.demos]  # older artifacts: the first match
     for i, t in enumerate(trials):
         if (t.get("full", True) or t.get("val_score") is None) and (
             t.get("describe") == candidate.describe() and t.get("demo_ids") == demo_ids

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -193,6 +195,11 @@ class Candidate:
         else:
             lines.append(f"demos: {len(self.demos)} fixed")
         return lines
+
+    def digest(self) -> str:
+        """A short hash of the candidate's content: which trial produced an artifact's candidate."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def describe(self) -> str:
         """A short human-readable summary: demos, decision, calibration, ensemble size."""

@@ -327,3 +327,20 @@ def test_markdown_trend_scales_bars_to_the_largest_change() -> None:
     assert trend(0.0, 0.2) == "= 0"
     assert trend(0.2, 0.2) == "▲ " + "█" * BAR_WIDTH
     assert trend(-0.05, 0.2) == "▼ " + "█" * 2
+
+
+def test_the_chosen_trial_is_found_by_its_candidate_digest_among_look_alikes() -> None:
+    from promptc.html_report import chosen_trial
+    from promptc.optimizers.base import Trial
+    from promptc.program import Candidate
+
+    raw = Candidate("Route the ticket.", decision="logprob")
+    content_free = Candidate("Route the ticket.", decision="logprob", calibration={"billing": -0.5})
+    fitted = Candidate("Route the ticket.", decision="logprob", calibration={"billing": 0.25})
+    trials = [
+        Trial(name, c, 0.5, 10, 20, True).to_dict()
+        for name, c in [("raw", raw), ("cf", content_free), ("fit", fitted)]
+    ]
+    assert content_free.describe() == fitted.describe()  # what older artifacts matched on
+    assert chosen_trial(trials, fitted) == 2
+    assert chosen_trial(trials, Candidate("Another instruction.")) is None

@@ -89,6 +89,7 @@ class Trial:
             "calls": self.calls,
             "demo_ids": [d.source_id for d in self.candidate.demos],
             "describe": self.candidate.describe(),
+            "candidate": self.candidate.digest(),
         }
 
 

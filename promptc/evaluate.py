@@ -186,12 +186,12 @@ class Evaluation:
         """The summary over every example."""
         return self.summaries[OVERALL]
 
-    def to_dict(self, *, timing: bool = False) -> dict[str, Any]:
-        """Plain data, as stored in artifacts and JSON reports."""
-        return {
-            "summaries": {k: v.to_dict() for k, v in self.summaries.items()},
-            "records": [r.to_dict(timing=timing) for r in self.records],
-        }
+    def to_dict(self, *, timing: bool = False, records: bool = True) -> dict[str, Any]:
+        """Plain data, as in JSON reports; artifacts store the summaries and keep records apart."""
+        out: dict[str, Any] = {"summaries": {k: v.to_dict() for k, v in self.summaries.items()}}
+        if records:
+            out["records"] = [r.to_dict(timing=timing) for r in self.records]
+        return out
 
 
 def summarise(scores: list[float], *, seed: int, confidence: float = 0.95) -> Summary:

@@ -18,9 +18,10 @@ from promptc.program import Candidate, Program
 from promptc.stats import mean_interval
 
 OVERALL = "(overall)"
+CHUNK = 1000  # examples evaluated per lm.map call, at least
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Prediction:
     """One program run: parsed outputs (None on a parse failure), the raw reply and accounting."""
 
@@ -128,7 +129,7 @@ def combine(program: Program, ensemble: Candidate, answers: list[Prediction]) ->
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Record:
     """One evaluated example."""
 
@@ -245,7 +246,15 @@ def evaluate(
     """
 
     def run(member: Candidate, done: Callable[[], None] | None) -> list[Prediction]:
-        return lm.map(lambda e: predict(program, member, lm, e.inputs), examples, done)
+        # lm.map holds a future per item until it returns: a chunk at a time keeps that bounded
+        # on large holdouts. A chunk is many rounds of the pool, so waiting for the slowest
+        # call at its end costs little.
+        step = max(CHUNK, 100 * lm.target.concurrency)
+        out: list[Prediction] = []
+        for start in range(0, len(examples), step):
+            chunk = examples[start : start + step]
+            out += lm.map(lambda e: predict(program, member, lm, e.inputs), chunk, done)
+        return out
 
     if candidate.members:
         last = len(candidate.members) - 1

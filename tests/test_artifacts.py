@@ -74,10 +74,12 @@ def umask_027() -> Iterator[None]:
 @pytest.mark.usefixtures("umask_027")
 def test_files_are_created_as_the_umask_says(tmp_path: Path) -> None:
     registry = Registry(tmp_path, "triage")
-    art = Store(tmp_path).write(CONTENT)
+    evaluation = {"baseline": {"summaries": {"(overall)": {"n": 0}}}}
+    art = Store(tmp_path).write({**CONTENT, "evaluation": evaluation}, {"baseline": []})
     registry.set_alias(art, "production")
     write_text(tmp_path / "report.md", "ok\n", "--markdown")
-    for path in (art.path, registry.path, registry.path.with_suffix(".lock"), tmp_path / "report.md"):
+    sidecar = art.path.parent / art.content["evaluation"]["baseline"]["records"]["file"]
+    for path in (art.path, sidecar, registry.path, registry.path.with_suffix(".lock"), tmp_path / "report.md"):
         assert stat.S_IMODE(path.stat().st_mode) == 0o640, path
 
 

@@ -79,7 +79,8 @@ def test_files_are_created_as_the_umask_says(tmp_path: Path) -> None:
     registry.set_alias(art, "production")
     write_text(tmp_path / "report.md", "ok\n", "--markdown")
     sidecar = art.path.parent / art.content["evaluation"]["baseline"]["records"]["file"]
-    for path in (art.path, sidecar, registry.path, registry.path.with_suffix(".lock"), tmp_path / "report.md"):
+    lock = registry.path.with_suffix(".lock")
+    for path in (art.path, sidecar, registry.path, lock, tmp_path / "report.md"):
         assert stat.S_IMODE(path.stat().st_mode) == 0o640, path
 
 

@@ -5,20 +5,30 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import gzip
 import hashlib
 import json
 import os
 import re
 import secrets
 import stat
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from promptc.errors import ArtifactError, BadInput
+from promptc.evaluate import OVERALL
 
-FORMAT = 1
+# Format 2 keeps each holdout evaluation's per-example records in a sidecar file next to the
+# artifact; format 1 (still read) kept them inline.
+FORMAT = 2
+FORMATS = (1, 2)
+EVALUATIONS = ("baseline", "candidate")
+SIDECAR_SUFFIX = ".records.jsonl.gz"
+SIDECAR_NAME = re.compile(r"[0-9a-f]{16}\.records\.jsonl\.gz")
+SHA256 = re.compile(r"[0-9a-f]{64}")
 ID_LENGTH = 16
 MIN_PREFIX = 6
 ARTIFACT_ID = re.compile(rf"[0-9a-f]{{{ID_LENGTH}}}")
@@ -111,6 +121,17 @@ class Artifact:
         revision: str = self.content["target"]["revision"]
         return revision
 
+    def records(self, which: str) -> Iterator[dict[str, Any]]:
+        """The per-example records of a holdout evaluation ('baseline' or 'candidate'), in test order.
+
+        Format 1 artifacts hold them inline; format 2 ones in a sidecar file, which is checked
+        against the hash and count the artifact names before the first record is returned.
+        """
+        stored = self.content["evaluation"][which]["records"]
+        if isinstance(stored, list):
+            return iter(stored)
+        return read_sidecar(self.path.parent / stored["file"], stored["sha256"], stored["count"], self.path)
+
 
 def atomic_write(path: Path, text: str) -> None:
     """Write a file via a temporary file and rename, so readers never see half of it."""
@@ -141,6 +162,138 @@ def refuse_link(path: Path) -> None:
         )
 
 
+class SidecarWriter:
+    """Records streamed into a gzip sidecar, named by the sha256 of its uncompressed lines.
+
+    The name and the hash do not depend on the zlib version (only the compressed bytes do);
+    the gzip header carries no time and no file name, so one zlib writes the same bytes twice.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.count = 0
+        self._hash = hashlib.sha256()
+        self._tmp = folder / f".records.{secrets.token_hex(8)}.tmp"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        self._raw: IO[bytes] = os.fdopen(os.open(self._tmp, flags, 0o666), "wb")
+        self._gzip = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, compresslevel=6, mtime=0)
+
+    def add(self, record: Mapping[str, Any]) -> None:
+        """Append one record as a line of canonical JSON."""
+        line = (canonical_json(record) + "\n").encode()
+        self._hash.update(line)
+        self._gzip.write(line)
+        self.count += 1
+
+    def finish(self) -> dict[str, Any]:
+        """Close, move into place and return the reference the artifact stores."""
+        self._gzip.close()
+        self._raw.flush()
+        os.fsync(self._raw.fileno())
+        self._raw.close()
+        digest = self._hash.hexdigest()
+        name = f"{digest[:ID_LENGTH]}{SIDECAR_SUFFIX}"
+        refuse_link(self.folder / name)
+        os.replace(self._tmp, self.folder / name)
+        return {"file": name, "sha256": digest, "count": self.count}
+
+    def discard(self) -> None:
+        """Remove the unfinished file."""
+        with contextlib.suppress(OSError):
+            self._gzip.close()
+            self._raw.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._tmp)
+
+
+def write_sidecar(folder: Path, records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Stream records into a sidecar in folder (atomically); the reference the artifact stores."""
+    writer = SidecarWriter(folder)
+    try:
+        for record in records:
+            writer.add(record)
+        return writer.finish()
+    except BaseException:
+        writer.discard()
+        raise
+
+
+def _sidecar_error(path: Path, artifact: Path, problem: str) -> ArtifactError:
+    return ArtifactError(
+        f"{path}: {problem} (the evaluation records of artifact {artifact.name})",
+        fix=f"restore {path.name} next to {artifact.name} from version control (commit both), "
+        "or re-run promptc compile",
+    )
+
+
+def _open_sidecar(path: Path, artifact: Path) -> IO[bytes]:
+    """Open a sidecar for reading: a regular file, never through a link."""
+    refuse = _sidecar_error(path, artifact, "is a symbolic link; promptc does not read records through links")
+    if path.is_symlink():
+        raise refuse
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise _sidecar_error(path, artifact, "missing") from None
+    except OSError as exc:
+        if path.is_symlink():  # ELOOP: a link appeared after the check above
+            raise refuse from None
+        raise _sidecar_error(path, artifact, f"unreadable ({exc.strerror})") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise _sidecar_error(path, artifact, "is not a regular file")
+    return os.fdopen(fd, "rb")
+
+
+def _lines(fh: IO[bytes], path: Path, artifact: Path) -> Iterator[bytes]:
+    """The uncompressed lines of a sidecar; a truncated or non-gzip file is refused."""
+    fh.seek(0)
+    try:
+        with gzip.GzipFile(fileobj=fh, mode="rb") as unzipped:
+            yield from unzipped
+    except (EOFError, OSError, zlib.error) as exc:
+        raise _sidecar_error(path, artifact, f"truncated or not gzip ({exc})") from None
+
+
+def read_sidecar(path: Path, sha256: str, count: int, artifact: Path) -> Iterator[dict[str, Any]]:
+    """A sidecar's records, after its whole content was checked against the hash and count given."""
+    with _open_sidecar(path, artifact) as fh:
+        digest, lines = hashlib.sha256(), 0
+        for line in _lines(fh, path, artifact):
+            digest.update(line)
+            lines += 1
+        if digest.hexdigest() != sha256:
+            raise _sidecar_error(
+                path,
+                artifact,
+                f"content does not match its hash (sha256 {digest.hexdigest()[:16]}...); "
+                "the file was modified or truncated",
+            )
+        if lines != count:
+            raise _sidecar_error(path, artifact, f"holds {lines} records, the artifact says {count}")
+        for number, line in enumerate(_lines(fh, path, artifact), 1):
+            record = _parse_record(line)
+            if record is None:
+                raise _sidecar_error(path, artifact, f"line {number} is not a record (id, slice, score)")
+            yield record
+
+
+def _parse_record(line: bytes) -> dict[str, Any] | None:
+    """One sidecar line as a record, or None unless it has an id, a slice and a numeric score."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    ok = (
+        isinstance(record, dict)
+        and isinstance(record.get("id"), str)
+        and isinstance(record.get("slice", None), str | None)
+        and isinstance(record.get("score"), int | float)
+        and not isinstance(record.get("score"), bool)
+    )
+    return record if ok else None
+
+
 def real_dir(root: Path, *parts: str) -> Path:
     """root/part/..., each part created as a real folder; a link or file on the way is refused."""
     root.mkdir(parents=True, exist_ok=True)
@@ -164,10 +317,15 @@ class Store:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def write(self, content: dict[str, Any]) -> Artifact:
-        """Store content under its id (an existing identical artifact is left as it is)."""
-        content = {"format": FORMAT, **content}
-        artifact_id = content_id(content)
+    def write(
+        self, content: dict[str, Any], records: Mapping[str, Iterable[Mapping[str, Any]]] | None = None
+    ) -> Artifact:
+        """Store content under its id (an existing identical artifact is left as it is).
+
+        records maps an evaluation name ('baseline', 'candidate') to its per-example records:
+        each is streamed into a sidecar file first, and content["evaluation"][name]["records"]
+        names it, so a crash never leaves an artifact pointing at a missing sidecar.
+        """
         program = content["program"]
         target = content["target"]
         check_component(program["name"], "program.name")
@@ -175,6 +333,13 @@ class Store:
         folder = real_dir(
             self.root, program["name"], program["version"], target_key(target["model"], target["revision"])
         )
+        content = {"format": FORMAT, **content}
+        if records:
+            evaluation = dict(content["evaluation"])
+            for which, rows in records.items():
+                evaluation[which] = {**evaluation[which], "records": write_sidecar(folder, rows)}
+            content["evaluation"] = evaluation
+        artifact_id = content_id(content)
         path = folder / f"{artifact_id}.json"
         refuse_link(path)
         if not path.exists():
@@ -190,6 +355,7 @@ class Store:
                 fix="see promptc list CONFIG for ids and aliases",
             )
         # ref is hex only, so the pattern stays inside this program's own folder.
+        # "*.json" never matches a sidecar (*.records.jsonl.gz); the id pattern keeps out temp files.
         matches = sorted((self.root / program).glob(f"*/*/{ref}*.json"))
         if not matches:
             raise BadInput(
@@ -198,7 +364,7 @@ class Store:
             )
         if len(matches) > 1:
             raise BadInput(f"artifact prefix {ref!r} is ambiguous", fix="give more characters of the id")
-        return self._placed(self.load(matches[0]))
+        return self._checked(self._placed(self._read(matches[0])))
 
     def list(self, program: str, model: str, revision: str) -> list[Artifact]:
         """Every artifact of a program for one model revision, oldest file first."""
@@ -207,8 +373,9 @@ class Store:
         folder = self.root / program
         # Exact folder names, never a glob built from the model string.
         folders = [v / key for v in folder.iterdir() if (v / key).is_dir()] if folder.is_dir() else []
-        paths = [p for f in folders for p in f.glob("*.json")]
-        return [self._placed(self.load(p)) for p in sorted(paths, key=lambda p: (p.stat().st_mtime, p.name))]
+        paths = [p for f in folders for p in f.glob("*.json") if ARTIFACT_ID.fullmatch(p.stem)]
+        ordered = sorted(paths, key=lambda p: (p.stat().st_mtime, p.name))
+        return [self._checked(self._placed(self._read(p))) for p in ordered]
 
     def _placed(self, artifact: Artifact) -> Artifact:
         """Refuse an artifact stored outside the folder its own program, version and target name."""
@@ -228,6 +395,19 @@ class Store:
 
     @staticmethod
     def load(path: Path) -> Artifact:
+        """Read an artifact file and refuse it unless its content matches its id and its records are there."""
+        return Store._checked(Store._read(path))
+
+    @staticmethod
+    def _checked(artifact: Artifact) -> Artifact:
+        """Refuse an artifact whose evaluation records are not where its format puts them."""
+        if isinstance(artifact.content.get("evaluation"), dict):
+            for which in EVALUATIONS:
+                _check_records(artifact.path, artifact.content, which)
+        return artifact
+
+    @staticmethod
+    def _read(path: Path) -> Artifact:
         """Read an artifact file and refuse it unless its content still matches its id."""
         try:
             content = json.loads(path.read_text(encoding="utf-8"))
@@ -235,9 +415,10 @@ class Store:
             raise ArtifactError(
                 f"{path}: unreadable artifact ({exc})", fix="re-run promptc compile"
             ) from None
-        if not isinstance(content, dict) or content.get("format") != FORMAT:
+        if not isinstance(content, dict) or content.get("format") not in FORMATS:
             raise ArtifactError(
-                f"{path}: not a promptc artifact (format {FORMAT})", fix="re-run promptc compile"
+                f"{path}: not a promptc artifact (format {' or '.join(map(str, FORMATS))})",
+                fix="re-run promptc compile",
             )
         actual = content_id(content)
         if actual != path.stem:
@@ -246,6 +427,52 @@ class Store:
                 fix="do not edit artifacts; restore the file or re-run promptc compile",
             )
         return Artifact(id=actual, content=content, path=path)
+
+
+def _check_records(path: Path, content: dict[str, Any], which: str) -> None:
+    """Refuse an artifact whose records of one evaluation are not where its format puts them.
+
+    Only what is cheap is checked here (the reference, the count, the file's presence); the
+    sidecar's content is checked against its hash when the records are read.
+    """
+    evaluation = content["evaluation"].get(which)
+    if not isinstance(evaluation, dict):
+        raise ArtifactError(f"{path}: evaluation.{which} is missing", fix="re-run promptc compile")
+    stored = evaluation.get("records")
+    if content["format"] == 1:
+        if not isinstance(stored, list):
+            raise ArtifactError(
+                f"{path}: evaluation.{which}.records is not a list", fix="re-run promptc compile"
+            )
+        return
+    ok = (
+        isinstance(stored, dict)
+        and isinstance(stored.get("file"), str)
+        and SIDECAR_NAME.fullmatch(stored["file"]) is not None
+        and isinstance(stored.get("sha256"), str)
+        and SHA256.fullmatch(stored["sha256"]) is not None
+        and stored["file"].startswith(stored["sha256"][:ID_LENGTH])
+        and type(stored.get("count")) is int
+    )
+    if not ok:
+        raise ArtifactError(
+            f"{path}: evaluation.{which}.records does not name a records file (file, sha256, count)",
+            fix="re-run promptc compile",
+        )
+    assert isinstance(stored, dict)
+    summary = evaluation.get("summaries", {}).get(OVERALL, {})
+    if stored["count"] != summary.get("n"):
+        raise ArtifactError(
+            f"{path}: evaluation.{which} counts {stored['count']} records but summarises {summary.get('n')}",
+            fix="re-run promptc compile",
+        )
+    sidecar = path.parent / stored["file"]
+    if sidecar.is_symlink():
+        raise _sidecar_error(sidecar, path, "is a symbolic link; promptc does not read records through links")
+    if not sidecar.exists():
+        raise _sidecar_error(sidecar, path, "missing")
+    if not sidecar.is_file():
+        raise _sidecar_error(sidecar, path, "is not a regular file")
 
 
 def _now() -> str:

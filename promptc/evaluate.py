@@ -18,9 +18,10 @@ from promptc.program import Candidate, Program
 from promptc.stats import mean_interval
 
 OVERALL = "(overall)"
+CHUNK = 1000  # examples evaluated per lm.map call, at least
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Prediction:
     """One program run: parsed outputs (None on a parse failure), the raw reply and accounting."""
 
@@ -128,7 +129,7 @@ def combine(program: Program, ensemble: Candidate, answers: list[Prediction]) ->
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Record:
     """One evaluated example."""
 
@@ -186,12 +187,12 @@ class Evaluation:
         """The summary over every example."""
         return self.summaries[OVERALL]
 
-    def to_dict(self, *, timing: bool = False) -> dict[str, Any]:
-        """Plain data, as stored in artifacts and JSON reports."""
-        return {
-            "summaries": {k: v.to_dict() for k, v in self.summaries.items()},
-            "records": [r.to_dict(timing=timing) for r in self.records],
-        }
+    def to_dict(self, *, timing: bool = False, records: bool = True) -> dict[str, Any]:
+        """Plain data, as in JSON reports; artifacts store the summaries and keep records apart."""
+        out: dict[str, Any] = {"summaries": {k: v.to_dict() for k, v in self.summaries.items()}}
+        if records:
+            out["records"] = [r.to_dict(timing=timing) for r in self.records]
+        return out
 
 
 def summarise(scores: list[float], *, seed: int, confidence: float = 0.95) -> Summary:
@@ -250,12 +251,19 @@ def evaluate(
     """
 
     def run(member: Candidate, done: Callable[[], None] | None) -> list[Prediction]:
-        if not lm.reuses_prompt_prefix:
-            return lm.map(lambda e: predict(program, member, lm, e.inputs), examples, done)
         # In prompt order, neighbours share the longest prefixes (the same nearest demos first),
         # which llama.cpp does not decode again; the answers are put back in example order.
-        order = sorted(range(len(examples)), key=lambda i: _prompt_order(program, member, examples[i]))
-        answers = lm.map(lambda i: predict(program, member, lm, examples[i].inputs), order, done)
+        order = list(range(len(examples)))
+        if lm.reuses_prompt_prefix:
+            order.sort(key=lambda i: _prompt_order(program, member, examples[i]))
+        # lm.map holds a future per item until it returns: a chunk at a time keeps that bounded
+        # on large holdouts. A chunk is many rounds of the pool, so waiting for the slowest
+        # call at its end costs little.
+        step = max(CHUNK, 100 * lm.target.concurrency)
+        answers: list[Prediction] = []
+        for start in range(0, len(order), step):
+            chunk = order[start : start + step]
+            answers += lm.map(lambda i: predict(program, member, lm, examples[i].inputs), chunk, done)
         out: list[Prediction] = [answers[0]] * len(examples) if answers else []
         for i, answer in zip(order, answers, strict=True):
             out[i] = answer

@@ -16,6 +16,7 @@ decided it, and in confidence mode which interval produced the value.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,12 +36,14 @@ class ScoreSet:
     slices: dict[str, str | None]
 
     @classmethod
-    def from_records(cls, records: list[dict[str, Any]]) -> ScoreSet:
-        """From evaluation records (dicts with id, slice and score)."""
-        return cls(
-            scores={r["id"]: float(r["score"]) for r in records},
-            slices={r["id"]: r.get("slice") for r in records},
-        )
+    def from_records(cls, records: Iterable[dict[str, Any]]) -> ScoreSet:
+        """From evaluation records (dicts with id, slice and score), read in one pass."""
+        scores: dict[str, float] = {}
+        slices: dict[str, str | None] = {}
+        for r in records:
+            scores[r["id"]] = float(r["score"])
+            slices[r["id"]] = r.get("slice")
+        return cls(scores=scores, slices=slices)
 
     def groups(self) -> dict[str, list[str]]:
         """Example ids overall and per slice (slices sorted by name)."""

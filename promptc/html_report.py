@@ -59,12 +59,9 @@ class ReportData:
 
 
 def _records(artifact: Artifact, which: str) -> list[dict[str, Any]]:
-    """The per-example records of an artifact's stored evaluation ('baseline' or 'candidate').
-
-    The only place this module reads them, so it follows them when they move out of the artifact.
-    """
-    records: list[dict[str, Any]] = artifact.content["evaluation"][which]["records"]
-    return records
+    """The per-example records of an artifact's stored evaluation ('baseline' or 'candidate'),
+    inline or from its verified sidecar file (Artifact.records)."""
+    return list(artifact.records(which))
 
 
 def _stored(artifact: Artifact, which: str) -> tuple[Answer, ...]:

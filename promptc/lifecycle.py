@@ -134,11 +134,16 @@ def compile_config(config: Config, reporter: Reporter | None = None) -> CompileO
         "evaluation": {
             "split": "test",
             "metric": config.metric,
-            "baseline": baseline.to_dict(),
-            "candidate": candidate.to_dict(),
+            "baseline": baseline.to_dict(records=False),
+            "candidate": candidate.to_dict(records=False),
         },
     }
-    artifact = Store(config.artifacts_dir).write(content)
+    # The per-example records go to sidecar files next to the artifact, streamed one at a time.
+    records = {
+        name: (r.to_dict() for r in ev.records)
+        for name, ev in (("baseline", baseline), ("candidate", candidate))
+    }
+    artifact = Store(config.artifacts_dir).write(content, records)
     Registry(config.artifacts_dir, config.program.name).set_alias(artifact, LATEST, action="compile")
     return CompileOutcome(
         artifact,
@@ -310,8 +315,12 @@ def scores_of(evaluation: Evaluation) -> ScoreSet:
 
 
 def stored_scores(artifact: Artifact, which: str = "candidate") -> ScoreSet:
-    """Per-example scores stored in an artifact's holdout evaluation ('candidate' or 'baseline')."""
-    return ScoreSet.from_records(artifact.content["evaluation"][which]["records"])
+    """Per-example scores stored in an artifact's holdout evaluation ('candidate' or 'baseline').
+
+    The records come from the artifact's sidecar file (checked against its hash) or, in format 1
+    artifacts, from the artifact itself.
+    """
+    return ScoreSet.from_records(artifact.records(which))
 
 
 def reference_scores(

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from promptc.artifacts import Registry, Store, content_id
+from promptc.artifacts import Registry, Store, content_id, read_sidecar, write_sidecar
 from promptc.errors import ArtifactError, BadInput
 from tests.conftest import ConfigWriter
 from tests.test_cli import artifact_id, invoke
@@ -219,8 +219,12 @@ def test_promote_verify_refuses_forged_scores_and_slices(write_config: ConfigWri
     path = next((tmp_path / "artifacts").rglob(f"{art}.json"))
 
     def edit(content: dict[str, Any]) -> None:
-        content["evaluation"]["baseline"]["records"][0]["score"] = 0.5
-        content["evaluation"]["candidate"]["records"][1]["slice"] = "social"
+        # A forger rewrites the records sidecars too, and points the artifact at the new ones.
+        for which, row, key, value in (("baseline", 0, "score", 0.5), ("candidate", 1, "slice", "social")):
+            ref = content["evaluation"][which]["records"]
+            rows = list(read_sidecar(path.parent / ref["file"], ref["sha256"], ref["count"], path))
+            rows[row][key] = value
+            content["evaluation"][which]["records"] = write_sidecar(path.parent, rows)
 
     forged = _forge(path, edit)
     result = invoke("promote", config, "--artifact", forged, "--verify")

@@ -33,6 +33,9 @@ class Target:
     # Neither is part of the cache key: the exact revision, checked on every fresh reply, is.
     api_base: str | None = None
     api_key_env: str | None = None
+    # A hosted provider that returns token log-probabilities (OpenAI, vLLM, llama.cpp's server):
+    # enum outputs can then be decided by label log-probability, as on the embedded models.
+    logprobs: bool = False
 
     @property
     def decoding(self) -> dict[str, Any]:
@@ -212,6 +215,11 @@ def check_endpoint(target: Target, path: Path) -> None:
     """Refuse api_base or api_key_env on an in-process model, and an api_base with a bad port."""
     from promptc.lm import is_in_process  # lm imports this module
 
+    if is_in_process(target.model) and target.logprobs:
+        raise ConfigError(
+            f"{path}: target.logprobs: {target.model} runs in process and scores labels already",
+            fix="remove target.logprobs; it is for hosted models that return token log-probabilities",
+        )
     for key in ("api_base", "api_key_env"):
         if is_in_process(target.model) and getattr(target, key) is not None:
             raise ConfigError(
@@ -279,6 +287,7 @@ def load_config(path: str | Path) -> Config:
         constrained=bool(t.get("constrained", True)),
         api_base=t.get("api_base"),
         api_key_env=t.get("api_key_env"),
+        logprobs=bool(t.get("logprobs", False)),
     )
     check_endpoint(target, path)
     d = raw["data"]

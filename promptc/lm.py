@@ -273,9 +273,12 @@ class LM:
 
     @property
     def scores_labels(self) -> bool:
-        """Whether the target can score labels by log-probability (the embedded models, fakes)."""
+        """Whether the target can score labels by log-probability: the embedded models and fakes,
+        and hosted models whose provider returns token log-probabilities (target.logprobs)."""
         provider = provider_for(self.target.model)
-        return provider is not None and getattr(provider, "supports_label_scores", False)
+        if provider is None:
+            return self.target.logprobs
+        return bool(getattr(provider, "supports_label_scores", False))
 
     @property
     def reuses_prompt_prefix(self) -> bool:
@@ -432,6 +435,12 @@ class LM:
             litellm.ServiceUnavailableError,
             litellm.InternalServerError,
         )
+        labels = params.get("score_labels")
+        request = dict(params)
+        if labels is not None and not is_in_process(self.target.model):
+            # A hosted model answers in text; the label scores are read from its token log-probabilities.
+            del request["score_labels"], request["answer_prefix"]
+            request.update(logprobs=True, top_logprobs=HOSTED_TOP_LOGPROBS)
         try:
             response = litellm.completion(
                 model=self.target.model,
@@ -440,7 +449,7 @@ class LM:
                 num_retries=0,
                 seed=sample,
                 **{k: v for k, v in endpoint.items() if v is not None},
-                **params,
+                **request,
             )
         except transient as exc:
             if isinstance(exc.__context__, PromptcError):  # raised by our in-process provider
@@ -454,6 +463,9 @@ class LM:
         except (litellm.AuthenticationError, litellm.NotFoundError, litellm.APIError) as exc:
             raise ProviderError(f"{self.target.model}: {type(exc).__name__}: {_short(exc, key)}") from None
         text = response.choices[0].message.content or ""
+        if labels is not None and not is_in_process(self.target.model):
+            scores = label_scores_from_tokens(_token_logprobs(response), str(params["answer_prefix"]), labels)
+            text = json.dumps(scores)  # the same reply an in-process provider gives (_read_label_scores)
         usage = getattr(response, "usage", None)
         try:
             cost = float(litellm.completion_cost(completion_response=response))
@@ -512,6 +524,73 @@ class LM:
             return out
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+HOSTED_TOP_LOGPROBS = 20  # the most alternatives OpenAI-compatible APIs return per token
+
+
+def _field(obj: Any, name: str) -> Any:
+    """A field of a response part, whether litellm gives it as an object or a dict."""
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+def _token_logprobs(response: Any) -> list[tuple[str, list[tuple[str, float]]]]:
+    """(token, [(alternative, logprob), ...]) for each reply token, from a chat response's logprobs."""
+    content = _field(_field(response.choices[0], "logprobs") or {}, "content")
+    if not content:
+        raise ProviderError(
+            "the provider returned no token log-probabilities",
+            fix="set target.logprobs: false for this model (its enum outputs are then decided by the reply)",
+        )
+    return [
+        (
+            str(_field(item, "token") or ""),
+            [
+                (str(_field(t, "token")), float(_field(t, "logprob")))
+                for t in _field(item, "top_logprobs") or []
+            ],
+        )
+        for item in content
+    ]
+
+
+def label_scores_from_tokens(
+    tokens: list[tuple[str, list[tuple[str, float]]]], prefix: str, labels: list[str]
+) -> dict[str, float]:
+    """Each label's log-probability, read at the reply token where the answer after prefix starts.
+
+    A hosted API cannot be made to continue after the prefix, so the reply is read as sampled:
+    the token where the text after ``prefix`` (e.g. ``category:``) begins carries the top
+    alternatives. A label scores the best alternative that starts it (its first token, as
+    llama.cpp's scores begin); a label with none among them scores the least likely
+    alternative shown, an upper bound on its log-probability. Labels sharing a first token
+    share a score, so the first token decides among the others only.
+    """
+    text = ""
+    goal = prefix.strip().lower()
+    for token, alternatives in tokens:
+        before = text
+        text += token
+        if goal in before.lower() and before.lower().split(goal, 1)[1].strip() == "" and token.strip():
+            if not alternatives:
+                raise ProviderError(
+                    "the provider returned no alternative tokens (top_logprobs) for the answer",
+                    fix="set target.logprobs: false for this model",
+                )
+            floor = min(lp for _, lp in alternatives)
+            scores = {}
+            for label in labels:
+                fits = [
+                    lp
+                    for alt, lp in alternatives
+                    if alt.strip() and label.lower().startswith(alt.strip().lower())
+                ]
+                scores[label] = max(fits, default=floor)
+            return scores
+    raise ProviderError(
+        f"the reply never reached an answer after {prefix!r}, so no label could be scored: {text[:120]!r}",
+        fix="raise target.max_tokens, or set target.logprobs: false for this model",
+    )
 
 
 def _read_label_scores(text: str, labels: list[str]) -> dict[str, float]:

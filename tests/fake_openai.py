@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
+import re
 import socket
 import struct
 import threading
@@ -75,6 +76,8 @@ class FakeOpenAI(_Server):
         self.authorizations: list[str | None] = []
         self.failures: list[int] = []  # status codes for the next requests
         self.retry_after: dict[str, str] = {}  # headers sent with an injected 429
+        self.logprobs = True  # answers logprobs requests (False: ignores them, as some servers do)
+        self.answer_alternatives: list[tuple[str, float]] | None = None  # top_logprobs of the answer token
 
 
 class _ChatHandler(_Handler):
@@ -109,7 +112,22 @@ class _ChatHandler(_Handler):
         }
         if self.server.fingerprint is not None:
             reply["system_fingerprint"] = self.server.fingerprint
+        if body.get("logprobs") and self.server.logprobs:
+            reply["choices"][0]["logprobs"] = {"content": self._token_logprobs(text, body["top_logprobs"])}
         self._send(200, json.dumps(reply).encode())
+
+    def _token_logprobs(self, text: str, top: int) -> list[dict[str, Any]]:
+        """The reply split into word and punctuation tokens; the token after the first colon gets
+        the server's answer alternatives, every other token only itself."""
+        tokens = re.findall(r"\s*\w+|\s*[^\w\s]", text)
+        out, answered = [], False
+        for i, token in enumerate(tokens):
+            alternatives = [(token, -0.01)]
+            if not answered and i > 0 and tokens[i - 1].strip() == ":":
+                alternatives, answered = list(self.server.answer_alternatives or [(token, -0.01)]), True
+            tops = [{"token": t, "logprob": lp} for t, lp in alternatives[:top]]
+            out.append({"token": token, "logprob": tops[0]["logprob"], "top_logprobs": tops})
+        return out
 
 
 class FaultProxy(_Server):

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from promptc.cache import CallCache
 from promptc.cli import app
 from promptc.config import Target, load_config
+from promptc.errors import ProviderError
 from promptc.lm import LM
 from tests.conftest import LABELS, ConfigWriter
 from tests.fake_openai import FAULTS, FakeOpenAI, FaultProxy
@@ -316,3 +317,73 @@ def test_a_compile_through_30_percent_injected_faults_writes_the_clean_artifact(
     assert cache_rows(tmp_path / "faulty") == cache_rows(tmp_path / "clean")  # no failed reply kept
     retries = re.search(r"retries: (\d+), [\d.]+ s waiting", faulty.output)
     assert retries is not None and int(retries.group(1)) >= injected
+
+
+def test_label_scores_are_read_at_the_answer_token_of_a_hosted_reply() -> None:
+    from promptc.lm import label_scores_from_tokens
+
+    labels = ["billing", "technical", "account", "shipping"]
+    tokens = [
+        ("category", [("category", -0.01)]),
+        (":", [(":", -0.01)]),
+        (" bill", [(" bill", -0.3), (" tech", -1.6), (" Account", -2.5), (" billing", -4.0)]),
+        ("ing", [("ing", -0.01)]),
+    ]
+    scores = label_scores_from_tokens(tokens, "category:", labels)
+    # The best alternative that starts each label; shipping is not among them: the least likely shown.
+    assert scores == {"billing": -0.3, "technical": -1.6, "account": -2.5, "shipping": -4.0}
+    with pytest.raises(ProviderError, match="never reached an answer"):
+        label_scores_from_tokens([("I", [("I", -0.1)]), (" think", [(" think", -0.1)])], "category:", labels)
+
+
+def test_a_hosted_model_with_logprobs_scores_labels_and_caches_them(
+    server: FakeOpenAI, tmp_path: Path
+) -> None:
+    server.answer_alternatives = [(" billing", -0.1), (" account", -2.6), (" ship", -3.5)]
+    target = Target(MODEL, REVISION, api_base=server.url, api_key_env=KEY_ENV, logprobs=True)
+    messages = [  # a demo, so the fake learner answers "category: billing"
+        {"role": "user", "content": "ticket: refund my double charge"},
+        {"role": "assistant", "content": "category: billing"},
+        {"role": "user", "content": "ticket: I was charged twice"},
+    ]
+    lm = LM(target, CallCache(tmp_path / "cache.sqlite"))
+    assert lm.scores_labels
+    scores = lm.label_logprobs(messages, "category:", LABELS)
+    assert scores.logprobs == {"billing": -0.1, "technical": -3.5, "account": -2.6, "shipping": -3.5}
+    sent = server.requests[-1]
+    assert sent["logprobs"] is True and sent["top_logprobs"] == 20
+    assert "score_labels" not in sent and "answer_prefix" not in sent  # promptc's own, never sent
+    again = LM(target, CallCache(tmp_path / "cache.sqlite")).label_logprobs(messages, "category:", LABELS)
+    assert again.cached and again.logprobs == scores.logprobs and len(server.requests) == 1
+
+
+def test_a_server_that_returns_no_logprobs_is_refused_and_nothing_is_cached(
+    server: FakeOpenAI, tmp_path: Path
+) -> None:
+    server.logprobs = False
+    target = Target(MODEL, REVISION, api_base=server.url, api_key_env=KEY_ENV, logprobs=True)
+    lm = LM(target, CallCache(tmp_path / "cache.sqlite"))
+    with pytest.raises(ProviderError, match="no token log-probabilities"):
+        lm.label_logprobs([{"role": "user", "content": "ticket: hi"}], "category:", LABELS)
+    assert cache_rows(tmp_path) == []
+    assert not LM(Target(MODEL, REVISION, api_base=server.url)).scores_labels  # off unless configured
+
+
+def test_auto_decides_a_hosted_model_by_label_logprobs(
+    server: FakeOpenAI, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    def edit(cfg: dict[str, Any]) -> None:
+        hosted(server.url, logprobs=True, concurrency=1)(cfg)
+        cfg["optimizer"] = {"name": "auto", "seed": 0, "settings": {"demo_sets": 0, "knn": 0}}
+
+    config = write_config(edit)
+    result = invoke("compile", config)
+    assert result.exit_code in (0, 1), result.output
+    assert "label log-probabilities" in result.output  # auto scored the prompts by label scores
+    assert any(r.get("logprobs") for r in server.requests)
+
+
+def test_logprobs_on_an_in_process_model_is_refused(write_config: ConfigWriter) -> None:
+    config = write_config(lambda c: c["target"].update(logprobs=True))
+    result = invoke("check", config)
+    assert result.exit_code == 2 and "target.logprobs" in result.output

@@ -51,6 +51,7 @@ from promptc.optimizers.mipro import (
     PROPOSAL_MAX_TOKENS,
     PROPOSER,
     parse_instruction,
+    prompt_lm,
     rejection,
     summarise_data,
 )
@@ -85,22 +86,7 @@ IMPROVE = (
 
 def _prompt_lm(inputs: CompileInputs, s: dict[str, Any]) -> LM:
     """The prompt model: another model when configured, else the target; sampled at init_temperature."""
-    spec = s.get("prompt_model")
-    target = inputs.lm.target
-    if spec is not None:
-        # Another model: the target's endpoint and key are not its (litellm's defaults apply).
-        target = dataclasses.replace(
-            target, model=spec["model"], revision=spec["revision"], api_base=None, api_key_env=None
-        )
-    target = dataclasses.replace(
-        target,
-        temperature=float(s["init_temperature"]),
-        max_tokens=int((spec or {}).get("max_tokens", PROPOSAL_MAX_TOKENS)),
-    )
-    lm = inputs.lm.for_target(target)
-    if spec is not None:
-        lm.check_revision()
-    return lm
+    return prompt_lm(inputs, s.get("prompt_model"), float(s["init_temperature"]))
 
 
 def proposal_messages(

@@ -186,8 +186,9 @@ def parse_instruction(text: str) -> str:
     return " ".join(body.strip().strip("`\"'").split())
 
 
-def _prompt_lm(inputs: CompileInputs, s: dict[str, Any]) -> LM:
-    spec = s.get("prompt_model")
+def prompt_lm(inputs: CompileInputs, spec: dict[str, Any] | None, temperature: float) -> LM:
+    """The prompt model: spec's model when given (its revision checked), else the target;
+    sampled at temperature, with spec's max_tokens or PROPOSAL_MAX_TOKENS."""
     target = inputs.lm.target
     if spec is not None:
         # Another model: the target's endpoint and key are not its (litellm's defaults apply).
@@ -196,13 +197,18 @@ def _prompt_lm(inputs: CompileInputs, s: dict[str, Any]) -> LM:
         )
     target = dataclasses.replace(
         target,
-        temperature=float((spec or {}).get("temperature", PROPOSAL_TEMPERATURE)),
+        temperature=temperature,
         max_tokens=int((spec or {}).get("max_tokens", PROPOSAL_MAX_TOKENS)),
     )
     lm = inputs.lm.for_target(target)
     if spec is not None:
         lm.check_revision()
     return lm
+
+
+def _prompt_lm(inputs: CompileInputs, s: dict[str, Any]) -> LM:
+    spec = s.get("prompt_model")
+    return prompt_lm(inputs, spec, float((spec or {}).get("temperature", PROPOSAL_TEMPERATURE)))
 
 
 MAX_INSTRUCTION_CHARS = 600  # "a few sentences"; longer ones are rambling or cut off by the token cap

@@ -22,7 +22,7 @@ from promptc.errors import BadInput
 from promptc.evaluate import OVERALL, Evaluation
 from promptc.gates import GateReport, ScoreSet, SliceResult, check_gates
 from promptc.lifecycle import EvalOutcome, check_program, prompt_preview, resolve_artifact
-from promptc.lm import is_in_process
+from promptc.lm import is_in_process, price
 from promptc.program import Candidate, Program
 from promptc.stats import mean_interval
 
@@ -355,18 +355,24 @@ def _prompt(artifact: Artifact) -> str:
     return "".join(parts)
 
 
+def _cost(model: str, lineage: dict[str, Any]) -> str:
+    """What the compile's tokens (search and holdout, cached calls included) cost at list price."""
+    if is_in_process(model):
+        return "$0 (in-process model)"
+    tokens = (lineage.get("prompt_tokens"), lineage.get("completion_tokens"))
+    if not all(isinstance(t, int) for t in tokens):
+        return "not recorded (artifact written before token counts were split)"
+    usd = price(model, int(tokens[0] or 0), int(tokens[1] or 0))
+    if usd is None:
+        return "unknown (the model is not in litellm's price table)"
+    return f"${usd:.4f} at litellm's list price ({tokens[0]:,} prompt + {tokens[1]:,} completion tokens)"
+
+
 def _lineage(data: ReportData) -> str:
     art = data.artifact
     lineage = art.content["lineage"]
     optimizer = lineage.get("optimizer", {})
-    cost = lineage.get("cost_usd")
-    cost_text = (
-        f"${cost:.4f}"
-        if cost is not None
-        else "$0 (in-process model)"
-        if is_in_process(art.model)
-        else "not recorded"
-    )
+    cost_text = _cost(art.model, lineage)
     items: Iterable[tuple[str, Any]] = (
         ("model", f"{art.model}@{art.revision}"),
         ("splits (content hashes)", ", ".join(f"{k} {v}" for k, v in lineage.get("splits", {}).items())),

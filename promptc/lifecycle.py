@@ -128,6 +128,9 @@ def compile_config(config: Config, reporter: Reporter | None = None) -> CompileO
             "search_requests": search_usage.requests,
             "lm_requests": usage.requests,
             "tokens": usage.prompt_tokens + usage.completion_tokens,
+            # Split, so a report can price them (cached calls count too: the same on every run).
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
             # what hosted providers reported serving (model id, system fingerprint), checked on fresh replies
             **({"observed_models": observed} if (observed := _observed(search_lm, lm)) else {}),
         },

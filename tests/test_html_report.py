@@ -344,3 +344,22 @@ def test_the_chosen_trial_is_found_by_its_candidate_digest_among_look_alikes() -
     assert content_free.describe() == fitted.describe()  # what older artifacts matched on
     assert chosen_trial(trials, fitted) == 2
     assert chosen_trial(trials, Candidate("Another instruction.")) is None
+
+
+def test_the_lineage_prices_the_compile_tokens_for_hosted_models(write_config: ConfigWriter) -> None:
+    from promptc.artifacts import Store
+    from promptc.config import load_config
+    from promptc.html_report import _cost
+
+    config = write_config()
+    result = invoke("compile", config)
+    assert result.exit_code in (0, 1), result.output
+    cfg = load_config(config)
+    lineage = Store(cfg.artifacts_dir).find(cfg.program.name, artifact_id(result.output)).content["lineage"]
+    assert lineage["prompt_tokens"] + lineage["completion_tokens"] == lineage["tokens"] > 0
+    assert _cost("fake/learner", lineage) == "$0 (in-process model)"
+    split = {"prompt_tokens": 1_000_000, "completion_tokens": 0}
+    priced = _cost("openai/gpt-4o-mini", split)
+    assert priced.startswith("$") and "list price" in priced and "1,000,000 prompt" in priced
+    assert _cost("openai/promptc-test", split).startswith("unknown")
+    assert _cost("openai/gpt-4o-mini", {"tokens": 10}).startswith("not recorded")

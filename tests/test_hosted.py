@@ -15,31 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from promptc.cache import CallCache
-from promptc.cli import app
 from promptc.config import Target, load_config
 from promptc.errors import ProviderError
 from promptc.lm import LM
 from tests.conftest import LABELS, ConfigWriter
 from tests.fake_openai import FAULTS, FakeOpenAI, FaultProxy
+from tests.test_cli import artifact_id, invoke
 
 SENTINEL = "sk-promptc-sentinel-5f2a9c81d04e"  # a key value that must never be written or printed
 KEY_ENV = "PROMPTC_TEST_KEY"
 MODEL, REVISION = "openai/promptc-test", "snapshot-1"
-
-runner = CliRunner()
-
-
-def invoke(*args: object) -> Any:
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def artifact_id(output: str) -> str:
-    m = re.search(r"artifact (\w{16}) written", output)
-    assert m, output
-    return m.group(1)
 
 
 def cache_rows(home: Path) -> list[tuple[str, str]]:

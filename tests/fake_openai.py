@@ -78,6 +78,7 @@ class FakeOpenAI(_Server):
         self.retry_after: dict[str, str] = {}  # headers sent with an injected 429
         self.logprobs = True  # answers logprobs requests (False: ignores them, as some servers do)
         self.answer_alternatives: list[tuple[str, float]] | None = None  # top_logprobs of the answer token
+        self.latency_s = 0.0  # added before every reply, like a hosted model's time to answer
 
 
 class _ChatHandler(_Handler):
@@ -95,6 +96,8 @@ class _ChatHandler(_Handler):
             error = {"error": {"message": message, "type": "server_error"}}
             self._send(status, json.dumps(error).encode(), self.server.retry_after if status == 429 else {})
             return
+        if self.server.latency_s:
+            time.sleep(self.server.latency_s)
         text, prompt_tokens, completion_tokens = FakeProvider().complete("learner", body["messages"], {})
         reply = {
             "id": "chatcmpl-1",

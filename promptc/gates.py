@@ -17,12 +17,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from promptc.config import GateRule, Gates
 from promptc.evaluate import OVERALL
-from promptc.stats import discordant, is_binary, mean_interval, mean_method, paired_interval, paired_method
+from promptc.stats import (
+    discordant,
+    is_binary,
+    mean,
+    mean_interval,
+    mean_method,
+    paired_interval,
+    paired_method,
+)
 
 # Means of a few hundred scores carry rounding error around 1e-16; a threshold met "exactly" is met.
 _EPS = 1e-12
@@ -164,10 +172,6 @@ def merge_rules(default: GateRule | None, named: GateRule | None) -> GateRule | 
     )
 
 
-def _mean(values: list[float]) -> float:
-    return sum(values) / len(values) if values else 0.0
-
-
 def _relative(value: float, reference: float) -> float:
     """A change as a fraction of the reference; from a reference of 0 any change is infinite."""
     if reference != 0:
@@ -184,115 +188,165 @@ def _fmt(x: float) -> str:
     return f"{x:.3f}"
 
 
+@dataclass(frozen=True)
+class _Numbers:
+    """One slice's interval step: the candidate's mean and interval, and the paired change."""
+
+    n: int
+    score: float
+    low: float
+    high: float
+    floor_method: str
+    ref_mean: float | None = None
+    delta: float | None = None
+    d_low: float | None = None
+    d_high: float | None = None
+    gain_low: float | None = None  # lower bound of the gain, in the metric's better direction
+    change_method: str = ""
+
+
+def _numbers(ids: list[str], cand: ScoreSet, ref: ScoreSet | None, gates: Gates) -> _Numbers:
+    """The slice's mean with its interval, and versus the reference over the ids both share."""
+    c_scores = [cand.scores[i] for i in ids]
+    low, high = mean_interval(c_scores, gates.confidence)
+    own = _Numbers(len(ids), mean(c_scores), low, high, mean_method(c_scores))
+    paired = [i for i in ids if ref is not None and i in ref.scores]
+    if ref is None or not paired:
+        return own
+    pc = [cand.scores[i] for i in paired]
+    pr = [ref.scores[i] for i in paired]
+    d_low, d_high = paired_interval(pc, pr, gates.confidence)
+    method = paired_method(pc, pr)
+    if is_binary(pc) and is_binary(pr):
+        wins, losses = discordant(pc, pr)
+        better, worse = (wins, losses) if gates.higher_is_better else (losses, wins)
+        method += f"; {better} better, {worse} worse of {len(paired)} pairs"
+    return replace(
+        own,
+        ref_mean=mean(pr),
+        delta=mean(pc) - mean(pr),
+        d_low=d_low,
+        d_high=d_high,
+        # For a lower-is-better metric the gain is the fall in the score: its lower bound is -d_high.
+        gain_low=d_low if gates.higher_is_better else -d_high,
+        change_method=method,
+    )
+
+
+@dataclass(frozen=True)
+class _Judge:
+    """What every check on one slice needs: its label, the mode and the numbers."""
+
+    scope: str
+    gates: Gates
+    numbers: _Numbers
+
+    @property
+    def label(self) -> str:
+        return "overall" if self.scope == OVERALL else f"slice {self.scope!r}"
+
+    @property
+    def confident(self) -> bool:
+        return self.gates.mode == "confidence"
+
+    @property
+    def level(self) -> str:
+        return f"{self.gates.confidence * 100:g}%"
+
+    def check(self, rule: str, threshold: float, value: float | None, ok: bool, text: str) -> GateCheck:
+        rounded = None if value is None else round(value, 6)
+        return GateCheck(self.scope, rule, threshold, rounded, ok, f"{self.label}: {text}")
+
+
+def _check_min_n(judge: _Judge, min_n: int) -> GateCheck:
+    n = judge.numbers.n
+    ok = n >= min_n
+    return judge.check("min_n", min_n, n, ok, f"n={n} {'>=' if ok else '<'} min_n {min_n}")
+
+
+def _check_floor(judge: _Judge, name: str, threshold: float) -> GateCheck:
+    """`min` (at or above) or `max` (at or below), on the score or on its interval's bound."""
+    x = judge.numbers
+    lower = name == "min"
+    bound, side = (x.low, "lower") if lower else (x.high, "upper")
+    value = bound if judge.confident else x.score
+    what = (
+        f"{judge.level} CI {side} bound {_fmt(bound)} ({x.floor_method})"
+        if judge.confident
+        else f"score {_fmt(x.score)}"
+    )
+    if lower:
+        ok = _clears(value, threshold, strict=False)
+        relation = ">=" if ok else "<"
+    else:
+        ok = _clears(-value, -threshold, strict=False)
+        relation = "<=" if ok else ">"
+    return judge.check(name, threshold, value, ok, f"{what} {relation} {name} {_fmt(threshold)}")
+
+
+def _check_change(judge: _Judge, name: str, threshold: float) -> GateCheck:
+    """A gain or drop rule, absolute or relative to the reference mean."""
+    x, gates = judge.numbers, judge.gates
+    if x.delta is None or x.gain_low is None or x.ref_mean is None:
+        return judge.check(
+            name, threshold, None, False, f"{name} cannot be judged: no {gates.reference} scores here"
+        )
+    relative = "_rel_" in name
+    point = x.delta if gates.higher_is_better else -x.delta
+    bound = x.gain_low
+    if relative:
+        point, bound = _relative(point, x.ref_mean), _relative(bound, x.ref_mean)
+    unit = " (relative)" if relative else ""
+    value = bound if judge.confident else point
+    what = f"gain {point:+.3f}{unit}"
+    if judge.confident:
+        what += f", {judge.level} CI lower bound {bound:+.3f} ({x.change_method})"
+    if name.startswith("max"):
+        # A drop is a negative gain: the (worst plausible) gain must not fall below -threshold.
+        ok = _clears(value, -threshold, strict=False)
+        verdict = f"{'within' if ok else 'beyond'} {name} {threshold:.3f}"
+    else:
+        # A gain rule asks for strictly more than the threshold: min_gain 0 means better.
+        ok = _clears(value, threshold, strict=True)
+        verdict = f"{'>' if ok else '<='} {name} {threshold:+.3f}"
+    return judge.check(name, threshold, value, ok, f"{what} vs {gates.reference} {verdict}")
+
+
+def _checks(judge: _Judge, rule: GateRule) -> list[GateCheck]:
+    """The rule's checks in a fixed order: size, floors, then changes."""
+    checks = [] if rule.min_n is None else [_check_min_n(judge, rule.min_n)]
+    for name in ("min", "max"):
+        threshold = getattr(rule, name)
+        if threshold is not None:
+            checks.append(_check_floor(judge, name, threshold))
+    for name in ("max_drop", "min_gain", "max_rel_drop", "min_rel_gain"):
+        threshold = getattr(rule, name)
+        if threshold is not None:
+            checks.append(_check_change(judge, name, threshold))
+    return checks
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
 def _slice_result(
     scope: str, ids: list[str], rule: GateRule | None, cand: ScoreSet, ref: ScoreSet | None, gates: Gates
 ) -> SliceResult:
-    label = "overall" if scope == OVERALL else f"slice {scope!r}"
-    confident = gates.mode == "confidence"
-    level = f"{gates.confidence * 100:g}%"
-    sign = 1.0 if gates.higher_is_better else -1.0
-    c_scores = [cand.scores[i] for i in ids]
-    paired = [i for i in ids if ref is not None and i in ref.scores]
-    score, (low, high) = _mean(c_scores), mean_interval(c_scores, gates.confidence)
-    floor_method = mean_method(c_scores)
-
-    ref_mean = delta = d_low = d_high = None
-    gain_bounds: tuple[float, float] | None = None
-    change_method = ""
-    if ref is not None and paired:
-        pc = [cand.scores[i] for i in paired]
-        pr = [ref.scores[i] for i in paired]
-        ref_mean, delta = _mean(pr), _mean(pc) - _mean(pr)
-        d_low, d_high = paired_interval(pc, pr, gates.confidence)
-        # For a lower-is-better metric the gain is the fall in the score: negate and swap the bounds.
-        gain_bounds = (d_low, d_high) if sign > 0 else (-d_high, -d_low)
-        change_method = paired_method(pc, pr)
-        if is_binary(pc) and is_binary(pr):
-            wins, losses = discordant(pc, pr)
-            better, worse = (wins, losses) if sign > 0 else (losses, wins)
-            change_method += f"; {better} better, {worse} worse of {len(paired)} pairs"
-
-    checks: list[GateCheck] = []
-
-    def add(rule_name: str, threshold: float, value: float | None, ok: bool, text: str) -> None:
-        checks.append(
-            GateCheck(
-                scope,
-                rule_name,
-                threshold,
-                None if value is None else round(value, 6),
-                ok,
-                f"{label}: {text}",
-            )
-        )
-
-    if rule is not None:
-        if rule.min_n is not None:
-            ok = len(ids) >= rule.min_n
-            add("min_n", rule.min_n, len(ids), ok, f"n={len(ids)} {'>=' if ok else '<'} min_n {rule.min_n}")
-        if rule.min is not None:
-            value = low if confident else score
-            what = (
-                f"{level} CI lower bound {_fmt(low)} ({floor_method})"
-                if confident
-                else f"score {_fmt(score)}"
-            )
-            ok = _clears(value, rule.min, strict=False)
-            add("min", rule.min, value, ok, f"{what} {'>=' if ok else '<'} min {_fmt(rule.min)}")
-        if rule.max is not None:
-            value = high if confident else score
-            what = (
-                f"{level} CI upper bound {_fmt(high)} ({floor_method})"
-                if confident
-                else f"score {_fmt(score)}"
-            )
-            ok = _clears(-value, -rule.max, strict=False)
-            add("max", rule.max, value, ok, f"{what} {'<=' if ok else '>'} max {_fmt(rule.max)}")
-        change_rules = [
-            ("max_drop", rule.max_drop, False),
-            ("min_gain", rule.min_gain, False),
-            ("max_rel_drop", rule.max_rel_drop, True),
-            ("min_rel_gain", rule.min_rel_gain, True),
-        ]
-        for name, threshold, relative in change_rules:
-            if threshold is None:
-                continue
-            if delta is None or gain_bounds is None or ref_mean is None:
-                add(
-                    name, threshold, None, False, f"{name} cannot be judged: no {gates.reference} scores here"
-                )
-                continue
-            point, bound = sign * delta, gain_bounds[0]
-            if relative:
-                point, bound = _relative(point, ref_mean), _relative(bound, ref_mean)
-            unit = " (relative)" if relative else ""
-            value = bound if confident else point
-            what = (
-                f"gain {point:+.3f}{unit}, {level} CI lower bound {bound:+.3f} ({change_method})"
-                if confident
-                else f"gain {point:+.3f}{unit}"
-            )
-            if name.startswith("max"):
-                # A drop is a negative gain: the (worst plausible) gain must not fall below -threshold.
-                ok = _clears(value, -threshold, strict=False)
-                verdict = f"{'within' if ok else 'beyond'} {name} {threshold:.3f}"
-            else:
-                # A gain rule asks for strictly more than the threshold: min_gain 0 means better.
-                ok = _clears(value, threshold, strict=True)
-                verdict = f"{'>' if ok else '<='} {name} {threshold:+.3f}"
-            add(name, threshold, value, ok, f"{what} vs {gates.reference} {verdict}")
-
+    """The interval step, then each of the rule's checks."""
+    x = _numbers(ids, cand, ref, gates)
+    checks = () if rule is None else tuple(_checks(_Judge(scope, gates, x), rule))
     return SliceResult(
         scope=scope,
-        n=len(ids),
-        score=round(score, 6),
-        ci_low=round(low, 6),
-        ci_high=round(high, 6),
-        reference=None if ref_mean is None else round(ref_mean, 6),
-        delta=None if delta is None else round(delta, 6),
-        delta_low=None if d_low is None else round(d_low, 6),
-        delta_high=None if d_high is None else round(d_high, 6),
-        checks=tuple(checks),
+        n=x.n,
+        score=round(x.score, 6),
+        ci_low=round(x.low, 6),
+        ci_high=round(x.high, 6),
+        reference=_rounded(x.ref_mean),
+        delta=_rounded(x.delta),
+        delta_low=_rounded(x.d_low),
+        delta_high=_rounded(x.d_high),
+        checks=checks,
         gated=rule is not None,
     )
 

@@ -51,6 +51,11 @@ def is_unit(scores: Sequence[float]) -> bool:
     return all(0.0 <= s <= 1.0 for s in scores)
 
 
+def mean(scores: Sequence[float]) -> float:
+    """The arithmetic mean; 0.0 for no scores."""
+    return sum(scores) / len(scores) if scores else 0.0
+
+
 def mean_method(scores: Sequence[float]) -> str:
     """The name of the interval mean_interval uses for these scores."""
     if not scores:

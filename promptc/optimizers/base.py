@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from promptc import stats
 from promptc.data import Example
 from promptc.errors import BudgetExceeded, RuntimeFailure
 from promptc.evaluate import Evaluation, Prediction, evaluate
@@ -158,7 +159,7 @@ def seeded_rng(seed: int, *purpose: object) -> random.Random:
 
 def mean(scores: Sequence[float]) -> float:
     """The mean, rounded as evaluation summaries are."""
-    return round(sum(scores) / len(scores), 6) if scores else 0.0
+    return round(stats.mean(scores), 6)
 
 
 class Search:

@@ -33,14 +33,8 @@ from pathlib import Path
 
 from promptc import leakage
 from promptc.data import Example, Splits
-from promptc.leakage import (
-    DEFAULT_THRESHOLD,
-    check_splits,
-    lsh_bands,
-    minhash_signatures,
-    normalise_all,
-    shingles,
-)
+from promptc.leakage import DEFAULT_THRESHOLD, check_splits
+from promptc.minhash import lsh_bands, minhash_signatures, normalise_all, shingles
 
 ROOT = Path(__file__).resolve().parent.parent
 ADJECTIVES = [
@@ -466,7 +460,7 @@ def sketch_timings(size: int) -> list[tuple[str, float]]:
     timings.append(("datasketch MinHashLSH insert + query", time.perf_counter() - start))
     start = time.perf_counter()
     minhash_signatures(texts, bands * rows)
-    timings.append(("promptc.leakage.minhash_signatures (numpy)", time.perf_counter() - start))
+    timings.append(("promptc.minhash.minhash_signatures (numpy)", time.perf_counter() - start))
     return timings
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from promptc.errors import ConfigError
-from promptc.leakage import normalise
+from promptc.minhash import normalise
 from promptc.program import Signature
 
 Metric = Callable[[dict[str, Any], dict[str, Any]], float]

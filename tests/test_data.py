@@ -10,7 +10,8 @@ import pytest
 from promptc.config import load_config
 from promptc.data import load_splits
 from promptc.errors import DataError
-from promptc.leakage import check_splits, normalise
+from promptc.leakage import check_splits
+from promptc.minhash import normalise
 from tests.conftest import ConfigWriter, make_examples, write_jsonl
 
 

@@ -11,10 +11,9 @@ from datasketch import MinHash
 
 from promptc.config import load_config
 from promptc.data import Example, Splits, load_splits
-from promptc.leakage import (
-    DEFAULT_THRESHOLD,
+from promptc.leakage import DEFAULT_THRESHOLD, check_splits
+from promptc.minhash import (
     SEED,
-    check_splits,
     jaccard,
     lsh_bands,
     minhash_signatures,

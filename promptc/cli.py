@@ -205,9 +205,10 @@ def eval_cmd(
     for path in write_reports(outcome, json_path=json_path, junit=junit, md=markdown):
         out.print(f"report written to {path}", markup=False, soft_wrap=True)
     if html is not None:
-        from promptc.html_report import eval_report, write_html
+        from promptc.html_report import write_html
+        from promptc.report_data import from_eval
 
-        write_html(html, eval_report(cfg, outcome, usage_line(outcome.usage)), "--html")
+        write_html(html, from_eval(cfg, outcome, usage_line(outcome.usage)), "--html")
         out.print(f"report written to {html}", markup=False, soft_wrap=True)
     if not outcome.gates.passed:
         print_failures(outcome.gates)
@@ -226,9 +227,10 @@ def report(
     ] = None,
 ) -> None:
     """Write an HTML report of an artifact's stored evaluation; no model is called."""
-    from promptc.html_report import stored_report, write_html
+    from promptc.html_report import write_html
+    from promptc.report_data import from_artifact
 
-    data = stored_report(_config(config), artifact, against)
+    data = from_artifact(_config(config), artifact, against)
     write_html(out_path, data)
     out.print(f"report written to {out_path}", markup=False, soft_wrap=True)
     out.print(

@@ -10,149 +10,21 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from promptc.adapter import label_field
 from promptc.artifacts import Artifact
-from promptc.config import Config
-from promptc.data import Example, load_splits
-from promptc.errors import BadInput
-from promptc.evaluate import OVERALL, Evaluation
-from promptc.gates import GateReport, ScoreSet, SliceResult, check_gates
-from promptc.lifecycle import EvalOutcome, check_program, prompt_preview, resolve_artifact
+from promptc.evaluate import OVERALL
+from promptc.gates import GateReport, SliceResult
+from promptc.lifecycle import prompt_preview
 from promptc.lm import is_in_process, price
 from promptc.program import Candidate, Program
+from promptc.report_data import NO_ANSWER, ReportData, score_set
 from promptc.stats import mean_interval
 
-NO_ANSWER = "(no answer)"
 CHANGE_RULES = {"max_drop": -1.0, "max_rel_drop": -1.0, "min_gain": 1.0, "min_rel_gain": 1.0}
 FLOOR_RULES = ("min", "max")
-
-
-@dataclass(frozen=True)
-class Answer:
-    """One example's answer in one evaluation."""
-
-    id: str
-    slice: str | None
-    outputs: dict[str, Any] | None
-    raw: str
-    score: float
-
-
-@dataclass(frozen=True)
-class ReportData:
-    """Everything the report shows, gathered from an artifact or a fresh evaluation."""
-
-    artifact: Artifact
-    gates: GateReport
-    higher_is_better: bool
-    baseline: tuple[Answer, ...]
-    candidate: tuple[Answer, ...]
-    reference: tuple[Answer, ...]  # the answers flips are judged against
-    flips_against: str
-    examples: dict[str, Example]  # the test split by id
-    source: str  # where the evaluation came from
-    usage: str = ""
-
-
-def _records(artifact: Artifact, which: str) -> list[dict[str, Any]]:
-    """The per-example records of an artifact's stored evaluation ('baseline' or 'candidate'),
-    inline or from its verified sidecar file (Artifact.records)."""
-    return list(artifact.records(which))
-
-
-def _stored(artifact: Artifact, which: str) -> tuple[Answer, ...]:
-    return tuple(
-        Answer(r["id"], r.get("slice"), r.get("prediction"), str(r.get("raw", "")), float(r["score"]))
-        for r in _records(artifact, which)
-    )
-
-
-def _fresh(evaluation: Evaluation) -> tuple[Answer, ...]:
-    return tuple(
-        Answer(r.id, r.slice, r.prediction.outputs, r.prediction.raw, r.score) for r in evaluation.records
-    )
-
-
-def _scores(answers: Sequence[Answer]) -> ScoreSet:
-    return ScoreSet(scores={a.id: a.score for a in answers}, slices={a.id: a.slice for a in answers})
-
-
-def _test_examples(config: Config, artifact: Artifact, *, stored: bool) -> dict[str, Example]:
-    splits = load_splits(config.data, config.program.signature)
-    if stored and artifact.content["lineage"]["splits"]["test"] != splits.hashes()["test"]:
-        raise BadInput(
-            f"artifact {artifact.id} was evaluated on another test split than {config.path} names",
-            fix=f"re-evaluate it on this split: promptc eval {config.path} --artifact {artifact.id} "
-            "--html PATH",
-        )
-    return {e.id: e for e in splits.test}
-
-
-def stored_report(config: Config, ref: str, against: str | None = None) -> ReportData:
-    """The report of an artifact's stored evaluation, judged against `against` (default: the gates'
-    reference: `baseline`, or an alias or id whose stored evaluation is on the same test split)."""
-    artifact = resolve_artifact(config, ref)
-    check_program(config, artifact)
-    examples = _test_examples(config, artifact, stored=True)
-    baseline, candidate = _stored(artifact, "baseline"), _stored(artifact, "candidate")
-    name = against or config.gates.reference
-    label, reference = "baseline", baseline
-    if name != "baseline":
-        try:
-            other = resolve_artifact(config, name)
-        except BadInput:
-            if against is not None:
-                raise
-            other = None
-        if other is None or (other.id == artifact.id and against is None):
-            label = f"baseline (no other artifact behind {name!r})"
-        else:
-            _test_examples(config, other, stored=True)
-            label, reference = f"{name} ({other.id})", _stored(other, "candidate")
-    gates = check_gates(config.gates, _scores(candidate), _scores(reference), reference_label=label)
-    return ReportData(
-        artifact,
-        gates,
-        config.gates.higher_is_better,
-        baseline,
-        candidate,
-        reference,
-        label,
-        examples,
-        f"the evaluation stored in artifact {artifact.id}",
-    )
-
-
-def eval_report(config: Config, outcome: EvalOutcome, usage: str = "") -> ReportData:
-    """The report of a fresh `promptc eval`: its evaluations and gate verdict as they are."""
-    examples = _test_examples(config, outcome.artifact, stored=False)
-    baseline, candidate = _fresh(outcome.baseline), _fresh(outcome.candidate)
-    flips_against, reference = "baseline", baseline
-    if not outcome.gates.reference.startswith("baseline"):
-        other = resolve_artifact(config, config.gates.reference)
-        # Stored answers pair with this run only when they were made on the same test split.
-        same = (
-            other.content["lineage"]["splits"]["test"]
-            == outcome.artifact.content["lineage"]["splits"]["test"]
-        )
-        if same and set(examples) == {a.id for a in _stored(other, "candidate")}:
-            flips_against, reference = outcome.gates.reference, _stored(other, "candidate")
-    return ReportData(
-        outcome.artifact,
-        outcome.gates,
-        config.gates.higher_is_better,
-        baseline,
-        candidate,
-        reference,
-        flips_against,
-        examples,
-        "a fresh evaluation (promptc eval)",
-        usage,
-    )
 
 
 def _e(value: Any) -> str:
@@ -171,7 +43,7 @@ def _forest(data: ReportData) -> str:
     from promptc.charts import ForestRow, forest_svg
 
     sign = 1.0 if data.higher_is_better else -1.0
-    ref = _scores(data.reference)
+    ref = score_set(data.reference)
     groups = ref.groups()
     rows = []
     for s in data.gates.slices:

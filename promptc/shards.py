@@ -329,28 +329,44 @@ class Merged:
     usage: Usage
 
 
-def _check_ids(f: ShardFile, which: str, ids: list[str], expected: set[str], dealt: dict[str, int]) -> None:
+def _ids(f: ShardFile) -> list[tuple[str, list[str]]]:
+    return [
+        ("baseline", [r.id for r in f.baseline]),
+        ("candidate", [r.id for r in f.candidate]),
+        ("reference", [i for i, _ in f.reference_scores]),
+    ]
+
+
+def _check_placed(f: ShardFile, dealt: dict[str, int]) -> None:
+    """Refuse ids outside the test split, of another shard, or twice."""
     fix = f"re-run the sharded eval that wrote {_name(f)}"
-    seen: set[str] = set()
-    for i in ids:
-        if i not in dealt:
-            raise BadInput(f"{_name(f)}: {which} example {i[:100]!r} is not in the test split", fix=fix)
-        if dealt[i] != f.shard.index:
+    for which, ids in _ids(f):
+        seen: set[str] = set()
+        for i in ids:
+            if i not in dealt:
+                raise BadInput(f"{_name(f)}: {which} example {i[:100]!r} is not in the test split", fix=fix)
+            if dealt[i] != f.shard.index:
+                raise BadInput(
+                    f"{_name(f)}: {which} example {i[:100]!r} belongs to shard {dealt[i]}/{f.shard.count}, "
+                    f"not {f.shard}",
+                    fix=fix,
+                )
+            if i in seen:
+                raise BadInput(f"{_name(f)}: {which} example {i[:100]!r} appears twice", fix=fix)
+            seen.add(i)
+
+
+def _check_complete(f: ShardFile, dealt: dict[str, int]) -> None:
+    """Refuse a shard file that lacks examples dealt to its shard."""
+    expected = {i for i, s in dealt.items() if s == f.shard.index}
+    for which, ids in _ids(f):
+        lacking = sorted(expected - set(ids))
+        if lacking:
             raise BadInput(
-                f"{_name(f)}: {which} example {i[:100]!r} belongs to shard {dealt[i]}/{f.shard.count}, "
-                f"not {f.shard}",
-                fix=fix,
+                f"{_name(f)}: {which} lacks {len(lacking)} example(s) of shard {f.shard} "
+                f"(first {lacking[0][:100]!r})",
+                fix=f"re-run the sharded eval that wrote {_name(f)}",
             )
-        if i in seen:
-            raise BadInput(f"{_name(f)}: {which} example {i[:100]!r} appears twice", fix=fix)
-        seen.add(i)
-    lacking = sorted(expected - seen)
-    if lacking:
-        raise BadInput(
-            f"{_name(f)}: {which} lacks {len(lacking)} example(s) of shard {f.shard} "
-            f"(first {lacking[0][:100]!r})",
-            fix=fix,
-        )
 
 
 def check_shards(config: Config, artifact: Artifact, splits: Splits, files: list[ShardFile]) -> Merged:
@@ -382,10 +398,9 @@ def check_shards(config: Config, artifact: Artifact, splits: Splits, files: list
                     f"{_name(f)} names {key} {getattr(f, key)!r}, but artifact {artifact.id} has {value!r}",
                     fix=f"re-run the sharded eval that wrote {_name(f)}",
                 )
-        expected = {i for i, s in dealt.items() if s == f.shard.index}
-        _check_ids(f, "baseline", [r.id for r in f.baseline], expected, dealt)
-        _check_ids(f, "candidate", [r.id for r in f.candidate], expected, dealt)
-        _check_ids(f, "reference", [i for i, _ in f.reference_scores], expected, dealt)
+        _check_placed(f, dealt)
+    for f in files:
+        _check_complete(f, dealt)
     by_id = {e.id: e for e in splits.test}
     for f in files:
         for which, records in (("baseline", f.baseline), ("candidate", f.candidate)):

@@ -218,16 +218,38 @@ def test_merge_refuses_a_shard_that_is_not_a_shard_file(
     assert "no such shard file" in refused(config, tmp_path, tmp_path / "absent.json", *files[1:])
 
 
-def test_merge_refuses_records_moved_between_shards(sharded: tuple[Path, list[Path]], tmp_path: Path) -> None:
-    """Even with a recomputed digest, a record must sit in the shard its id is dealt to."""
+def rewrite(path: Path, data: dict[str, Any]) -> None:
+    """Write shard data with a recomputed digest, as a deliberate forger would."""
     from promptc.shards import _digest
 
+    body = {k: v for k, v in data.items() if k != "sha256"}
+    path.write_text(json.dumps({**body, "sha256": _digest(body)}))
+
+
+def test_merge_refuses_records_moved_between_shards(sharded: tuple[Path, list[Path]], tmp_path: Path) -> None:
+    """Even with a recomputed digest, a record must sit in the shard its id is dealt to."""
     config, files = sharded
     a, b = (json.loads(f.read_text()) for f in files[:2])
     for key in ("baseline", "candidate", "reference_scores"):
         b[key].append(a[key].pop())
-    for data, path in ((a, files[0]), (b, files[1])):
-        body = {k: v for k, v in data.items() if k != "sha256"}
-        path.write_text(json.dumps({**body, "sha256": _digest(body)}))
-    said = refused(config, tmp_path, *files)
-    assert "belongs to shard 1/3, not 2/3" in said
+    rewrite(files[0], a)
+    rewrite(files[1], b)
+    assert "belongs to shard 1/3, not 2/3" in refused(config, tmp_path, *files)
+
+
+def test_merge_refuses_a_dropped_or_foreign_record(sharded: tuple[Path, list[Path]], tmp_path: Path) -> None:
+    config, files = sharded
+    original = json.loads(files[1].read_text())
+    dropped = json.loads(files[1].read_text())
+    for key in ("baseline", "candidate", "reference_scores"):
+        dropped[key].pop()
+    rewrite(files[1], dropped)
+    assert "baseline lacks 1 example(s) of shard 2/3" in refused(config, tmp_path, *files)
+    foreign = dict(original, candidate=[{**original["candidate"][0], "id": "X999"}, *original["candidate"]])
+    rewrite(files[1], foreign)
+    assert "candidate example 'X999' is not in the test split" in refused(config, tmp_path, *files)
+    relabelled = dict(
+        original, candidate=[{**original["candidate"][0], "slice": "fax"}, *original["candidate"][1:]]
+    )
+    rewrite(files[1], relabelled)
+    assert "has slice 'fax'" in refused(config, tmp_path, *files)

@@ -242,7 +242,7 @@ def read_shard(path: Path) -> ShardFile:
     except OSError as exc:
         raise BadInput(f"{path}: cannot read the shard file ({exc.strerror or exc})", fix=rerun) from None
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise BadInput(f"{path}: not a promptc shard file (not JSON: {str(exc)[:200]})", fix=rerun) from None
     _validate(data, path, rerun)
@@ -254,6 +254,11 @@ def read_shard(path: Path) -> ShardFile:
             fix=rerun,
         )
     return ShardFile.from_dict(data, path)
+
+
+def _refuse_constant(name: str) -> Any:
+    # promptc refuses a NaN score when it is made, so a shard file never holds one.
+    raise ValueError(f"{name} is not a number a shard file holds")
 
 
 def _validate(data: Any, path: Path, fix: str) -> None:

@@ -213,6 +213,8 @@ def test_merge_refuses_a_shard_that_is_not_a_shard_file(
     files[0].write_text(json.dumps(data))
     said = refused(config, tmp_path, *files)
     assert "not a valid promptc shard file" in said and "candidate.0.score" in said
+    files[0].write_text(files[0].read_text().replace('"score": 1.0', '"score": NaN', 1))
+    assert "NaN is not a number" in refused(config, tmp_path, *files)
     files[0].write_text("{not json")
     assert "not JSON" in refused(config, tmp_path, *files)
     assert "no such shard file" in refused(config, tmp_path, tmp_path / "absent.json", *files[1:])

@@ -27,32 +27,37 @@ def comparable(report: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def run_shards(config: Path, n: int, folder: Path, *args: str) -> list[Path]:
+def run_shards(config: Path, n: int, folder: Path) -> list[Path]:
     folder.mkdir(exist_ok=True)
     files = []
     for i in range(1, n + 1):
         path = folder / f"shard-{i}.json"
-        result = invoke("eval", config, "--shard", f"{i}/{n}", "--out", path, *args)
+        result = invoke("eval", config, "--shard", f"{i}/{n}", "--out", path)
         assert result.exit_code == 0, result.output
         assert "no gates applied" in result.output
         files.append(path)
     return files
 
 
-def assert_merge_equals_eval(config: Path, tmp_path: Path, counts: tuple[int, ...], *args: str) -> bool:
-    whole = invoke(
-        "eval", config, "--json", tmp_path / "whole.json", "--junit", tmp_path / "whole.xml", *args
-    )
-    assert whole.exit_code in (0, 1), whole.output
-    expected = comparable(json.loads((tmp_path / "whole.json").read_text()))
+def without_calls(markdown: str) -> str:
+    return "\n".join(line for line in markdown.splitlines() if "model calls" not in line)
+
+
+def reports(command: list[Any], folder: Path, name: str) -> tuple[int, dict[str, Any], str, str]:
+    """Run eval or merge with --json, --junit and --markdown: the exit code and comparable reports."""
+    json_path, xml, md = (folder / f"{name}.{ext}" for ext in ("json", "xml", "md"))
+    result = invoke(*command, "--json", json_path, "--junit", xml, "--markdown", md)
+    assert result.exit_code in (0, 1), result.output
+    data = comparable(json.loads(json_path.read_text()))
+    return result.exit_code, data, xml.read_text(), without_calls(md.read_text())
+
+
+def assert_merge_equals_eval(config: Path, tmp_path: Path, counts: tuple[int, ...]) -> bool:
+    expected = reports(["eval", config], tmp_path, "whole")
     for n in counts:
-        files = run_shards(config, n, tmp_path / f"n{n}", *args)
-        merged_json, merged_xml = tmp_path / f"merged-{n}.json", tmp_path / f"merged-{n}.xml"
-        merged = invoke("merge", config, *files, "--json", merged_json, "--junit", merged_xml)
-        assert merged.exit_code == whole.exit_code, merged.output
-        assert comparable(json.loads(merged_json.read_text())) == expected, f"n={n}"
-        assert merged_xml.read_text() == (tmp_path / "whole.xml").read_text()
-    return bool(expected["passed"])
+        files = run_shards(config, n, tmp_path / f"n{n}")
+        assert reports(["merge", config, *files], tmp_path, f"merged-{n}") == expected, f"n={n}"
+    return bool(expected[1]["passed"])
 
 
 @pytest.mark.parametrize("gates", ["passing", "failing"])

@@ -36,7 +36,9 @@ def promptc(*args: Any, env: dict[str, str]) -> float:
         [sys.executable, "-m", "promptc", *map(str, args)], env=env, capture_output=True, text=True
     )
     if done.returncode != 0:
-        raise SystemExit(f"promptc {' '.join(map(str, args))} exited {done.returncode}:\n{done.stdout}{done.stderr}")
+        raise SystemExit(
+            f"promptc {' '.join(map(str, args))} exited {done.returncode}:\n{done.stdout}{done.stderr}"
+        )
     return time.perf_counter() - start
 
 
@@ -80,8 +82,10 @@ def main() -> None:
     for i, t in enumerate(times, 1):
         print(f"| eval --shard {i}/{args.shards} | {t:.2f} |")
     print(f"| merge | {merge:.2f} |")
-    print(f"\nshard sizes {sizes}; shard files {min(nbytes)}-{max(nbytes)} bytes "
-          f"({sum(nbytes) / args.examples:.0f} bytes per example); merged equals unsharded: {same}")
+    print(
+        f"\nshard sizes {sizes}; shard files {min(nbytes)}-{max(nbytes)} bytes "
+        f"({sum(nbytes) / args.examples:.0f} bytes per example); merged equals unsharded: {same}"
+    )
 
 
 if __name__ == "__main__":

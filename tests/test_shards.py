@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import random
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +163,11 @@ def test_eval_shard_needs_out_and_refuses_reports(sharded: tuple[Path, list[Path
     with_report = invoke("eval", config, "--shard", "1/2", "--out", tmp_path / "s.json", "--json", report)
     assert with_report.exit_code == 2 and "promptc merge" in with_report.output
     assert not report.exists() and not (tmp_path / "s.json").exists()
+    no_shard = invoke("eval", config, "--out", tmp_path / "s.json")
+    assert no_shard.exit_code == 2 and "needs --shard I/N" in no_shard.output
+    folder = invoke("eval", config, "--shard", "1/2", "--out", tmp_path)
+    assert folder.exit_code == 2 and "is a folder" in folder.output
+    assert not (tmp_path / "s.json").exists()
 
 
 def test_merge_refuses_a_missing_shard(sharded: tuple[Path, list[Path]], tmp_path: Path) -> None:
@@ -260,3 +267,22 @@ def test_merge_refuses_a_dropped_or_foreign_record(sharded: tuple[Path, list[Pat
     )
     rewrite(files[1], relabelled)
     assert "has slice 'fax'" in refused(config, tmp_path, *files)
+
+
+def test_merge_calls_no_model_and_does_not_import_litellm(sharded: tuple[Path, list[Path]]) -> None:
+    config, files = sharded
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from promptc.cli import app\n"
+        "result = CliRunner().invoke(app, ['merge', *sys.argv[1:]])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "print('litellm' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(config), *map(str, files)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "False"

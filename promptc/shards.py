@@ -30,7 +30,7 @@ from promptc.lm import Usage
 
 FORMAT = 1
 MAX_SHARDS = 10_000  # also in schema/shard.schema.json
-MAX_FILE_BYTES = 256 * 1024 * 1024  # a shard of ~100k examples with short replies is ~30 MB
+MAX_FILE_BYTES = 256 * 1024 * 1024  # about 400 bytes per example with short replies (bench/shards.py)
 SHARD_SPEC = re.compile(r"(\d{1,9})/(\d{1,9})")
 
 

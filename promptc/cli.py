@@ -8,7 +8,7 @@ import sys
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -32,6 +32,9 @@ from promptc.render import (
     trial_table,
     usage_line,
 )
+
+if TYPE_CHECKING:
+    from promptc.lifecycle import EvalOutcome
 
 # typer's own exceptions carry their exit codes (Exit, Abort, usage errors): they pass through.
 TYPER_EXCEPTIONS: tuple[type[Exception], ...] = (
@@ -192,14 +195,42 @@ def eval_cmd(
     html: Annotated[
         Path | None, typer.Option(help="Write a self-contained HTML report (charts, flips, prompt).")
     ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            help="Evaluate only shard I/N of the test split and write it to --out; promptc merge judges "
+            "the shards together.",
+            show_default=False,
+        ),
+    ] = None,
+    shard_out: Annotated[
+        Path | None, typer.Option("--out", help="Where --shard writes its shard file.", show_default=False)
+    ] = None,
 ) -> None:
     """Evaluate an artifact (and its reference) on the test split; exit 1 if a gate fails."""
     from promptc.lifecycle import evaluate_config
-    from promptc.report import write_reports
 
+    if shard is not None or shard_out is not None:
+        reports = {"--json": json_path, "--junit": junit, "--markdown": markdown, "--html": html}
+        _eval_shard(config, artifact, shard, shard_out, [k for k, v in reports.items() if v is not None])
+        return
     cfg = _config(config)
     with progress_bars() as reporter:
         outcome = evaluate_config(cfg, artifact, reporter)
+    _report_eval(cfg, outcome, json_path, junit, markdown, html)
+
+
+def _report_eval(
+    cfg: Config,
+    outcome: EvalOutcome,
+    json_path: Path | None,
+    junit: Path | None,
+    markdown: Path | None,
+    html: Path | None,
+) -> None:
+    """What eval and merge print and write for an outcome; exit 1 if a gate fails."""
+    from promptc.report import write_reports
+
     out.print(gate_table(outcome.gates))
     out.print(usage_line(outcome.usage))
     for path in write_reports(outcome, json_path=json_path, junit=junit, md=markdown):
@@ -214,6 +245,75 @@ def eval_cmd(
         print_failures(outcome.gates)
         raise typer.Exit(1)
     out.print(f"[green]gates passed[/] for artifact {outcome.artifact.id}")
+
+
+def _eval_shard(
+    config: Path, ref: str, shard: str | None, shard_out: Path | None, reports: list[str]
+) -> None:
+    """Evaluate one shard and write its file; no gates: a shard cannot be judged alone."""
+    from promptc.errors import BadInput
+    from promptc.lifecycle import evaluate_shard
+    from promptc.shards import check_out_path, parse_shard, write_shard
+
+    if shard is None:
+        raise BadInput(
+            "--out writes a shard file and needs --shard I/N", fix="e.g. --shard 1/4 --out shard-1.json"
+        )
+    spec = parse_shard(shard)
+    if reports:
+        raise BadInput(
+            f"{', '.join(reports)} with --shard: gates and reports need every test example",
+            fix="pass them to promptc merge, which judges the shard files together",
+        )
+    if shard_out is None:
+        raise BadInput(
+            f"--shard {spec} needs --out FILE", fix=f"e.g. --shard {spec} --out shard-{spec.index}.json"
+        )
+    check_out_path(shard_out)
+    cfg = _config(config)
+    with progress_bars() as reporter:
+        result = evaluate_shard(cfg, ref, spec, reporter)
+    write_shard(shard_out, result)
+    out.print(usage_line(result.usage))
+    out.print(
+        f"shard {spec}: {len(result.candidate)} of {result.test_examples} test examples of artifact "
+        f"{result.artifact} written to {shard_out}",
+        markup=False,
+        soft_wrap=True,
+    )
+    out.print(
+        f"no gates applied: a shard cannot be judged alone; run promptc merge {config} with all {spec.count} "
+        "shard files",
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+@app.command()
+def merge(
+    config: ConfigArg,
+    shards: Annotated[
+        list[Path], typer.Argument(help="Every shard file of one sharded eval.", show_default=False)
+    ],
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write a JSON report here.")] = None,
+    junit: Annotated[
+        Path | None, typer.Option(help="Write JUnit XML (a testcase per gate per slice).")
+    ] = None,
+    markdown: Annotated[Path | None, typer.Option(help="Write a Markdown summary for a PR comment.")] = None,
+    html: Annotated[
+        Path | None, typer.Option(help="Write a self-contained HTML report (charts, flips, prompt).")
+    ] = None,
+) -> None:
+    """Judge the shard files of `eval --shard` together, exactly as one eval; exit 1 if a gate fails."""
+    from promptc.lifecycle import merge_shards
+
+    cfg = _config(config)
+    outcome = merge_shards(cfg, shards)
+    out.print(
+        f"merged {len(shards)} shard file(s): {len(outcome.candidate.records)} test examples",
+        markup=False,
+    )
+    _report_eval(cfg, outcome, json_path, junit, markdown, html)
 
 
 @app.command()

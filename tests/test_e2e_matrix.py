@@ -53,3 +53,28 @@ def test_compile_matrix_of_two_local_revisions(tmp_path: Path) -> None:
     refused = invoke("run", path, "--target", "gemma", "--alias", ids[0], "-i", "ticket=hello")
     assert refused.exit_code == 2
     assert "compile and evaluate an artifact for this model revision" in refused.output
+
+
+def test_gemma_label_scores_follow_the_same_chat_format_as_its_answers(tmp_path: Path) -> None:
+    from promptc.adapter import render_messages
+    from promptc.cache import CallCache
+    from promptc.config import Target, load_config
+    from promptc.data import load_splits
+    from promptc.evaluate import predict
+    from promptc.lm import LM
+    from promptc.program import baseline_candidate
+
+    cfg = load_config(ROOT / "configs/support_triage.yaml")
+    tickets = load_splits(cfg.data, cfg.program.signature).test[:6]
+    lm = LM(Target(GEMMA3["model"], GEMMA3["revision"], max_tokens=8), CallCache(tmp_path / "c.sqlite"))
+    candidate = baseline_candidate(cfg.program)
+    labels = list(cfg.program.signature.outputs[0].labels)
+    agree = 0
+    for ticket in tickets:
+        messages = render_messages(cfg.program, candidate, ticket.inputs)
+        scores = lm.label_logprobs(messages, "category:", labels).logprobs
+        generated = predict(cfg.program, candidate, lm, ticket.inputs).outputs
+        agree += generated == {"category": max(labels, key=lambda label: scores[label])}
+    # Scores read after another prompt format than the one answers are generated from would
+    # disagree with greedy answers far more often.
+    assert agree >= 5

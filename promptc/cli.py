@@ -16,13 +16,15 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from promptc import __version__
-from promptc.config import Config, load_config
+from promptc.config import Config, load_config, load_configs
 from promptc.errors import PromptcError
 from promptc.evaluate import OVERALL
 from promptc.program import Candidate
 from promptc.render import (
     err,
     gate_table,
+    matrix_json,
+    matrix_table,
     out,
     print_error,
     print_estimate,
@@ -34,7 +36,7 @@ from promptc.render import (
 )
 
 if TYPE_CHECKING:
-    from promptc.lifecycle import EvalOutcome
+    from promptc.lifecycle import CompileOutcome, EvalOutcome
 
 # typer's own exceptions carry their exit codes (Exit, Abort, usage errors): they pass through.
 TYPER_EXCEPTIONS: tuple[type[Exception], ...] = (
@@ -98,10 +100,16 @@ app = typer.Typer(
 )
 
 ConfigArg = Annotated[Path, typer.Argument(help="The promptc YAML config.", show_default=False)]
+TargetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--target", "-t", help="The target to use, by its name under targets: (required with several)."
+    ),
+]
 
 
-def _config(path: Path) -> Config:
-    return load_config(path)
+def _config(path: Path, target: str | None = None) -> Config:
+    return load_config(path, target)
 
 
 @app.command()
@@ -109,7 +117,7 @@ def check(config: ConfigArg) -> None:
     """Check the splits fit the signature and do not leak into each other."""
     from promptc.lifecycle import check as check_config
 
-    cfg = _config(config)
+    cfg = load_configs(config)[0]  # the splits are the same for every target
     report = check_config(cfg)
     table = Table(title=f"splits of {escape(cfg.program.name)}")
     table.add_column("slice")
@@ -141,16 +149,34 @@ def compile_cmd(
         bool,
         typer.Option("--dry-run", help="Print the model calls and cost compile would spend; call nothing."),
     ] = False,
+    target: TargetOpt = None,
+    all_targets: Annotated[
+        bool, typer.Option("--matrix", help="Compile for every target under targets:, one artifact each.")
+    ] = False,
 ) -> None:
     """Compile the program on train+val, evaluate it on test, write an artifact."""
-    from promptc.lifecycle import compile_config, estimate_compile
+    from promptc.errors import BadInput
+    from promptc.lifecycle import compile_config, estimate_compile, matrix
 
-    cfg = _config(config)
-    if dry_run:
-        print_estimate(cfg, estimate_compile(cfg))
-        return
-    with progress_bars() as reporter:
-        outcome = compile_config(cfg, reporter)
+    if all_targets and target is not None:
+        raise BadInput("--matrix compiles every target; --target names one", fix="pass one of the two")
+    configs = load_configs(config) if all_targets else (_config(config, target),)
+    for number, cfg in enumerate(configs, 1):
+        if all_targets:
+            cell = f"{cfg.target_name} ({cfg.target.model}@{cfg.target.revision})"
+            out.rule(escape(f"[{number}/{len(configs)}] {cfg.program.name} {cfg.program.version} for {cell}"))
+        if dry_run:
+            print_estimate(cfg, estimate_compile(cfg))
+            continue
+        with progress_bars() as reporter:
+            outcome = compile_config(cfg, reporter)
+        _print_compiled(cfg, outcome)
+    if all_targets and not dry_run:
+        out.rule()
+        out.print(matrix_table(f"compilation matrix of {configs[0].program.name}", matrix(configs)))
+
+
+def _print_compiled(cfg: Config, outcome: CompileOutcome) -> None:
     out.print(trial_table(outcome))
     for note in outcome.notes:
         out.print(note, markup=False, highlight=False, soft_wrap=True)
@@ -206,15 +232,18 @@ def eval_cmd(
     shard_out: Annotated[
         Path | None, typer.Option("--out", help="Where --shard writes its shard file.", show_default=False)
     ] = None,
+    target: TargetOpt = None,
 ) -> None:
     """Evaluate an artifact (and its reference) on the test split; exit 1 if a gate fails."""
     from promptc.lifecycle import evaluate_config
 
     if shard is not None or shard_out is not None:
         reports = {"--json": json_path, "--junit": junit, "--markdown": markdown, "--html": html}
-        _eval_shard(config, artifact, shard, shard_out, [k for k, v in reports.items() if v is not None])
+        _eval_shard(
+            config, target, artifact, shard, shard_out, [k for k, v in reports.items() if v is not None]
+        )
         return
-    cfg = _config(config)
+    cfg = _config(config, target)
     with progress_bars() as reporter:
         outcome = evaluate_config(cfg, artifact, reporter)
     _report_eval(cfg, outcome, json_path, junit, markdown, html)
@@ -248,7 +277,7 @@ def _report_eval(
 
 
 def _eval_shard(
-    config: Path, ref: str, shard: str | None, shard_out: Path | None, reports: list[str]
+    config: Path, target: str | None, ref: str, shard: str | None, shard_out: Path | None, reports: list[str]
 ) -> None:
     """Evaluate one shard and write its file; no gates: a shard cannot be judged alone."""
     from promptc.errors import BadInput
@@ -270,7 +299,7 @@ def _eval_shard(
             f"--shard {spec} needs --out FILE", fix=f"e.g. --shard {spec} --out shard-{spec.index}.json"
         )
     check_out_path(shard_out)
-    cfg = _config(config)
+    cfg = _config(config, target)
     with progress_bars() as reporter:
         result = evaluate_shard(cfg, ref, spec, reporter)
     write_shard(shard_out, result)
@@ -303,11 +332,12 @@ def merge(
     html: Annotated[
         Path | None, typer.Option(help="Write a self-contained HTML report (charts, flips, prompt).")
     ] = None,
+    target: TargetOpt = None,
 ) -> None:
     """Judge the shard files of `eval --shard` together, exactly as one eval; exit 1 if a gate fails."""
     from promptc.lifecycle import merge_shards
 
-    cfg = _config(config)
+    cfg = _config(config, target)
     outcome = merge_shards(cfg, shards)
     out.print(
         f"merged {len(shards)} shard file(s): {len(outcome.candidate.records)} test examples",
@@ -325,12 +355,13 @@ def report(
         str | None,
         typer.Option(help="Compare with 'baseline' or an artifact id/alias (default: gates.reference)."),
     ] = None,
+    target: TargetOpt = None,
 ) -> None:
     """Write an HTML report of an artifact's stored evaluation; no model is called."""
     from promptc.html_report import write_html
     from promptc.report_data import from_artifact
 
-    data = from_artifact(_config(config), artifact, against)
+    data = from_artifact(_config(config, target), artifact, against)
     write_html(out_path, data)
     out.print(f"report written to {out_path}", markup=False, soft_wrap=True)
     out.print(
@@ -353,11 +384,12 @@ def promote(
             "free); refuse unless the stored per-example scores are reproduced.",
         ),
     ] = False,
+    target: TargetOpt = None,
 ) -> None:
     """Point an alias at an artifact, if it passes the gates for this exact model revision."""
     from promptc.lifecycle import promote as promote_artifact
 
-    cfg = _config(config)
+    cfg = _config(config, target)
     with progress_bars() as reporter:
         outcome = promote_artifact(cfg, artifact, alias, reporter, verify=verify)
     if outcome.verified is not None:
@@ -378,11 +410,12 @@ def promote(
 def rollback(
     config: ConfigArg,
     alias: Annotated[str, typer.Option(help="The alias to move back.")] = "production",
+    target: TargetOpt = None,
 ) -> None:
     """Move an alias back to the artifact it pointed at before its last promotion."""
     from promptc.lifecycle import rollback as rollback_alias
 
-    cfg = _config(config)
+    cfg = _config(config, target)
     current, restored = rollback_alias(cfg, alias)
     out.print(
         f"[green]{escape(alias)}[/] -> "
@@ -391,11 +424,11 @@ def rollback(
 
 
 @app.command(name="list")
-def list_cmd(config: ConfigArg) -> None:
+def list_cmd(config: ConfigArg, target: TargetOpt = None) -> None:
     """Artifacts and aliases of the program for the config's model revision."""
     from promptc.lifecycle import registry_view
 
-    cfg = _config(config)
+    cfg = _config(config, target)
     view = registry_view(cfg)
     by_id: dict[str, list[str]] = {}
     for name, artifact_id in view.aliases.items():
@@ -420,11 +453,11 @@ def list_cmd(config: ConfigArg) -> None:
 
 
 @app.command()
-def history(config: ConfigArg) -> None:
+def history(config: ConfigArg, target: TargetOpt = None) -> None:
     """Every alias change (compiles, promotions, rollbacks) for the config's model revision."""
     from promptc.lifecycle import registry_view
 
-    cfg = _config(config)
+    cfg = _config(config, target)
     table = Table(title=escape(f"history of {cfg.program.name} for {cfg.target.model}@{cfg.target.revision}"))
     table.add_column("time")
     for col in ("action", "alias", "artifact", "previous"):
@@ -442,11 +475,11 @@ OptionalConfig = Annotated[
 
 
 @app.command()
-def show(artifact: ArtifactArg, config: OptionalConfig = None) -> None:
+def show(artifact: ArtifactArg, config: OptionalConfig = None, target: TargetOpt = None) -> None:
     """The compiled prompt exactly as the model receives it, the demos, lineage and scores."""
     from promptc.lifecycle import find_artifact, prompt_preview
 
-    art = find_artifact(artifact, _config(config) if config else None)
+    art = find_artifact(artifact, _config(config, target) if config else None)
     c = art.content
     out.print(
         f"[bold]artifact {art.id}[/]  "
@@ -483,13 +516,13 @@ def show(artifact: ArtifactArg, config: OptionalConfig = None) -> None:
 
 
 @app.command()
-def diff(a: ArtifactArg, b: ArtifactArg, config: OptionalConfig = None) -> None:
+def diff(a: ArtifactArg, b: ArtifactArg, config: OptionalConfig = None, target: TargetOpt = None) -> None:
     """Instructions, demos and per-slice scores of two artifacts side by side."""
     import difflib
 
     from promptc.lifecycle import find_artifact
 
-    cfg = _config(config) if config else None
+    cfg = _config(config, target) if config else None
     left, right = find_artifact(a, cfg), find_artifact(b, cfg)
     lc, rc = left.content, right.content
     out.rule(f"decision: {left.id} -> {right.id}")
@@ -552,6 +585,7 @@ def run(
         list[str], typer.Option("--input", "-i", help="An input as NAME=VALUE; repeat per field.")
     ],
     alias: Annotated[str, typer.Option(help="Alias (or artifact id) to serve.")] = "production",
+    target: TargetOpt = None,
 ) -> None:
     """Answer one input with the artifact behind an alias."""
     from promptc.errors import BadInput
@@ -565,7 +599,7 @@ def run(
                 f"--input {item!r} is not NAME=VALUE", fix="write e.g. --input ticket='my order is late'"
             )
         values[name.strip()] = value
-    cfg = _config(config)
+    cfg = _config(config, target)
     prediction = run_program(cfg, values, alias)
     if prediction.outputs is None:
         err.print(f"[bold red]could not parse the model's reply:[/] {escape(str(prediction.error))}")
@@ -573,6 +607,29 @@ def run(
         raise typer.Exit(3)
     for name, value in prediction.outputs.items():
         out.print(f"[bold]{escape(name)}[/]: {escape(str(value))}", highlight=False)
+
+
+@app.command(name="matrix")
+def matrix_cmd(
+    config: ConfigArg,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the matrix as JSON instead of a table.")
+    ] = False,
+) -> None:
+    """Program version x model revision -> artifact, holdout scores, gate verdict and aliases."""
+    import json
+
+    from promptc.lifecycle import matrix
+
+    configs = load_configs(config)
+    cells = matrix(configs)
+    if as_json:
+        out.print_json(json.dumps(matrix_json(cells)))
+        return
+    out.print(matrix_table(f"compilation matrix of {configs[0].program.name}", cells))
+    missing = [c.target or "target" for c in cells if c.artifact is None]
+    if missing:
+        out.print(f"missing: {', '.join(missing)}; run promptc compile {config} --matrix", markup=False)
 
 
 def _version(value: bool) -> None:

@@ -119,6 +119,9 @@ class Config:
     cache_path: Path
     digest: str
     budget: Budget = field(default_factory=Budget)
+    # With `targets:`, the name of the target this config was loaded for, and every name in order.
+    target_name: str | None = None
+    target_names: tuple[str, ...] = ()
 
 
 def _schema() -> dict[str, Any]:
@@ -136,6 +139,13 @@ def _key_path(parts: Any) -> str:
 UNECHOED_KEYS = (["target", "api_base"], ["target", "api_key_env"])
 
 
+def _unechoed(parts: list[Any]) -> bool:
+    """Whether a key path is one of UNECHOED_KEYS, under target or under a name in targets."""
+    if len(parts) == 3 and parts[0] == "targets":
+        parts = ["target", parts[2]]
+    return parts in UNECHOED_KEYS
+
+
 def _validate(raw: Any, path: Path) -> None:
     import jsonschema
 
@@ -146,10 +156,17 @@ def _validate(raw: Any, path: Path) -> None:
     lines = []
     for err in errors:
         message = err.message
-        if list(err.absolute_path) in UNECHOED_KEYS:
+        if _unechoed(list(err.absolute_path)):
             message = f"must be {err.schema.get('description', 'a string')} (the value is not shown)"
         elif err.validator == "oneOf" and list(err.absolute_path) == ["data"]:
             message = "give either train, val and test files, or one file with a split column"
+        elif err.validator == "oneOf" and not err.absolute_path:
+            both = "target" in raw and "targets" in raw
+            message = (
+                "give either target (one model) or targets (named models), not both"
+                if both
+                else "give target (one model) or targets (named models)"
+            )
         elif err.validator == "additionalProperties":
             allowed = sorted(err.schema.get("properties", {}))
             message += f" (allowed keys: {', '.join(allowed)})" if allowed else ""
@@ -211,20 +228,20 @@ def _budget(raw: dict[str, Any]) -> Budget:
     return Budget(max_calls=raw.get("max_calls"), max_cost_usd=None if cost is None else float(cost))
 
 
-def check_endpoint(target: Target, path: Path) -> None:
+def check_endpoint(target: Target, path: Path, where: str = "target") -> None:
     """Refuse api_base or api_key_env on an in-process model, and an api_base with a bad port."""
     from promptc.lm import is_in_process  # lm imports this module
 
     if is_in_process(target.model) and target.logprobs:
         raise ConfigError(
-            f"{path}: target.logprobs: {target.model} runs in process and scores labels already",
-            fix="remove target.logprobs; it is for hosted models that return token log-probabilities",
+            f"{path}: {where}.logprobs: {target.model} runs in process and scores labels already",
+            fix=f"remove {where}.logprobs; it is for hosted models that return token log-probabilities",
         )
     for key in ("api_base", "api_key_env"):
         if is_in_process(target.model) and getattr(target, key) is not None:
             raise ConfigError(
-                f"{path}: target.{key}: {target.model} runs in process; it has no server or key",
-                fix=f"remove target.{key}, or name a hosted model (e.g. openai/<name>) in target.model",
+                f"{path}: {where}.{key}: {target.model} runs in process; it has no server or key",
+                fix=f"remove {where}.{key}, or name a hosted model (e.g. openai/<name>) in {where}.model",
             )
     if target.api_base is not None:
         try:
@@ -233,9 +250,66 @@ def check_endpoint(target: Target, path: Path) -> None:
             port = 0
         if port == 0:
             raise ConfigError(
-                f"{path}: target.api_base: the port is not a number from 1 to 65535",
-                fix="set target.api_base to a URL such as http://127.0.0.1:8080/v1",
+                f"{path}: {where}.api_base: the port is not a number from 1 to 65535",
+                fix=f"set {where}.api_base to a URL such as http://127.0.0.1:8080/v1",
             )
+
+
+def pick_target(raw: dict[str, Any], path: Path, name: str | None) -> tuple[str | None, dict[str, Any]]:
+    """The target block a command runs on: `target`, or the one named in `targets` (--target NAME).
+
+    With several named targets a command that needs one must be told which: a default would
+    let `promote` or `run` act on a model revision the user did not mean.
+    """
+    if "target" in raw:
+        if name is not None:
+            raise ConfigError(
+                f"{path}: --target {name!r}: the config names one model under target:, not named targets",
+                fix="drop --target, or name each model under targets: NAME: {model: ..., revision: ...}",
+            )
+        return None, raw["target"]
+    targets: dict[str, Any] = raw["targets"]
+    names = ", ".join(targets)
+    if name is None:
+        if len(targets) == 1:
+            return next(iter(targets.items()))
+        raise ConfigError(
+            f"{path}: targets: names {len(targets)} models ({names}); this command runs on one",
+            fix=f"pass --target NAME (one of: {names}); promptc compile --matrix compiles them all",
+        )
+    if name not in targets:
+        raise ConfigError(
+            f"{path}: --target {name!r}: no such name under targets:",
+            fix=f"pass one of: {names}",
+        )
+    return name, targets[name]
+
+
+def check_distinct_targets(raw: dict[str, Any], path: Path) -> None:
+    """Refuse two named targets on one model revision: they would share one artifact cell."""
+    seen: dict[tuple[str, str], str] = {}
+    for name, block in raw.get("targets", {}).items():
+        key = (block["model"], str(block["revision"]))
+        if key in seen:
+            raise ConfigError(
+                f"{path}: targets.{name}: the same model and revision as targets.{seen[key]} "
+                f"({key[0]}@{key[1]})",
+                fix="name each model revision once: a program version and a model revision make one cell",
+            )
+        seen[key] = name
+
+
+def target_names(path: str | Path) -> tuple[str | None, ...]:
+    """The target names of a config, in file order; (None,) for a config with one `target:`."""
+    raw = read_yaml(Path(path))
+    if isinstance(raw, dict) and isinstance(raw.get("targets"), dict) and raw["targets"]:
+        return tuple(raw["targets"])
+    return (None,)  # load_config reports anything wrong with the file
+
+
+def load_configs(path: str | Path) -> tuple[Config, ...]:
+    """One Config per target (the compilation matrix), in file order."""
+    return tuple(load_config(path, name) for name in target_names(path))
 
 
 def promptc_home() -> Path:
@@ -244,8 +318,8 @@ def promptc_home() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "promptc"
 
 
-def load_config(path: str | Path) -> Config:
-    """Read, validate and convert a YAML config file."""
+def load_config(path: str | Path, target_name: str | None = None) -> Config:
+    """Read, validate and convert a YAML config file, for one target (by name with `targets:`)."""
     path = Path(path)
     raw = read_yaml(path)
     if not isinstance(raw, dict):
@@ -275,7 +349,9 @@ def load_config(path: str | Path) -> Config:
             f"{path}: program: field {sorted(clash)[0]!r} is both an input and an output",
             fix="give input and output fields distinct names",
         )
-    t = raw["target"]
+    check_distinct_targets(raw, path)
+    name, t = pick_target(raw, path, target_name)
+    where = "target" if name is None else f"targets.{name}"
     target = Target(
         model=t["model"],
         revision=str(t["revision"]),
@@ -289,7 +365,7 @@ def load_config(path: str | Path) -> Config:
         api_key_env=t.get("api_key_env"),
         logprobs=bool(t.get("logprobs", False)),
     )
-    check_endpoint(target, path)
+    check_endpoint(target, path, where)
     d = raw["data"]
     data = DataSpec(
         train=_resolve(base, d.get("train"), "data.train", path),
@@ -325,7 +401,9 @@ def load_config(path: str | Path) -> Config:
     artifacts_dir = _resolve(base, raw.get("artifacts", "artifacts"), "artifacts", path)
     cache_path = _resolve(base, raw.get("cache"), "cache", path) or promptc_home() / "cache.sqlite"
     assert artifacts_dir is not None
-    digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
+    # A cell's digest covers its own target only: adding a model to the matrix changes no other cell.
+    cell = {k: v for k, v in raw.items() if k != "targets"} | {"target": t}
+    digest = hashlib.sha256(json.dumps(cell, sort_keys=True, default=str).encode()).hexdigest()
     return Config(
         path=path,
         program=program,
@@ -338,6 +416,8 @@ def load_config(path: str | Path) -> Config:
         cache_path=cache_path,
         digest=digest,
         budget=_budget(raw.get("budget", {})),
+        target_name=name,
+        target_names=tuple(raw.get("targets", ())),
     )
 
 

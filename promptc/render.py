@@ -20,7 +20,7 @@ from promptc.lm import Usage
 from promptc.progress import Advance
 
 if TYPE_CHECKING:
-    from promptc.lifecycle import CompileEstimate, CompileOutcome
+    from promptc.lifecycle import CompileEstimate, CompileOutcome, MatrixCell
 
 # Logs (CI, pipes) get wide tables instead of 80-column wrapping; terminals keep their width.
 out = Console(width=None if sys.stdout.isatty() else 120)
@@ -224,3 +224,49 @@ def trial_table(outcome: CompileOutcome) -> Table:
             score, examples = f"{t.val_score:.3f}", str(t.n) + ("" if t.full else " (minibatch)")
         table.add_row(escape(t.name), score, examples, str(t.calls), mark)
     return table
+
+
+def matrix_table(title: str, cells: list[MatrixCell]) -> Table:
+    """Program version x model revision -> artifact, holdout scores, gate verdict and aliases."""
+    table = Table(title=escape(title))
+    for col in ("version", "target", "model", "revision", "artifact", "holdout", "gates", "aliases"):
+        # Ids and scores stay whole; a long model name or alias list folds rather than being cut.
+        table.add_column(col, no_wrap=col in ("revision", "artifact", "holdout"), overflow="fold")
+    for cell in cells:
+        scores = cell.scores()
+        aliases = [
+            a if i == (cell.artifact and cell.artifact.id) else f"{a}={i[:8]}"
+            for a, i in cell.aliases.items()
+        ]
+        table.add_row(
+            escape(cell.version),
+            escape(cell.target or "-"),
+            escape(cell.model),
+            escape(cell.revision),
+            cell.artifact.id if cell.artifact else "[yellow]missing[/]",
+            f"{scores[0]:.3f} -> {scores[1]:.3f}" if scores else "-",
+            "-" if cell.gates is None else "[green]pass[/]" if cell.gates.passed else "[red]fail[/]",
+            escape("\n".join(aliases)),
+        )
+    return table
+
+
+def matrix_json(cells: list[MatrixCell]) -> list[dict[str, Any]]:
+    """The matrix as JSON-ready rows (missing cells with artifact null)."""
+    rows = []
+    for cell in cells:
+        scores = cell.scores()
+        rows.append(
+            {
+                "version": cell.version,
+                "target": cell.target,
+                "model": cell.model,
+                "revision": cell.revision,
+                "artifact": cell.artifact.id if cell.artifact else None,
+                "baseline": scores[0] if scores else None,
+                "candidate": scores[1] if scores else None,
+                "gates": None if cell.gates is None else "pass" if cell.gates.passed else "fail",
+                "aliases": cell.aliases,
+            }
+        )
+    return rows

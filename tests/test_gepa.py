@@ -138,7 +138,9 @@ def test_merge_rounds_combine_two_lineages(write_config: ConfigWriter, tmp_path:
     kinds = [r["kind"] for r in result.lineage["rounds"]]
     assert "reflect" in kinds
     merges = [r for r in result.lineage["rounds"] if r["kind"] == "merge"]
+    assert merges and any(r["outcome"] == "accepted" for r in merges)
     assert all(len(r["parents"]) == 2 for r in merges)
+    assert len({tuple(r["parents"]) for r in merges}) == len(merges)  # a pair is merged once
 
 
 @pytest.mark.parametrize(

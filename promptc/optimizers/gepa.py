@@ -228,6 +228,7 @@ class Gepa:
         self.search_half = [self.by_id[i] for i in search_ids]
         self.confirm_half = [self.by_id[i] for i in confirm_ids]
         self.pool: list[Member] = []
+        self.merged: set[tuple[int, int]] = set()  # pairs already merged, never drawn again
 
     def candidate(self, instruction: str) -> Candidate:
         """The configured program with another instruction."""
@@ -304,17 +305,24 @@ class Gepa:
         return self.pool[index]
 
     def merge_pair(self, round_: int) -> tuple[Member, Member] | None:
-        """Two frontier members of different lineages, drawn with the seed; None when there are none."""
+        """Two frontier members of different lineages not merged before, drawn with the seed; None when
+        there are none (the round then reflects on one parent)."""
         owned = sorted(self.frontier())
         pairs = [
             (self.pool[a], self.pool[b])
             for a in owned
             for b in owned
-            if a < b and self.pool[a].root != self.pool[b].root and self.pool[a].root and self.pool[b].root
+            if a < b
+            and (a, b) not in self.merged
+            and self.pool[a].root != self.pool[b].root
+            and self.pool[a].root
+            and self.pool[b].root
         ]
         if not pairs:
             return None
-        return seeded_rng(self.inputs.seed, "gepa", "merge", round_).choice(pairs)
+        pair = seeded_rng(self.inputs.seed, "gepa", "merge", round_).choice(pairs)
+        self.merged.add((pair[0].index, pair[1].index))
+        return pair
 
     def minibatch(self, round_: int) -> list[Example]:
         """The round's training minibatch, drawn with the seed."""

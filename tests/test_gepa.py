@@ -175,8 +175,9 @@ def test_a_wrong_reflection_model_revision_is_refused(write_config: ConfigWriter
 
     path = write_config()
     inputs = _inputs(path, 0, {**SMALL, "reflection_model": {"model": "fake/learner", "revision": "v9"}})
-    with pytest.raises(RevisionMismatch):
+    with pytest.raises(RevisionMismatch, match=r"optimizer\.settings\.reflection_model\.revision: ") as err:
         OPTIMIZERS["gepa"].compile(inputs)
+    assert "'v9'" in err.value.message
     assert inputs.lm.usage.requests == 0
 
 

@@ -54,7 +54,7 @@ from promptc.adapter import describe_field, user_message
 from promptc.artifacts import atomic_write
 from promptc.config import promptc_home
 from promptc.data import Example
-from promptc.errors import ConfigError
+from promptc.errors import ConfigError, RevisionMismatch
 from promptc.lm import LM
 from promptc.optimizers.base import (
     CONFIRM_TOP,
@@ -146,7 +146,13 @@ def max_rounds(s: dict[str, Any], n_train: int, n_val: int) -> int:
 def reflection_lm(inputs: CompileInputs, s: dict[str, Any]) -> LM:
     """The reflection model (its revision checked), sampled at its temperature."""
     spec = s["reflection_model"]
-    return prompt_lm(inputs, spec, float(spec.get("temperature", REFLECTION_TEMPERATURE)))
+    try:
+        return prompt_lm(inputs, spec, float(spec.get("temperature", REFLECTION_TEMPERATURE)))
+    except RevisionMismatch as exc:  # the message names target.revision; this is another key
+        raise RevisionMismatch(
+            f"optimizer.settings.reflection_model.revision: {exc.message}",
+            fix="set reflection_model.revision to the revision named above",
+        ) from None
 
 
 def state_path(inputs: CompileInputs, s: dict[str, Any]) -> Path:

@@ -260,3 +260,13 @@ def test_a_run_killed_mid_search_resumes_without_scoring_anything_again(tmp_path
     assert process.returncode in (0, 1), err.decode()
     assert _lines(rerun_log) == fresh_calls - saved
     assert _artifact_ids(tmp_path / "killed") == _artifact_ids(tmp_path / "fresh") != set()
+
+
+def test_compile_without_a_reflection_model_exits_2_before_any_call(write_config: ConfigWriter) -> None:
+    from tests.test_cli import invoke
+
+    path = write_config(lambda c: c.update(optimizer={"name": "gepa", "settings": {"max_metric_calls": 500}}))
+    result = invoke("compile", str(path))
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert "'reflection_model' is a required property" in text and "gepa accepts: reflection_model" in text

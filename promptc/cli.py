@@ -632,6 +632,46 @@ def matrix_cmd(
         out.print(f"missing: {', '.join(missing)}; run promptc compile {config} --matrix", markup=False)
 
 
+@app.command()
+def export(
+    artifact: ArtifactArg,
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="The config the artifact was compiled from (data, metric).")
+    ],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="The JSONL file to write.")],
+    fmt: Annotated[str, typer.Option("--format", help="openai-chat-jsonl or jsonl.")] = "openai-chat-jsonl",
+    split: Annotated[str, typer.Option(help="train, val or train+val (never test).")] = "train",
+    min_score: Annotated[float, typer.Option(help="Export traces the metric scores at least this.")] = 1.0,
+    force: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
+    target: TargetOpt = None,
+) -> None:
+    """Fine-tuning data: the artifact's teacher traces on train that pass the metric, as JSONL."""
+    from promptc.export import check_format, check_split, export_traces
+    from promptc.lifecycle import find_artifact
+
+    check_format(fmt)
+    check_split(split)
+    cfg = _config(config, target)
+    with progress_bars() as reporter:
+        outcome = export_traces(
+            cfg,
+            find_artifact(artifact, cfg),
+            out_path,
+            fmt=fmt,
+            split=split,
+            force=force,
+            min_score=min_score,
+            reporter=reporter,
+        )
+    out.print(usage_line(outcome.usage))
+    out.print(
+        f"{outcome.written} traces from {'+'.join(outcome.splits)} written to {outcome.path} "
+        f"({outcome.format}); {outcome.failed} below --min-score {min_score} left out",
+        markup=False,
+        soft_wrap=True,
+    )
+
+
 def _version(value: bool) -> None:
     if value:
         out.print(f"promptc {__version__}")

@@ -13,7 +13,7 @@ from promptc.calibration import choose, label_probs
 from promptc.data import Example
 from promptc.errors import RuntimeFailure
 from promptc.lm import LM
-from promptc.metrics import Metric
+from promptc.metrics import Metric, Verdict
 from promptc.program import Candidate, Program
 from promptc.stats import mean_interval
 
@@ -137,6 +137,7 @@ class Record:
     slice: str | None
     prediction: Prediction
     score: float
+    feedback: str | None = None  # the metric's, or why the reply could not be scored
 
     def to_dict(self, *, timing: bool = False) -> dict[str, Any]:
         """Plain data; timing fields (latency, cache hits) only when asked, as they vary run to run."""
@@ -150,6 +151,8 @@ class Record:
             "error": p.error,
             "tokens": p.prompt_tokens + p.completion_tokens,
         }
+        if self.feedback is not None:
+            out["feedback"] = self.feedback
         if timing:
             out["latency_s"] = round(p.latency_s, 4)
             out["cached"] = p.cached
@@ -218,10 +221,17 @@ def summarise_records(
 
 def score_prediction(metric: Metric, example: Example, prediction: Prediction) -> float:
     """The metric's score; a failed parse scores 0."""
+    return judge_prediction(metric, example, prediction).score
+
+
+def judge_prediction(metric: Metric, example: Example, prediction: Prediction) -> Verdict:
+    """The metric's score and feedback; a failed parse scores 0, with feedback on what was wrong."""
     if prediction.outputs is None:
-        return 0.0
+        raw = prediction.raw if len(prediction.raw) <= 300 else prediction.raw[:300] + "..."
+        why = prediction.error or "the reply could not be parsed"
+        return Verdict(0.0, f"{why}; the reply was: {raw!r}")
     try:
-        return float(metric(example.outputs, prediction.outputs))
+        return metric(example.outputs, prediction.outputs)
     except Exception as exc:  # a user metric's bug must name the example, not crash blindly
         raise RuntimeFailure(
             f"the metric raised {type(exc).__name__} on example {example.id}: {exc}",
@@ -275,8 +285,9 @@ def evaluate(
         predictions = [combine(program, candidate, list(column)) for column in zip(*answers, strict=True)]
     else:
         predictions = run(candidate, on_done)
+    verdicts = [judge_prediction(metric, e, p) for e, p in zip(examples, predictions, strict=True)]
     records = tuple(
-        Record(e.id, e.slice, p, score_prediction(metric, e, p))
-        for e, p in zip(examples, predictions, strict=True)
+        Record(e.id, e.slice, p, v.score, v.feedback)
+        for e, p, v in zip(examples, predictions, verdicts, strict=True)
     )
     return Evaluation(records=records, summaries=summarise_records(records, seed=seed))

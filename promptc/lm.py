@@ -243,6 +243,15 @@ class LM:
         other._usage, other._lock, other._observed = self._usage, self._lock, self._observed
         return other
 
+    def count_replayed(self, requests: int, prompt_tokens: int, completion_tokens: int) -> None:
+        """Count requests an optimizer answered from its own saved search state as cache hits,
+        so a resumed search accounts for the same requests and tokens as an uninterrupted one."""
+        with self._lock:
+            self._usage.requests += requests
+            self._usage.cached += requests
+            self._usage.prompt_tokens += prompt_tokens
+            self._usage.completion_tokens += completion_tokens
+
     @property
     def observed(self) -> list[dict[str, str]]:
         """The model ids (and system fingerprints) hosted providers reported, fresh or cached."""

@@ -14,6 +14,11 @@ starting with ``fake``. Models:
 Label scores (``Provider.score_labels``): learner, flaky and ignorer give their generated
 answer probability 0.7 and share the rest evenly; biased gives the scores above.
 
+Asked to rewrite an instruction from its mistakes (gepa's reflection prompt), learner,
+ignorer and flaky answer with the current instruction plus cues: the cues already in the
+prompt, and for each label the feedback says was expected ("expected billing"), the words
+of those failures' inputs that no other label's failures use.
+
 Asked to propose an instruction (mipro's proposer prompt), learner, ignorer and
 flaky answer with the current instruction plus cues: for each label, the words of
 the prompt's examples with that label that no other label's examples use. For
@@ -89,6 +94,8 @@ class FakeProvider:
         system = messages[0]["content"] if messages[0]["role"] == "system" else ""
         if model == "echo":
             text = messages[-1]["content"]
+        elif model in ("learner", "flaky", "ignorer") and REFLECTOR_MARK in system:
+            text = _reflect(messages[-1]["content"])
         elif model in ("learner", "flaky", "ignorer") and PROPOSER_MARK in system:
             text = _propose(messages[-1]["content"])
         elif model in ("learner", "flaky"):
@@ -136,6 +143,7 @@ def _biased_scores(messages: list[dict[str, str]]) -> dict[str, float]:
     }
 
 
+REFLECTOR_MARK = "You improve the instruction of a language model"  # gepa's prompts (optimizers/gepa.py)
 PROPOSER_MARK = "Propose one new instruction"  # in mipro's proposer prompt (optimizers/mipro.py PROPOSER)
 _CUE = re.compile(r"([\w-]+) = ([\w' -]+(?:, [\w' -]+)*)")
 
@@ -214,3 +222,37 @@ def _propose(prompt: str) -> str:
         if own:
             cues.append(f"{label} = {', '.join(own)}")
     return f"instruction: {current}Cues: {'; '.join(cues)}." if cues else f"instruction: {current}"
+
+
+def _reflect(prompt: str) -> str:
+    """gepa's rewrite: the instruction without its cues, then old cues merged with feedback cues."""
+    labels = _labels(prompt)
+    head = re.search(r"(?:Current instruction|Instruction A):\n(.*)", prompt)
+    base = head.group(1).split(" Cues: ", 1)[0].strip() if head else ""
+    base = "" if base == "(none)" else base
+    cues: dict[str, list[str]] = {label: [] for label in labels}
+    for m in _CUE.finditer(prompt):
+        if m.group(1) in cues:
+            cues[m.group(1)] += [w for w in m.group(2).split(", ") if w not in cues[m.group(1)]]
+    failed: dict[str, Counter[str]] = {}
+    for block in re.split(r"\nExample \d+ ", prompt)[1:]:
+        expected = re.search(r"expected (\S+?)[,;]", block)
+        if expected is None or expected.group(1) not in cues:
+            continue
+        text = block.split("\n", 1)[-1].split("\nModel answer:", 1)[0]
+        words = _WORD.findall(text.split(": ", 1)[-1].lower())
+        failed.setdefault(expected.group(1), Counter()).update(words)
+    for label, counts in failed.items():
+        others = set().union(*(set(c) for other, c in failed.items() if other != label))
+        others |= {w for other, ws in cues.items() if other != label for w in ws}
+        cues[label] += sorted(
+            (w for w in counts if w not in others and w not in cues[label]), key=lambda w: (-counts[w], w)
+        )[:8]
+    named = [f"{label} = {', '.join(ws)}" for label, ws in cues.items() if ws]
+    rest = [label for label, ws in cues.items() if not ws]
+    tail = f" Other labels: {', '.join(rest)}." if rest else ""
+    return (
+        f"instruction: {(base + ' ').lstrip()}Cues: {'; '.join(named)}.{tail}"
+        if named
+        else f"instruction: {base}"
+    )

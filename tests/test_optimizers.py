@@ -55,7 +55,7 @@ def val_score_of(path: Path, candidate: Candidate) -> float:
 
 
 SINGLE_CANDIDATE = ("bootstrap_fewshot", "labeled_fewshot")
-INSTRUCTIONS_ONLY = ("copro",)  # searches instructions, never demos (tests/test_copro.py)
+INSTRUCTIONS_ONLY = ("copro", "gepa")  # search instructions, never demos (tests/test_copro.py, test_gepa.py)
 
 
 @pytest.mark.parametrize("name", sorted(set(OPTIMIZERS) - set(INSTRUCTIONS_ONLY)))
@@ -93,6 +93,11 @@ QUICK: dict[str, dict[str, Any]] = {
     "mipro": MINIBATCH,
     "copro": {"breadth": 2, "depth": 2, "proposal_examples": 12},
     "auto": {"demo_sets": 1},
+    "gepa": {
+        "reflection_model": {"model": "fake/learner", "revision": "fake00000000"},
+        "max_metric_calls": 400,
+        "minibatch_size": 6,
+    },
 }
 
 

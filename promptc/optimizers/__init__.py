@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from promptc.errors import ConfigError
-from promptc.optimizers import auto, bootstrap, copro, labeled, mipro, random_search
+from promptc.optimizers import auto, bootstrap, copro, gepa, labeled, mipro, random_search
 from promptc.optimizers.base import CallEstimate, CompileInputs, CompileResult
 
 
@@ -29,6 +29,7 @@ OPTIMIZERS: dict[str, Optimizer] = {
     ),
     "mipro": Optimizer(mipro.compile_program, mipro.SETTINGS, mipro.estimate_calls),
     "copro": Optimizer(copro.compile_program, copro.SETTINGS, copro.estimate_calls),
+    "gepa": Optimizer(gepa.compile_program, gepa.SETTINGS, gepa.estimate_calls),
 }
 
 

@@ -1,0 +1,157 @@
+"""Fine-tuning data: an artifact's teacher traces that pass the metric, as chat JSONL.
+
+The compiled candidate is the teacher. It is run over the training split (and, when asked,
+validation; never the test split, which must stay unseen by anything that is trained) with
+the call cache, so traces the compile already made cost nothing. Each example whose
+teacher prediction scores at least `min_score` on the metric becomes one line:
+
+- `openai-chat-jsonl`: `{"messages": [system, user, assistant]}`, the format of OpenAI's
+  (and most providers' and local trainers') chat fine-tuning: the system and user turns are
+  the target's prompt with the compiled instructions and no demos (the fine-tuned model
+  should not need them), the assistant turn is the teacher's answer in the reply format
+  promptc parses;
+- `jsonl`: `{"id", "split", "inputs", "outputs", "score", "messages"}` (plus `reasoning` for
+  chain of thought and `feedback` when the metric gave some), for any other trainer.
+
+The file is written atomically, and an existing one is replaced only with force.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from promptc.adapter import assistant_message, render_messages
+from promptc.artifacts import Artifact, atomic_write
+from promptc.config import Config
+from promptc.errors import BadInput, RevisionMismatch
+from promptc.evaluate import evaluate
+from promptc.lm import Usage
+from promptc.metrics import load_metric
+from promptc.program import Candidate, Demo, Program, baseline_candidate
+from promptc.progress import Reporter, Silent
+
+FORMATS = ("openai-chat-jsonl", "jsonl")
+SPLITS = {"train": ("train",), "val": ("val",), "train+val": ("train", "val")}
+
+
+@dataclass(frozen=True)
+class ExportOutcome:
+    """What export wrote: where, how many lines, how many traces the metric turned away."""
+
+    path: Path
+    format: str
+    splits: tuple[str, ...]
+    written: int
+    failed: int  # teacher traces below min_score, not exported
+    usage: Usage
+
+
+def check_format(fmt: str) -> None:
+    """Refuse an unknown export format."""
+    if fmt not in FORMATS:
+        raise BadInput(f"--format: unknown format {fmt!r}", fix=f"use one of {', '.join(FORMATS)}")
+
+
+def check_split(split: str) -> tuple[str, ...]:
+    """The splits to export; the test split is refused."""
+    if split == "test" or "test" in split.split("+"):
+        raise BadInput(
+            "--split test: the holdout split is never exported; a model trained on it would make "
+            "every later evaluation on it meaningless",
+            fix=f"export one of {', '.join(SPLITS)}",
+        )
+    if split not in SPLITS:
+        raise BadInput(f"--split: unknown split {split!r}", fix=f"use one of {', '.join(SPLITS)}")
+    return SPLITS[split]
+
+
+def check_output(path: Path, force: bool) -> None:
+    """Refuse an output path that is a folder, a link, in a missing folder, or taken (without force)."""
+    if path.is_symlink():
+        raise BadInput(f"--out {path}: is a symbolic link", fix="name a regular file path")
+    if path.is_dir():
+        raise BadInput(f"--out {path}: is a directory", fix="name a file inside it, e.g. traces.jsonl")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise BadInput(f"--out {path}: the folder {parent} does not exist", fix=f"create {parent} first")
+    if not os.access(parent, os.W_OK):
+        raise BadInput(f"--out {path}: the folder {parent} is not writable", fix="choose a writable folder")
+    if path.exists() and not force:
+        raise BadInput(
+            f"--out {path}: the file exists", fix="pass --force to replace it, or choose another path"
+        )
+
+
+def student_candidate(program: Program, teacher: Candidate) -> Candidate:
+    """The prompt the fine-tuned model is trained on: the teacher's instructions, no demos."""
+    instructions = teacher.members[0].instructions if teacher.members else teacher.instructions
+    return dataclasses.replace(baseline_candidate(program), instructions=instructions)
+
+
+def export_traces(
+    config: Config,
+    artifact: Artifact,
+    out: Path,
+    *,
+    fmt: str,
+    split: str = "train",
+    force: bool = False,
+    min_score: float = 1.0,
+    reporter: Reporter | None = None,
+) -> ExportOutcome:
+    """Run the artifact's candidate over train (or val) and write the passing traces as JSONL."""
+    from promptc.lifecycle import _checked_splits, _lm, check_program
+
+    check_format(fmt)
+    splits = check_split(split)
+    check_output(out, force)
+    if artifact.model != config.target.model or artifact.revision != config.target.revision:
+        raise RevisionMismatch(
+            f"artifact {artifact.id} was compiled for {artifact.model}@{artifact.revision}, "
+            f"but {config.path} targets {config.target.model}@{config.target.revision}",
+            fix="export with the config the artifact was compiled from",
+        )
+    check_program(config, artifact)
+    reporter = reporter or Silent()
+    program = config.program
+    teacher = Candidate.from_dict(artifact.content["candidate"])
+    student = student_candidate(program, teacher)
+    metric = load_metric(config.metric, program.signature, config.path.resolve().parent)
+    data = _checked_splits(config)
+    lm = _lm(config)
+    lines: list[str] = []
+    failed = 0
+    for name in splits:
+        examples = data.train if name == "train" else data.val
+        advance = reporter.stage(f"teacher traces on {name}", len(examples))
+        ev = evaluate(program, teacher, examples, metric, lm, seed=config.optimizer.seed, on_done=advance)
+        for example, record in zip(examples, ev.records, strict=True):
+            p = record.prediction
+            if p.outputs is None or record.score < min_score:
+                failed += 1
+                continue
+            demo = Demo(inputs=dict(example.inputs), outputs=dict(p.outputs), reasoning=p.reasoning)
+            messages: list[dict[str, Any]] = [
+                dict(m) for m in render_messages(program, student, example.inputs)
+            ]
+            messages.append({"role": "assistant", "content": assistant_message(program, demo)})
+            row: dict[str, Any] = {"messages": messages}
+            if fmt == "jsonl":
+                row = {
+                    "id": example.id,
+                    "split": name,
+                    "inputs": example.inputs,
+                    "outputs": p.outputs,
+                    **({"reasoning": p.reasoning} if p.reasoning else {}),
+                    "score": record.score,
+                    **({"feedback": record.feedback} if record.feedback else {}),
+                    "messages": messages,
+                }
+            lines.append(json.dumps(row, ensure_ascii=False, sort_keys=fmt == "jsonl") + "\n")
+    atomic_write(out, "".join(lines))
+    return ExportOutcome(out, fmt, splits, len(lines), failed, lm.usage)

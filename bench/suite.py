@@ -70,6 +70,10 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "bootstrap_fewshot": {},
     "random_search": {"num_candidate_programs": 4},
     "mipro": {"auto": "light"},
+    "copro": {},
+    # The reflection model is the target itself: the only other local model, Gemma 3 270M, is a
+    # pretrained (not instruction-tuned) checkpoint that echoes a reflection prompt back.
+    "gepa": {"reflection_model": {"model": MODEL, "revision": REVISION}, "auto": "light"},
 }
 
 

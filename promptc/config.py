@@ -18,6 +18,17 @@ from promptc.safe_yaml import read_yaml
 
 
 @dataclass(frozen=True)
+class Deployment:
+    """One place a hosted model is served, for a router across several (target.deployments)."""
+
+    api_base: str
+    api_key_env: str | None = None
+    weight: float = 1.0  # share of requests, relative to the other deployments
+    rpm: int | None = None  # requests per minute this deployment takes
+    tpm: int | None = None  # tokens per minute this deployment takes
+
+
+@dataclass(frozen=True)
 class Target:
     """The model a program is compiled for, pinned to an exact revision."""
 
@@ -36,6 +47,11 @@ class Target:
     # A hosted provider that returns token log-probabilities (OpenAI, vLLM, llama.cpp's server):
     # enum outputs can then be decided by label log-probability, as on the embedded models.
     logprobs: bool = False
+    # Rate caps across all concurrent workers: requests and tokens per minute sent to the provider.
+    rpm: int | None = None
+    tpm: int | None = None
+    # Several deployments of this one model behind a router (instead of api_base / api_key_env).
+    deployments: tuple[Deployment, ...] = ()
 
     @property
     def decoding(self) -> dict[str, Any]:
@@ -136,6 +152,13 @@ def _key_path(parts: Any) -> str:
 UNECHOED_KEYS = (["target", "api_base"], ["target", "api_key_env"])
 
 
+def _unechoed(parts: list[Any]) -> bool:
+    """A target's or a deployment's api_base or api_key_env (see UNECHOED_KEYS)."""
+    return parts in UNECHOED_KEYS or (
+        parts[:2] == ["target", "deployments"] and parts[-1:] in (["api_base"], ["api_key_env"])
+    )
+
+
 def _validate(raw: Any, path: Path) -> None:
     import jsonschema
 
@@ -146,7 +169,7 @@ def _validate(raw: Any, path: Path) -> None:
     lines = []
     for err in errors:
         message = err.message
-        if list(err.absolute_path) in UNECHOED_KEYS:
+        if _unechoed(list(err.absolute_path)):
             message = f"must be {err.schema.get('description', 'a string')} (the value is not shown)"
         elif err.validator == "oneOf" and list(err.absolute_path) == ["data"]:
             message = "give either train, val and test files, or one file with a split column"
@@ -226,16 +249,48 @@ def check_endpoint(target: Target, path: Path) -> None:
                 f"{path}: target.{key}: {target.model} runs in process; it has no server or key",
                 fix=f"remove target.{key}, or name a hosted model (e.g. openai/<name>) in target.model",
             )
-    if target.api_base is not None:
+    if target.deployments:
+        check_deployments(target, path)
+    bases = [("target.api_base", target.api_base)] + [
+        (f"target.deployments.{i}.api_base", d.api_base) for i, d in enumerate(target.deployments)
+    ]
+    for key, base in bases:
+        if base is None:
+            continue
         try:
-            port = urlsplit(target.api_base).port
+            port = urlsplit(base).port
         except ValueError:  # not a number, or past 65535
             port = 0
         if port == 0:
             raise ConfigError(
-                f"{path}: target.api_base: the port is not a number from 1 to 65535",
-                fix="set target.api_base to a URL such as http://127.0.0.1:8080/v1",
+                f"{path}: {key}: the port is not a number from 1 to 65535",
+                fix=f"set {key} to a URL such as http://127.0.0.1:8080/v1",
             )
+
+
+def check_deployments(target: Target, path: Path) -> None:
+    """Refuse deployments on an in-process model, beside target.api_base / api_key_env, or repeated."""
+    from promptc.lm import is_in_process  # lm imports this module
+
+    if is_in_process(target.model):
+        raise ConfigError(
+            f"{path}: target.deployments: {target.model} runs in process; it has no servers",
+            fix="remove target.deployments, or name a hosted model (e.g. openai/<name>) in target.model",
+        )
+    for key in ("api_base", "api_key_env"):
+        if getattr(target, key) is not None:
+            raise ConfigError(
+                f"{path}: target.{key}: give it per deployment when target.deployments is set",
+                fix=f"move target.{key} into each entry of target.deployments",
+            )
+    seen: set[str] = set()
+    for i, deployment in enumerate(target.deployments):
+        if deployment.api_base in seen:
+            raise ConfigError(
+                f"{path}: target.deployments.{i}.api_base: the same server is named twice",
+                fix="name each deployment's server once (its weight sets its share of requests)",
+            )
+        seen.add(deployment.api_base)
 
 
 def promptc_home() -> Path:
@@ -288,6 +343,18 @@ def load_config(path: str | Path) -> Config:
         api_base=t.get("api_base"),
         api_key_env=t.get("api_key_env"),
         logprobs=bool(t.get("logprobs", False)),
+        rpm=t.get("rpm"),
+        tpm=t.get("tpm"),
+        deployments=tuple(
+            Deployment(
+                api_base=d["api_base"],
+                api_key_env=d.get("api_key_env"),
+                weight=float(d.get("weight", 1.0)),
+                rpm=d.get("rpm"),
+                tpm=d.get("tpm"),
+            )
+            for d in t.get("deployments", ())
+        ),
     )
     check_endpoint(target, path)
     d = raw["data"]

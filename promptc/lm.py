@@ -31,6 +31,7 @@ from promptc.errors import (
     RevisionDrift,
     RevisionMismatch,
 )
+from promptc.ratelimit import RateLimiter
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -201,6 +202,7 @@ class Usage:
     retries: int = 0
     lm_seconds: float = 0.0
     wait_seconds: float = 0.0  # time spent waiting between attempts (backoff and Retry-After)
+    cap_wait_seconds: float = 0.0  # time workers spent waiting for room under target.rpm / tpm
 
     def snapshot(self) -> Usage:
         """A copy of the counters."""
@@ -230,6 +232,9 @@ class LM:
         self._lock = threading.Lock()
         self._constrains: bool | None = None
         self._observed: set[tuple[str, str, str]] = set()  # (target model, reported id, fingerprint)
+        hosted = not is_in_process(target.model)
+        capped = hosted and (target.rpm is not None or target.tpm is not None)
+        self._limiter = RateLimiter(target.rpm, target.tpm) if capped else None
 
     @property
     def usage(self) -> Usage:
@@ -383,7 +388,7 @@ class LM:
             try:
                 if provider is not None:
                     return self._call_provider(provider, messages, params, sample)
-                return self._call_litellm(messages, params, sample)
+                return self._call_capped(messages, params, sample)
             except _Transient as exc:
                 if attempt >= self.target.max_retries:
                     raise ProviderError(
@@ -422,6 +427,26 @@ class LM:
             "completion_tokens": int(completion_tokens or 0),
             "cost_usd": 0.0,  # in-process models have no price
         }
+
+    def _call_capped(self, messages: Messages, params: dict[str, Any], sample: int) -> dict[str, Any]:
+        """One attempt through litellm, sent only when it fits under target.rpm and target.tpm.
+
+        The tokens are estimated before the call (the prompt, counted by litellm's tokenizer,
+        plus max_tokens) and replaced by the provider's reported usage after it.
+        """
+        if self._limiter is None:
+            return self._call_litellm(messages, params, sample)
+        estimate = count_tokens(self.target.model, messages).count + int(params.get("max_tokens") or 0)
+        slot, waited = self._limiter.acquire(estimate)
+        with self._lock:
+            self._usage.cap_wait_seconds += waited
+        used = None
+        try:
+            reply = self._call_litellm(messages, params, sample)
+            used = reply["prompt_tokens"] + reply["completion_tokens"] or None
+            return reply
+        finally:
+            self._limiter.release(slot, used)
 
     def _call_litellm(self, messages: Messages, params: dict[str, Any], sample: int) -> dict[str, Any]:
         """One attempt through litellm; its exceptions become typed errors or _Transient."""
@@ -603,6 +628,65 @@ def _read_label_scores(text: str, labels: list[str]) -> dict[str, float]:
     if not all(math.isfinite(v) or v == -math.inf for v in logprobs.values()):
         raise ProviderError(f"label scores are not numbers: {logprobs}")
     return logprobs
+
+
+@dataclass(frozen=True)
+class TokenCount:
+    """A prompt's token count and the tokenizer that counted it."""
+
+    count: int
+    tokenizer: str
+
+
+_encodings: dict[str, tuple[Any, str]] = {}  # model -> (tiktoken encoding, how it was chosen)
+
+
+def _encoding(model: str) -> tuple[Any, str]:
+    """The tiktoken encoding for a hosted model, from the encodings litellm bundles (no download)."""
+    with _setup_lock:
+        if model not in _encodings:
+            _litellm()
+            import tiktoken
+
+            # litellm points tiktoken at the encodings it bundles (TIKTOKEN_CACHE_DIR) on this import
+            from litellm.litellm_core_utils.default_encoding import encoding as default
+
+            try:
+                name = tiktoken.encoding_name_for_model(model.split("/", 1)[-1])
+                _encodings[model] = (tiktoken.get_encoding(name), f"tiktoken {name}")
+            except Exception:  # unknown to tiktoken, or an encoding litellm does not bundle
+                _encodings[model] = (
+                    default,
+                    f"tiktoken {default.name} (approximate: no tokenizer is known for {model})",
+                )
+        return _encodings[model]
+
+
+def count_tokens(model: str, messages: Messages) -> TokenCount:
+    """The prompt tokens of a chat call: by the model's tokenizer where promptc has it.
+
+    Hosted models: litellm's token counter with the model's tiktoken encoding where tiktoken
+    knows the model, else litellm's default encoding (an approximation, said so). Local GGUF
+    models: the file's own tokenizer. Fakes: about four characters a token.
+    """
+    prefix, name = model.split("/", 1)
+    if prefix == "local":
+        count = _provider("local").count_prompt_tokens(name, messages)  # type: ignore[attr-defined]
+        return TokenCount(int(count), f"the GGUF file's own tokenizer ({model_path_name(name)})")
+    if is_in_process(model):
+        return TokenCount(
+            sum(len(m["content"]) // 4 + 4 for m in messages), "about 4 characters a token (a fake model)"
+        )
+    encoding, how = _encoding(model)
+    count = _litellm().token_counter(
+        model=model, custom_tokenizer={"type": "openai_tokenizer", "tokenizer": encoding}, messages=messages
+    )
+    return TokenCount(int(count), how)
+
+
+def model_path_name(name: str) -> str:
+    """A local model's short name: the built-in name, or the GGUF file's name."""
+    return name if "/" not in name else name.rsplit("/", 1)[1]
 
 
 def is_in_process(model: str) -> bool:

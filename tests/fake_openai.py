@@ -73,6 +73,9 @@ class FakeOpenAI(_Server):
         self.model = model  # the id every reply reports, like a provider's snapshot id
         self.fingerprint = fingerprint
         self.requests: list[dict[str, Any]] = []
+        self.served: list[
+            tuple[float, int]
+        ] = []  # (time.monotonic() on arrival, tokens) per answered request
         self.authorizations: list[str | None] = []
         self.failures: list[int] = []  # status codes for the next requests
         self.retry_after: dict[str, str] = {}  # headers sent with an injected 429
@@ -85,6 +88,7 @@ class _ChatHandler(_Handler):
     server: FakeOpenAI
 
     def do_POST(self) -> None:
+        arrived = time.monotonic()
         body = json.loads(self._read_body())
         self.server.requests.append(body)
         self.server.authorizations.append(self.headers.get("Authorization"))
@@ -113,6 +117,7 @@ class _ChatHandler(_Handler):
                 "total_tokens": prompt_tokens + completion_tokens,
             },
         }
+        self.server.served.append((arrived, prompt_tokens + completion_tokens))
         if self.server.fingerprint is not None:
             reply["system_fingerprint"] = self.server.fingerprint
         if body.get("logprobs") and self.server.logprobs:

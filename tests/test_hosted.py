@@ -374,3 +374,64 @@ def test_logprobs_on_an_in_process_model_is_refused(write_config: ConfigWriter) 
     config = write_config(lambda c: c["target"].update(logprobs=True))
     result = invoke("check", config)
     assert result.exit_code == 2 and "target.logprobs" in result.output
+
+
+# Rate caps: requests and tokens per minute, across the concurrent workers.
+
+
+def most_in_a_window(served: list[tuple[float, int]], window: float) -> tuple[int, int]:
+    """The most requests, and the most tokens, the server received inside any one window."""
+    most_requests = most_tokens = 0
+    for start, _ in served:
+        inside = [tokens for at, tokens in served if start <= at < start + window]
+        most_requests, most_tokens = max(most_requests, len(inside)), max(most_tokens, sum(inside))
+    return most_requests, most_tokens
+
+
+@pytest.mark.parametrize(("rpm", "tpm"), [(4, None), (None, 60)])
+def test_the_server_never_sees_more_than_the_rate_caps_in_a_window(
+    server: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rpm: int | None, tpm: int | None
+) -> None:
+    import promptc.ratelimit
+
+    monkeypatch.setattr(promptc.ratelimit, "WINDOW_S", 0.5)  # a half-second "minute", to keep it short
+    server.latency_s = 0.02
+    target = Target(
+        MODEL,
+        REVISION,
+        api_base=server.url,
+        api_key_env=KEY_ENV,
+        concurrency=8,
+        rpm=rpm,
+        tpm=tpm,
+        max_tokens=16,
+    )
+    lm = LM(target, CallCache(tmp_path / "cache.sqlite"))
+    tickets = [f"ticket: parcel {i} is late" for i in range(16)]
+    replies = lm.map(lambda t: lm.complete([{"role": "user", "content": t}]).text, tickets)
+    assert len(server.served) == 16 and all(replies)
+    requests, tokens = most_in_a_window(server.served, 0.5)
+    if rpm is not None:
+        assert requests == rpm  # the cap is reached, and never passed
+    if tpm is not None:
+        assert tokens <= tpm and requests < 16
+    assert lm.usage.cap_wait_seconds > 0
+
+    uncapped = LM(
+        Target(MODEL, REVISION, api_base=server.url, api_key_env=KEY_ENV), CallCache(tmp_path / "u.sqlite")
+    )
+    same = uncapped.map(lambda t: uncapped.complete([{"role": "user", "content": t}]).text, tickets)
+    assert same == replies and uncapped.usage.cap_wait_seconds == 0  # caps change timing, never results
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ({"rpm": 0}, "target.rpm: 0 is less than the minimum of 1"),
+        ({"tpm": "lots"}, "target.tpm: 'lots' is not of type 'integer'"),
+    ],
+)
+def test_a_bad_rate_cap_is_refused(write_config: ConfigWriter, target: dict[str, Any], expected: str) -> None:
+    result = invoke("check", write_config(hosted("http://127.0.0.1:9/v1", **target)))
+    assert result.exit_code == 2, result.output
+    assert expected in result.output and "fix:" in result.output

@@ -13,6 +13,7 @@ import importlib
 import json
 import math
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -187,6 +188,7 @@ class LabelScores:
     prompt_tokens: int
     cached: bool
     latency_s: float
+    fallback: bool = False  # the reply never reached the answer: scores come from the parsed label
 
 
 @dataclass
@@ -203,6 +205,7 @@ class Usage:
     lm_seconds: float = 0.0
     wait_seconds: float = 0.0  # time spent waiting between attempts (backoff and Retry-After)
     cap_wait_seconds: float = 0.0  # time workers spent waiting for room under target.rpm / tpm
+    label_fallbacks: int = 0  # hosted label scores taken from the parsed answer (no answer token)
 
     def snapshot(self) -> Usage:
         """A copy of the counters."""
@@ -316,7 +319,13 @@ class LM:
         params = {**self.target.decoding, "score_labels": list(labels), "answer_prefix": prefix}
         completion = self._request(messages, params, 0, check=lambda text: _read_label_scores(text, labels))
         logprobs = _read_label_scores(completion.text, labels)
-        return LabelScores(logprobs, completion.prompt_tokens, completion.cached, completion.latency_s)
+        fallback = FALLBACK_KEY in json.loads(completion.text)
+        if fallback:
+            with self._lock:
+                self._usage.label_fallbacks += 1
+        return LabelScores(
+            logprobs, completion.prompt_tokens, completion.cached, completion.latency_s, fallback
+        )
 
     def _request(
         self,
@@ -489,7 +498,11 @@ class LM:
             raise ProviderError(f"{self.target.model}: {type(exc).__name__}: {_short(exc, key)}") from None
         text = response.choices[0].message.content or ""
         if labels is not None and not is_in_process(self.target.model):
-            scores = label_scores_from_tokens(_token_logprobs(response), str(params["answer_prefix"]), labels)
+            prefix = str(params["answer_prefix"])
+            try:
+                scores: dict[str, Any] = label_scores_from_tokens(_token_logprobs(response), prefix, labels)
+            except NoAnswerToken:  # kept, and marked: the same reply gives the same scores every run
+                scores = {**parsed_label_scores(text, prefix, labels), FALLBACK_KEY: True}
             text = json.dumps(scores)  # the same reply an in-process provider gives (_read_label_scores)
         usage = getattr(response, "usage", None)
         try:
@@ -612,10 +625,37 @@ def label_scores_from_tokens(
                 ]
                 scores[label] = max(fits, default=floor)
             return scores
-    raise ProviderError(
+    raise NoAnswerToken(
         f"the reply never reached an answer after {prefix!r}, so no label could be scored: {text[:120]!r}",
         fix="raise target.max_tokens, or set target.logprobs: false for this model",
     )
+
+
+class NoAnswerToken(ProviderError):
+    """A hosted reply with log-probabilities that never reached the answer after the prefix."""
+
+
+FALLBACK_KEY = "(parsed answer)"  # marks cached label scores taken from the reply's text
+FALLBACK_FLOOR = -30.0  # the log-probability given to the labels the reply did not answer
+
+
+def parsed_label_scores(text: str, prefix: str, labels: list[str]) -> dict[str, float]:
+    """Label scores from a reply's text when no answer token carries log-probabilities.
+
+    The label the reply names (after the prefix if it appears, else the first label named
+    anywhere) scores 0 and the others FALLBACK_FLOOR, so the decision is the parsed answer;
+    a reply that names none scores every label alike.
+    """
+    lowered = text.lower()
+    goal = prefix.strip().lower()
+    tail = lowered.split(goal, 1)[1] if goal in lowered else lowered
+    found = [
+        (m.start(), label) for label in labels if (m := re.search(rf"\b{re.escape(label.lower())}\b", tail))
+    ]
+    if not found:
+        return dict.fromkeys(labels, 0.0)
+    _, named = min(found)
+    return {label: 0.0 if label == named else FALLBACK_FLOOR for label in labels}
 
 
 def _read_label_scores(text: str, labels: list[str]) -> dict[str, float]:

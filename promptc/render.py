@@ -157,6 +157,7 @@ def usage_line(usage: Usage) -> str:
         + (f"; time in the model: {usage.lm_seconds:.1f} s" if usage.calls else "")
         + (f"; retries: {usage.retries}, {usage.wait_seconds:.1f} s waiting" if usage.retries else "")
         + (f"; rate caps: {usage.cap_wait_seconds:.1f} s waiting" if usage.cap_wait_seconds >= 0.05 else "")
+        + (f"; label scores from parsed answers: {usage.label_fallbacks}" if usage.label_fallbacks else "")
     )
 
 

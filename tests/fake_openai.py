@@ -82,6 +82,7 @@ class FakeOpenAI(_Server):
         self.logprobs = True  # answers logprobs requests (False: ignores them, as some servers do)
         self.answer_alternatives: list[tuple[str, float]] | None = None  # top_logprobs of the answer token
         self.latency_s = 0.0  # added before every reply, like a hosted model's time to answer
+        self.reply_text: str | None = None  # every reply's text, in place of the fake learner's answer
 
 
 class _ChatHandler(_Handler):
@@ -103,6 +104,7 @@ class _ChatHandler(_Handler):
         if self.server.latency_s:
             time.sleep(self.server.latency_s)
         text, prompt_tokens, completion_tokens = FakeProvider().complete("learner", body["messages"], {})
+        text = text if self.server.reply_text is None else self.server.reply_text
         reply = {
             "id": "chatcmpl-1",
             "object": "chat.completion",

@@ -435,3 +435,40 @@ def test_a_bad_rate_cap_is_refused(write_config: ConfigWriter, target: dict[str,
     result = invoke("check", write_config(hosted("http://127.0.0.1:9/v1", **target)))
     assert result.exit_code == 2, result.output
     assert expected in result.output and "fix:" in result.output
+
+
+# A hosted reply with log-probabilities that never reaches the answer field.
+
+
+def test_a_reply_that_never_reaches_the_answer_is_scored_from_its_parsed_label(
+    server: FakeOpenAI, tmp_path: Path
+) -> None:
+    server.reply_text = "Sounds like a Billing problem to me, not shipping."
+    target = Target(MODEL, REVISION, api_base=server.url, api_key_env=KEY_ENV, logprobs=True)
+    messages = [{"role": "user", "content": "ticket: I was charged twice"}]
+    lm = LM(target, CallCache(tmp_path / "cache.sqlite"))
+    scores = lm.label_logprobs(messages, "category:", LABELS)
+    assert scores.fallback and max(scores.logprobs, key=scores.logprobs.__getitem__) == "billing"
+    assert scores.logprobs["billing"] == 0.0 and scores.logprobs["shipping"] < -10
+    again = LM(target, CallCache(tmp_path / "cache.sqlite"))
+    replay = again.label_logprobs(messages, "category:", LABELS)
+    assert replay.cached and replay.fallback and replay.logprobs == scores.logprobs
+    assert (lm.usage.label_fallbacks, again.usage.label_fallbacks) == (1, 1)
+    server.reply_text = "I cannot tell."
+    unnamed = lm.label_logprobs([{"role": "user", "content": "ticket: hm"}], "category:", LABELS)
+    assert unnamed.fallback and set(unnamed.logprobs.values()) == {0.0}
+
+
+def test_auto_on_replies_without_an_answer_field_falls_back_and_says_so(
+    server: FakeOpenAI, write_config: ConfigWriter
+) -> None:
+    server.reply_text = "I would say account."
+
+    def edit(cfg: dict[str, Any]) -> None:
+        hosted(server.url, logprobs=True, concurrency=4)(cfg)
+        cfg["optimizer"] = {"name": "auto", "seed": 0, "settings": {"demo_sets": 0, "knn": 0}}
+
+    result = invoke("compile", write_config(edit))
+    assert result.exit_code in (0, 1), result.output
+    found = re.search(r"label\s+scores\s+from\s+parsed\s+answers:\s+(\d+)", result.output)
+    assert found is not None and int(found.group(1)) > 0, result.output

@@ -712,7 +712,7 @@ def count_tokens(model: str, messages: Messages) -> TokenCount:
     prefix, name = model.split("/", 1)
     if prefix == "local":
         count = _provider("local").count_prompt_tokens(name, messages)  # type: ignore[attr-defined]
-        return TokenCount(int(count), f"the GGUF file's own tokenizer ({model_path_name(name)})")
+        return TokenCount(int(count), f"{model_path_name(name)}'s own GGUF tokenizer")
     if is_in_process(model):
         return TokenCount(
             sum(len(m["content"]) // 4 + 4 for m in messages), "about 4 characters a token (a fake model)"

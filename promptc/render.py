@@ -186,6 +186,12 @@ def print_estimate(cfg: Config, estimate: CompileEstimate) -> None:
         highlight=False,
     )
     out.print(f"total: {estimate.total_calls:,} model calls (cached calls are free)", highlight=False)
+    out.print(
+        f"tokens: about {estimate.prompt_tokens:,} prompt tokens (counted by {estimate.tokenizer}) "
+        f"and at most {estimate.completion_tokens:,} completion tokens (max_tokens a reply)",
+        markup=False,
+        highlight=False,
+    )
     if estimate.in_process:
         out.print("cost: $0 (local model)")
     elif estimate.cost_usd is None:

@@ -16,6 +16,7 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -83,6 +84,8 @@ class FakeOpenAI(_Server):
         self.answer_alternatives: list[tuple[str, float]] | None = None  # top_logprobs of the answer token
         self.latency_s = 0.0  # added before every reply, like a hosted model's time to answer
         self.reply_text: str | None = None  # every reply's text, in place of the fake learner's answer
+        # Counts a request's prompt tokens as the provider would (default: the fake's word count).
+        self.count_prompt: Callable[[list[dict[str, str]]], int] | None = None
 
 
 class _ChatHandler(_Handler):
@@ -105,6 +108,8 @@ class _ChatHandler(_Handler):
             time.sleep(self.server.latency_s)
         text, prompt_tokens, completion_tokens = FakeProvider().complete("learner", body["messages"], {})
         text = text if self.server.reply_text is None else self.server.reply_text
+        if self.server.count_prompt is not None:
+            prompt_tokens = self.server.count_prompt(body["messages"])
         reply = {
             "id": "chatcmpl-1",
             "object": "chat.completion",

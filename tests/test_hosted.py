@@ -472,3 +472,72 @@ def test_auto_on_replies_without_an_answer_field_falls_back_and_says_so(
     assert result.exit_code in (0, 1), result.output
     found = re.search(r"label\s+scores\s+from\s+parsed\s+answers:\s+(\d+)", result.output)
     assert found is not None and int(found.group(1)) > 0, result.output
+
+
+# A model litellm prices, served through api_base: dry-run tokens and cost, and the cost cap.
+
+PRICED, PRICED_REVISION = "openai/gpt-4o-mini", "gpt-4o-mini-2024-07-18"
+
+
+@pytest.fixture
+def priced(server: FakeOpenAI) -> FakeOpenAI:
+    """The fake server, answering as gpt-4o-mini's snapshot (a model litellm has a price for)."""
+    server.model = PRICED_REVISION
+    return server
+
+
+def priced_config(write_config: ConfigWriter, url: str, **budget: Any) -> Path:
+    def edit(cfg: dict[str, Any]) -> None:
+        hosted(url, concurrency=1)(cfg)
+        cfg["target"].update(model=PRICED, revision=PRICED_REVISION)
+        cfg["optimizer"] = {"name": "random_search", "seed": 0, "settings": {"num_candidate_programs": 4}}
+        if budget:
+            cfg["budget"] = budget
+
+    return write_config(edit)
+
+
+def test_dry_run_counts_tokens_with_the_models_tokenizer_and_prices_them(
+    priced: FakeOpenAI, write_config: ConfigWriter
+) -> None:
+    result = invoke("compile", priced_config(write_config, priced.url, max_cost_usd=0.001), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "counted by tiktoken o200k_base" in result.output  # litellm's bundled encoding, offline
+    assert re.search(r"cost: about \$0\.\d{4}", result.output), result.output
+    assert "budget: max_cost_usd 0.001" in result.output and priced.requests == []
+
+
+def test_dry_run_on_an_unknown_hosted_model_says_its_token_count_is_approximate(
+    server: FakeOpenAI, write_config: ConfigWriter
+) -> None:
+    result = invoke("compile", write_config(hosted(server.url)), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "tiktoken cl100k_base (approximate" in " ".join(result.output.split())
+
+
+def test_the_cost_cap_stops_the_search_cleanly_and_keeps_the_best_so_far(
+    priced: FakeOpenAI, write_config: ConfigWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def search_cost(output: str) -> float:
+        found = re.search(r"search: \d+ model calls made, \d+ from cache, \$(\d+\.\d+)", output)
+        assert found is not None, output
+        return float(found.group(1))
+
+    free = invoke("compile", priced_config(write_config, priced.url))
+    assert free.exit_code in (0, 1), free.output
+    full = search_cost(free.output)  # the calls carry litellm's price for gpt-4o-mini
+    assert full > 0 and "stopped by budget" not in free.output
+
+    cap = round(full / 3, 6)
+    monkeypatch.setenv("PROMPTC_HOME", str(tmp_path / "cold"))
+    served = len(priced.requests)
+    capped = invoke("compile", priced_config(write_config, priced.url, max_cost_usd=cap))
+    assert capped.exit_code in (0, 1), capped.output
+    assert f"stopped by budget: the cost cap of ${cap:.4f} was reached" in capped.output
+    spent = search_cost(capped.output)
+    each = full / served  # under one search call's price: served counts the holdout calls too
+    assert cap <= spent < cap + 3 * each  # one call at a time: it stops at the first call past the cap
+    (path,) = (tmp_path / "artifacts").rglob(f"{artifact_id(capped.output)}.json")
+    assert json.loads(path.read_text())["lineage"]["stopped_by_budget"] is True
+    leftovers = [p for p in (tmp_path / "artifacts").rglob("*") if p.is_file() and ".tmp" in p.name]
+    assert leftovers == []  # nothing half-written

@@ -293,6 +293,19 @@ def check_deployments(target: Target, path: Path) -> None:
         seen.add(deployment.api_base)
 
 
+# Where and how fast a hosted model is served does not change what it answers (the revision,
+# checked on every fresh reply, does), so these stay out of the config digest, as out of the cache key.
+SERVING_KEYS = ("api_base", "api_key_env", "deployments", "rpm", "tpm")
+
+
+def config_digest(raw: dict[str, Any]) -> str:
+    """The sha256 of a config's content, leaving out where and how fast the target is served."""
+    target = {k: v for k, v in raw["target"].items() if k not in SERVING_KEYS}
+    return hashlib.sha256(
+        json.dumps({**raw, "target": target}, sort_keys=True, default=str).encode()
+    ).hexdigest()
+
+
 def promptc_home() -> Path:
     """The directory for promptc's own state (call cache); $PROMPTC_HOME overrides."""
     env = os.environ.get("PROMPTC_HOME")
@@ -392,7 +405,7 @@ def load_config(path: str | Path) -> Config:
     artifacts_dir = _resolve(base, raw.get("artifacts", "artifacts"), "artifacts", path)
     cache_path = _resolve(base, raw.get("cache"), "cache", path) or promptc_home() / "cache.sqlite"
     assert artifacts_dir is not None
-    digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
+    digest = config_digest(raw)
     return Config(
         path=path,
         program=program,

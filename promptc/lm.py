@@ -74,6 +74,12 @@ class _Transient(Exception):
 
 
 MAX_RETRY_AFTER_S = 60.0  # a provider's Retry-After is honoured up to this long per attempt
+ROUTER_COOLDOWN_S = 30.0  # a deployment that failed is not picked again for this long
+
+
+def deployment_id(index: int) -> str:
+    """The router's id for target.deployments[index] (never its URL or key)."""
+    return f"deployment-{index}"
 
 
 # Custom providers: litellm prefix -> "module:attribute" of a Provider class.
@@ -238,6 +244,12 @@ class LM:
         hosted = not is_in_process(target.model)
         capped = hosted and (target.rpm is not None or target.tpm is not None)
         self._limiter = RateLimiter(target.rpm, target.tpm) if capped else None
+        self._deployment_limiters = {
+            deployment_id(i): RateLimiter(d.rpm, d.tpm)
+            for i, d in enumerate(target.deployments)
+            if d.rpm is not None or d.tpm is not None
+        }
+        self._routed: tuple[Any, list[str]] | None = None  # litellm Router and the keys it holds
 
     @property
     def usage(self) -> Usage:
@@ -438,30 +450,97 @@ class LM:
         }
 
     def _call_capped(self, messages: Messages, params: dict[str, Any], sample: int) -> dict[str, Any]:
-        """One attempt through litellm, sent only when it fits under target.rpm and target.tpm.
+        """One attempt through litellm, sent only when it fits under target.rpm and target.tpm (and,
+        with deployments, the chosen deployment's rpm and tpm).
 
         The tokens are estimated before the call (the prompt, counted by litellm's tokenizer,
         plus max_tokens) and replaced by the provider's reported usage after it.
         """
-        if self._limiter is None:
-            return self._call_litellm(messages, params, sample)
+        deployment = self._pick_deployment(messages) if self.target.deployments else None
+        limiters = [
+            limiter
+            for limiter in (self._limiter, self._deployment_limiters.get(deployment or ""))
+            if limiter is not None
+        ]
+        if not limiters:
+            return self._call_litellm(messages, params, sample, deployment)
         estimate = count_tokens(self.target.model, messages).count + int(params.get("max_tokens") or 0)
-        slot, waited = self._limiter.acquire(estimate)
-        with self._lock:
-            self._usage.cap_wait_seconds += waited
+        slots = []
+        for limiter in limiters:
+            slot, waited = limiter.acquire(estimate)
+            slots.append((limiter, slot))
+            with self._lock:
+                self._usage.cap_wait_seconds += waited
         used = None
         try:
-            reply = self._call_litellm(messages, params, sample)
+            reply = self._call_litellm(messages, params, sample, deployment)
             used = reply["prompt_tokens"] + reply["completion_tokens"] or None
             return reply
         finally:
-            self._limiter.release(slot, used)
+            for limiter, slot in slots:
+                limiter.release(slot, used)
 
-    def _call_litellm(self, messages: Messages, params: dict[str, Any], sample: int) -> dict[str, Any]:
-        """One attempt through litellm; its exceptions become typed errors or _Transient."""
+    def _router(self) -> tuple[Any, list[str]]:
+        """A litellm Router across target.deployments (made on the first fresh call), and their keys.
+
+        simple-shuffle picks a deployment at random by weight; a deployment that fails is
+        cooled down (not picked) for ROUTER_COOLDOWN_S, so retries go to the live ones.
+        """
+        with self._lock:
+            if self._routed is None:
+                litellm = _litellm()
+                keys = [
+                    self._api_key(d.api_key_env, f"target.deployments.{i}.api_key_env")
+                    for i, d in enumerate(self.target.deployments)
+                ]
+                model_list = [
+                    {
+                        "model_name": self.target.model,
+                        "litellm_params": {
+                            "model": self.target.model,
+                            "api_base": d.api_base,
+                            "weight": d.weight,
+                            **({"api_key": key} if key is not None else {}),
+                        },
+                        "model_info": {"id": deployment_id(i)},
+                    }
+                    for i, (d, key) in enumerate(zip(self.target.deployments, keys, strict=True))
+                ]
+                router = litellm.Router(
+                    model_list=model_list,
+                    routing_strategy="simple-shuffle",
+                    num_retries=0,  # promptc retries, with its own backoff and accounting
+                    allowed_fails=0,
+                    cooldown_time=ROUTER_COOLDOWN_S,
+                )
+                self._routed = (router, [k for k in keys if k])
+            return self._routed
+
+    def _pick_deployment(self, messages: Messages) -> str:
+        """The deployment the router picks for this request (by weight, skipping cooled-down ones)."""
+        router, keys = self._router()
+        from litellm.types.router import RouterRateLimitError
+
+        try:
+            deployment = router.get_available_deployment(model=self.target.model, messages=messages)
+        except RouterRateLimitError as exc:  # every deployment is cooling down after failures
+            raise _Transient("no deployment available", _short(exc, *keys), exc.cooldown_time) from None
+        return str(deployment["model_info"]["id"])
+
+    def _call_litellm(
+        self, messages: Messages, params: dict[str, Any], sample: int, deployment: str | None = None
+    ) -> dict[str, Any]:
+        """One attempt through litellm (its router, to one deployment, when there are several); its
+        exceptions become typed errors or _Transient."""
         litellm = _litellm()
-        key = self._api_key()
-        endpoint = {"api_base": self.target.api_base, "api_key": key}
+        if deployment is not None:
+            router, secrets = self._router()
+            complete, model, endpoint = router.completion, deployment, {}
+        else:
+            key = self._api_key(self.target.api_key_env, "target.api_key_env")
+            secrets = [key] if key else []
+            complete, model = litellm.completion, self.target.model
+            endpoint = {"api_base": self.target.api_base, "api_key": key}
         transient = (
             litellm.RateLimitError,
             litellm.APIConnectionError,
@@ -476,8 +555,8 @@ class LM:
             del request["score_labels"], request["answer_prefix"]
             request.update(logprobs=True, top_logprobs=HOSTED_TOP_LOGPROBS)
         try:
-            response = litellm.completion(
-                model=self.target.model,
+            response = complete(
+                model=model,
                 messages=messages,
                 timeout=self.target.timeout_s,
                 num_retries=0,
@@ -488,14 +567,16 @@ class LM:
         except transient as exc:
             if isinstance(exc.__context__, PromptcError):  # raised by our in-process provider
                 raise exc.__context__ from None
-            raise _Transient(type(exc).__name__, _short(exc, key), _retry_after(exc)) from None
+            raise _Transient(type(exc).__name__, _short(exc, *secrets), _retry_after(exc)) from None
         except litellm.exceptions.BadRequestError as exc:
             raise ProviderError(
-                f"{self.target.model}: the provider rejected the request: {_short(exc, key)}",
+                f"{self.target.model}: the provider rejected the request: {_short(exc, *secrets)}",
                 fix="check target.model is a model litellm knows (provider/model)",
             ) from None
         except (litellm.AuthenticationError, litellm.NotFoundError, litellm.APIError) as exc:
-            raise ProviderError(f"{self.target.model}: {type(exc).__name__}: {_short(exc, key)}") from None
+            raise ProviderError(
+                f"{self.target.model}: {type(exc).__name__}: {_short(exc, *secrets)}"
+            ) from None
         text = response.choices[0].message.content or ""
         if labels is not None and not is_in_process(self.target.model):
             prefix = str(params["answer_prefix"])
@@ -522,15 +603,14 @@ class LM:
         fingerprint = getattr(response, "system_fingerprint", None)
         return {**reply, "model": reported or None, "system_fingerprint": fingerprint}
 
-    def _api_key(self) -> str | None:
-        """The key from the environment variable target.api_key_env names (None: litellm's own)."""
-        name = self.target.api_key_env
+    def _api_key(self, name: str | None, setting: str) -> str | None:
+        """The key from the environment variable a setting names (None: litellm's own)."""
         if name is None:
             return None
         key = os.environ.get(name)
         if not key:
             raise BadInput(
-                f"target.api_key_env names the environment variable {name}, which is "
+                f"{setting} names the environment variable {name}, which is "
                 + ("empty" if key == "" else "not set"),
                 fix=f"export {name}=<your key> before running promptc (the key never goes in the config)",
             )
@@ -772,9 +852,9 @@ def _retry_after(exc: Exception) -> float | None:
     return None
 
 
-def _short(exc: Exception, secret: str | None = None, limit: int = 300) -> str:
-    """The first lines of an exception's message, with the API key (if any) masked."""
+def _short(exc: Exception, *secrets: str, limit: int = 300) -> str:
+    """The first lines of an exception's message, with the API keys (if any) masked."""
     text = " ".join(str(exc).split("Traceback (most recent call last)", 1)[0].split())
-    if secret:
+    for secret in secrets:
         text = text.replace(secret, "[key]")
     return text[:limit] + ("..." if len(text) > limit else "")

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from promptc.cache import CallCache
-from promptc.config import Target, load_config
-from promptc.errors import ProviderError
+from promptc.config import Deployment, Target, load_config
+from promptc.errors import BadInput, ProviderError
 from promptc.lm import LM
 from tests.conftest import LABELS, ConfigWriter
 from tests.fake_openai import FAULTS, FakeOpenAI, FaultProxy
@@ -541,3 +541,131 @@ def test_the_cost_cap_stops_the_search_cleanly_and_keeps_the_best_so_far(
     assert json.loads(path.read_text())["lineage"]["stopped_by_budget"] is True
     leftovers = [p for p in (tmp_path / "artifacts").rglob("*") if p.is_file() and ".tmp" in p.name]
     assert leftovers == []  # nothing half-written
+
+
+# A router across several deployments of one model (target.deployments).
+
+
+@pytest.fixture
+def second(server: FakeOpenAI) -> Iterator[FakeOpenAI]:
+    """Another deployment of the same model (same revision), beside `server`."""
+    with FakeOpenAI(fingerprint="fp_test") as fake:
+        fake.start()
+        yield fake
+
+
+def deployments(*entries: dict[str, Any]) -> tuple[Deployment, ...]:
+    return tuple(Deployment(**{"api_key_env": KEY_ENV, **entry}) for entry in entries)
+
+
+def test_traffic_splits_across_deployments_by_weight(
+    server: FakeOpenAI, second: FakeOpenAI, tmp_path: Path
+) -> None:
+    routed = deployments({"api_base": server.url, "weight": 3}, {"api_base": second.url, "weight": 1})
+    lm = LM(Target(MODEL, REVISION, deployments=routed, concurrency=4), CallCache(tmp_path / "c.sqlite"))
+    tickets = [f"ticket: my parcel {i} is late" for i in range(80)]
+    assert all(lm.map(lambda t: lm.complete([{"role": "user", "content": t}]).text, tickets))
+    assert len(server.requests) + len(second.requests) == 80
+    assert 0.6 <= len(server.requests) / 80 <= 0.9  # 3:1 by weight, drawn at random
+    assert set(server.authorizations + second.authorizations) == {f"Bearer {SENTINEL}"}
+
+
+def test_a_dead_deployment_fails_over_to_the_live_one(
+    server: FakeOpenAI, second: FakeOpenAI, tmp_path: Path
+) -> None:
+    second.stop()  # the heavier deployment is down
+    routed = deployments({"api_base": server.url, "weight": 1}, {"api_base": second.url, "weight": 9})
+    target = Target(MODEL, REVISION, deployments=routed, concurrency=1, max_retries=2, timeout_s=5)
+    lm = LM(target, CallCache(tmp_path / "c.sqlite"))
+    replies = [lm.complete([{"role": "user", "content": f"ticket: login {i}"}]).text for i in range(10)]
+    assert all(replies) and len(server.requests) == 10
+    assert 1 <= lm.usage.retries <= 2  # the dead one is cooled down after its first failure
+
+
+def test_a_router_compile_gets_the_artifact_of_a_single_endpoint_and_checks_each_reply(
+    server: FakeOpenAI,
+    second: FakeOpenAI,
+    write_config: ConfigWriter,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PROMPTC_HOME", str(tmp_path / "single"))
+    single = invoke("compile", write_config(hosted(server.url)))
+    assert single.exit_code == 0, single.output
+
+    def routed(cfg: dict[str, Any]) -> None:
+        cfg["target"].update(model=MODEL, revision=REVISION, rpm=100000)
+        cfg["target"]["deployments"] = [
+            {"api_base": server.url, "api_key_env": KEY_ENV, "weight": 1, "rpm": 100000},
+            {"api_base": second.url, "api_key_env": KEY_ENV, "weight": 1, "tpm": 10000000},
+        ]
+
+    monkeypatch.setenv("PROMPTC_HOME", str(tmp_path / "routed"))
+    before = len(second.requests)
+    router = invoke("compile", write_config(routed))
+    assert router.exit_code == 0, router.output
+    assert len(second.requests) > before and SENTINEL not in router.output
+    assert artifact_id(router.output) == artifact_id(single.output)
+    assert cache_rows(tmp_path / "routed") == cache_rows(tmp_path / "single")
+
+    second.model = "snapshot-2"  # one deployment drifts: its replies are refused
+    monkeypatch.setenv("PROMPTC_HOME", str(tmp_path / "drifted"))
+    drifted = invoke("compile", write_config(routed))
+    assert drifted.exit_code == 3, drifted.output
+    assert "the provider reports model 'snapshot-2'" in drifted.output
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected", "code"),
+    [
+        (
+            lambda t: t.update(
+                deployments=[{"api_base": "http://127.0.0.1:8080/v1"}], api_base="http://x:1/v1"
+            ),
+            "target.api_base: give it per deployment when target.deployments is set",
+            2,
+        ),
+        (
+            lambda t: t.update(deployments=[{"api_base": f"https://u:{SENTINEL}@h/v1"}]),
+            "target.deployments.0.api_base: must be an http(s) URL",
+            2,
+        ),
+        (
+            lambda t: t.update(deployments=[{"api_base": "http://127.0.0.1:8080/v1", "weight": 0}]),
+            "target.deployments.0.weight: 0 is less than or equal to the minimum of 0",
+            2,
+        ),
+        (
+            lambda t: t.update(deployments=[{"api_base": "http://a:1/v1"}, {"api_base": "http://a:1/v1"}]),
+            "target.deployments.1.api_base: the same server is named twice",
+            2,
+        ),
+    ],
+)
+def test_a_bad_deployment_is_refused(write_config: ConfigWriter, edit: Any, expected: str, code: int) -> None:
+    def change(cfg: dict[str, Any]) -> None:
+        cfg["target"].update(model=MODEL, revision=REVISION)
+        edit(cfg["target"])
+
+    config = write_config(change)
+    result = invoke("check", config)
+    assert result.exit_code == code, result.output
+    assert expected in result.output and str(config) in result.output and "fix:" in result.output
+    assert SENTINEL not in result.output
+
+
+def test_deployments_on_an_in_process_model_are_refused(write_config: ConfigWriter) -> None:
+    config = write_config(lambda c: c["target"].update(deployments=[{"api_base": "http://127.0.0.1:8/v1"}]))
+    result = invoke("check", config)
+    assert result.exit_code == 2 and "target.deployments: fake/learner runs in process" in result.output
+
+
+def test_a_missing_deployment_key_variable_names_the_deployment(
+    server: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(KEY_ENV)
+    lm = LM(Target(MODEL, REVISION, deployments=deployments({"api_base": server.url})))
+    with pytest.raises(
+        BadInput, match=f"target.deployments.0.api_key_env names the environment variable {KEY_ENV}"
+    ):
+        lm.complete([{"role": "user", "content": "ticket: hi"}])

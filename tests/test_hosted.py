@@ -607,6 +607,8 @@ def test_a_router_compile_gets_the_artifact_of_a_single_endpoint_and_checks_each
     assert len(second.requests) > before and SENTINEL not in router.output
     assert artifact_id(router.output) == artifact_id(single.output)
     assert cache_rows(tmp_path / "routed") == cache_rows(tmp_path / "single")
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert [str(p) for p in written if SENTINEL.encode() in p.read_bytes()] == []
 
     second.model = "snapshot-2"  # one deployment drifts: its replies are refused
     monkeypatch.setenv("PROMPTC_HOME", str(tmp_path / "drifted"))

@@ -77,6 +77,12 @@ MAX_RETRY_AFTER_S = 60.0  # a provider's Retry-After is honoured up to this long
 ROUTER_COOLDOWN_S = 30.0  # a deployment that failed is not picked again for this long
 
 
+def _served_alike(a: Target, b: Target) -> bool:
+    """Whether two targets send their calls to the same model on the same servers, under the same caps."""
+    keys = ("model", "api_base", "deployments", "rpm", "tpm")
+    return all(getattr(a, k) == getattr(b, k) for k in keys)
+
+
 def deployment_id(index: int) -> str:
     """The router's id for target.deployments[index] (never its URL or key)."""
     return f"deployment-{index}"
@@ -261,6 +267,8 @@ class LM:
         """An LM for another model that shares this one's cache, caps and counters."""
         other = LM(target, self.cache, max_calls=self.max_calls, max_cost_usd=self.max_cost_usd)
         other._usage, other._lock, other._observed = self._usage, self._lock, self._observed
+        if _served_alike(target, self.target):  # the same servers: their rate caps hold both
+            other._limiter, other._deployment_limiters = self._limiter, self._deployment_limiters
         return other
 
     @property

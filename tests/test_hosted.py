@@ -671,3 +671,19 @@ def test_a_missing_deployment_key_variable_names_the_deployment(
         BadInput, match=f"target.deployments.0.api_key_env names the environment variable {KEY_ENV}"
     ):
         lm.complete([{"role": "user", "content": "ticket: hi"}])
+
+
+def test_the_prompt_model_on_the_same_servers_shares_the_targets_rate_caps(
+    server: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    import promptc.ratelimit
+
+    monkeypatch.setattr(promptc.ratelimit, "WINDOW_S", 0.5)
+    target = Target(MODEL, REVISION, api_base=server.url, api_key_env=KEY_ENV, concurrency=8, rpm=3)
+    lm = LM(target, CallCache(tmp_path / "cache.sqlite"))
+    proposer = lm.for_target(dataclasses.replace(target, temperature=0.7, max_tokens=32))
+    calls = [(lm if i % 2 else proposer, f"ticket: card {i} declined") for i in range(12)]
+    lm.map(lambda c: c[0].complete([{"role": "user", "content": c[1]}]), calls)
+    assert most_in_a_window(server.served, 0.5)[0] == 3

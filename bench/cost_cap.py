@@ -108,8 +108,8 @@ Dry-run estimate for the uncapped compile against what it spent:
 | cost | ${estimate.cost_usd or 0:.6f} | ${used.cost_usd:.6f} |
 
 The cap stops the search at the first call that finds the search's spend at or past it
-(concurrent calls already under way finish, so the spend can pass the cap by up to
-concurrency - 1 calls), keeps the best fully scored candidate, and still runs the full
+(calls already under way finish, so the spend can pass the cap by up to concurrency
+calls' cost), keeps the best fully scored candidate, and still runs the full
 holdout (not capped). The server's token counts here come from the same encoding the
 dry-run uses, so the prompt-token gap is the estimate's sampling (the mean of 20 prompts,
 and every search call counted with the most demos) rather than tokenizer error; replies

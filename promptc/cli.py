@@ -195,7 +195,9 @@ def _print_compiled(cfg: Config, outcome: CompileOutcome) -> None:
     out.print(gate_table(outcome.gates))
     search, total = outcome.search_usage, outcome.usage
     out.print(
-        f"search: {search.calls} model calls made, {search.cached} from cache; "
+        f"search: {search.calls} model calls made, {search.cached} from cache"
+        + (f", ${search.cost_usd:.6f}" if search.cost_usd else "")
+        + "; "
         f"holdout: {total.calls - search.calls} made, {total.cached - search.cached} from cache",
         highlight=False,
     )

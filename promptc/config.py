@@ -18,6 +18,17 @@ from promptc.safe_yaml import read_yaml
 
 
 @dataclass(frozen=True)
+class Deployment:
+    """One place a hosted model is served, for a router across several (target.deployments)."""
+
+    api_base: str
+    api_key_env: str | None = None
+    weight: float = 1.0  # share of requests, relative to the other deployments
+    rpm: int | None = None  # requests per minute this deployment takes
+    tpm: int | None = None  # tokens per minute this deployment takes
+
+
+@dataclass(frozen=True)
 class Target:
     """The model a program is compiled for, pinned to an exact revision."""
 
@@ -36,6 +47,11 @@ class Target:
     # A hosted provider that returns token log-probabilities (OpenAI, vLLM, llama.cpp's server):
     # enum outputs can then be decided by label log-probability, as on the embedded models.
     logprobs: bool = False
+    # Rate caps across all concurrent workers: requests and tokens per minute sent to the provider.
+    rpm: int | None = None
+    tpm: int | None = None
+    # Several deployments of this one model behind a router (instead of api_base / api_key_env).
+    deployments: tuple[Deployment, ...] = ()
 
     @property
     def decoding(self) -> dict[str, Any]:
@@ -140,10 +156,13 @@ UNECHOED_KEYS = (["target", "api_base"], ["target", "api_key_env"])
 
 
 def _unechoed(parts: list[Any]) -> bool:
-    """Whether a key path is one of UNECHOED_KEYS, under target or under a name in targets."""
-    if len(parts) == 3 and parts[0] == "targets":
-        parts = ["target", parts[2]]
-    return parts in UNECHOED_KEYS
+    """A target's or a deployment's api_base or api_key_env (see UNECHOED_KEYS), under target or
+    under a name in targets."""
+    if len(parts) >= 3 and parts[0] == "targets":
+        parts = ["target", *parts[2:]]
+    return parts in UNECHOED_KEYS or (
+        parts[:2] == ["target", "deployments"] and parts[-1:] in (["api_base"], ["api_key_env"])
+    )
 
 
 def _validate(raw: Any, path: Path) -> None:
@@ -243,15 +262,22 @@ def check_endpoint(target: Target, path: Path, where: str = "target") -> None:
                 f"{path}: {where}.{key}: {target.model} runs in process; it has no server or key",
                 fix=f"remove {where}.{key}, or name a hosted model (e.g. openai/<name>) in {where}.model",
             )
-    if target.api_base is not None:
+    if target.deployments:
+        check_deployments(target, path, where)
+    bases = [(f"{where}.api_base", target.api_base)] + [
+        (f"{where}.deployments.{i}.api_base", d.api_base) for i, d in enumerate(target.deployments)
+    ]
+    for key, base in bases:
+        if base is None:
+            continue
         try:
-            port = urlsplit(target.api_base).port
+            port = urlsplit(base).port
         except ValueError:  # not a number, or past 65535
             port = 0
         if port == 0:
             raise ConfigError(
-                f"{path}: {where}.api_base: the port is not a number from 1 to 65535",
-                fix=f"set {where}.api_base to a URL such as http://127.0.0.1:8080/v1",
+                f"{path}: {key}: the port is not a number from 1 to 65535",
+                fix=f"set {key} to a URL such as http://127.0.0.1:8080/v1",
             )
 
 
@@ -312,6 +338,44 @@ def load_configs(path: str | Path) -> tuple[Config, ...]:
     return tuple(load_config(path, name) for name in target_names(path))
 
 
+def check_deployments(target: Target, path: Path, where: str = "target") -> None:
+    """Refuse deployments on an in-process model, beside target.api_base / api_key_env, or repeated."""
+    from promptc.lm import is_in_process  # lm imports this module
+
+    if is_in_process(target.model):
+        raise ConfigError(
+            f"{path}: {where}.deployments: {target.model} runs in process; it has no servers",
+            fix=f"remove {where}.deployments, or name a hosted model (e.g. openai/<name>) in {where}.model",
+        )
+    for key in ("api_base", "api_key_env"):
+        if getattr(target, key) is not None:
+            raise ConfigError(
+                f"{path}: {where}.{key}: give it per deployment when {where}.deployments is set",
+                fix=f"move {where}.{key} into each entry of {where}.deployments",
+            )
+    seen: set[str] = set()
+    for i, deployment in enumerate(target.deployments):
+        if deployment.api_base in seen:
+            raise ConfigError(
+                f"{path}: {where}.deployments.{i}.api_base: the same server is named twice",
+                fix="name each deployment's server once (its weight sets its share of requests)",
+            )
+        seen.add(deployment.api_base)
+
+
+# Where and how fast a hosted model is served does not change what it answers (the revision,
+# checked on every fresh reply, does), so these stay out of the config digest, as out of the cache key.
+SERVING_KEYS = ("api_base", "api_key_env", "deployments", "rpm", "tpm")
+
+
+def config_digest(raw: dict[str, Any], target: dict[str, Any]) -> str:
+    """The sha256 of one cell's config: the file with this target only (adding a model to the matrix
+    changes no other cell), leaving out where and how fast the target is served."""
+    served = {k: v for k, v in target.items() if k not in SERVING_KEYS}
+    cell = {k: v for k, v in raw.items() if k != "targets"} | {"target": served}
+    return hashlib.sha256(json.dumps(cell, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def promptc_home() -> Path:
     """The directory for promptc's own state (call cache); $PROMPTC_HOME overrides."""
     env = os.environ.get("PROMPTC_HOME")
@@ -364,6 +428,18 @@ def load_config(path: str | Path, target_name: str | None = None) -> Config:
         api_base=t.get("api_base"),
         api_key_env=t.get("api_key_env"),
         logprobs=bool(t.get("logprobs", False)),
+        rpm=t.get("rpm"),
+        tpm=t.get("tpm"),
+        deployments=tuple(
+            Deployment(
+                api_base=d["api_base"],
+                api_key_env=d.get("api_key_env"),
+                weight=float(d.get("weight", 1.0)),
+                rpm=d.get("rpm"),
+                tpm=d.get("tpm"),
+            )
+            for d in t.get("deployments", ())
+        ),
     )
     check_endpoint(target, path, where)
     d = raw["data"]
@@ -401,9 +477,7 @@ def load_config(path: str | Path, target_name: str | None = None) -> Config:
     artifacts_dir = _resolve(base, raw.get("artifacts", "artifacts"), "artifacts", path)
     cache_path = _resolve(base, raw.get("cache"), "cache", path) or promptc_home() / "cache.sqlite"
     assert artifacts_dir is not None
-    # A cell's digest covers its own target only: adding a model to the matrix changes no other cell.
-    cell = {k: v for k, v in raw.items() if k != "targets"} | {"target": t}
-    digest = hashlib.sha256(json.dumps(cell, sort_keys=True, default=str).encode()).hexdigest()
+    digest = config_digest(raw, t)
     return Config(
         path=path,
         program=program,

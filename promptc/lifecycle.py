@@ -22,7 +22,7 @@ from promptc.errors import BadInput, CheckFailed, RevisionMismatch, RuntimeFailu
 from promptc.evaluate import OVERALL, Evaluation, Prediction, evaluate, predict
 from promptc.gates import GateReport, ScoreSet, check_gates
 from promptc.leakage import SplitReport, check_splits
-from promptc.lm import LM, Usage, is_in_process, price
+from promptc.lm import LM, Usage, count_tokens, is_in_process, price
 from promptc.merge import check_shards, check_together
 from promptc.metrics import load_metric
 from promptc.optimizers import get_optimizer
@@ -200,6 +200,9 @@ class CompileEstimate:
     models: tuple[str, ...]  # the target, and mipro's prompt model when it is another one
     unpriced: tuple[str, ...]  # models litellm has no price for
     budget: Budget
+    prompt_tokens: int = 0  # every call's prompt on a cold cache, counted by `tokenizer`
+    completion_tokens: int = 0  # every reply at its max_tokens (an upper bound)
+    tokenizer: str = ""  # which tokenizer counted the target's prompts
 
     @property
     def total_calls(self) -> int:
@@ -212,11 +215,6 @@ class CompileEstimate:
         return all(is_in_process(m) for m in self.models)
 
 
-def _approx_tokens(messages: list[dict[str, str]]) -> int:
-    # About four characters per token in English text, plus a few per message for the chat format.
-    return sum(len(m["content"]) // 4 + 4 for m in messages)
-
-
 def estimate_compile(config: Config) -> CompileEstimate:
     """The model calls (and, where litellm knows the price, the cost) of compiling this config."""
     splits = _checked_splits(config)
@@ -227,15 +225,15 @@ def estimate_compile(config: Config) -> CompileEstimate:
     target = config.target.model
     prompt_model = search.prompt_model or target
     models = tuple(dict.fromkeys([target, prompt_model]))
-    if all(is_in_process(m) for m in models):
-        return CompileEstimate(config.optimizer.name, sizes, search, holdout, 0.0, models, (), config.budget)
     program = config.program
     probe = [e.inputs for e in (splits.val + splits.test)[:20]]
     demos = tuple(labeled_demo(e) for e in splits.train[: search.max_demos])
+    tokenizers: list[str] = []
 
     def prompt_tokens(candidate: Candidate) -> int:
-        counts = [_approx_tokens(render_messages(program, candidate, x)) for x in probe]
-        return sum(counts) // max(1, len(counts))
+        counted = [count_tokens(target, render_messages(program, candidate, x)) for x in probe]
+        tokenizers.extend(c.tokenizer for c in counted[:1])
+        return sum(c.count for c in counted) // max(1, len(counted))
 
     with_demos = prompt_tokens(Candidate(program.signature.instructions, demos))
     zero_shot = prompt_tokens(baseline_candidate(program))
@@ -247,6 +245,15 @@ def estimate_compile(config: Config) -> CompileEstimate:
         (target, sizes["test"], zero_shot, reply),
         (target, sizes["test"] * search.holdout_calls_per_example, with_demos, reply),
     ]
+    token_estimate: dict[str, Any] = {
+        "prompt_tokens": sum(n * t for _, n, t, _ in calls),
+        "completion_tokens": sum(n * r for _, n, _, r in calls),
+        "tokenizer": tokenizers[0] if tokenizers else "",
+    }
+    if all(is_in_process(m) for m in models):
+        return CompileEstimate(
+            config.optimizer.name, sizes, search, holdout, 0.0, models, (), config.budget, **token_estimate
+        )
     total = 0.0
     unpriced: dict[str, None] = {}
     for model, n, tokens, replies in calls:
@@ -257,7 +264,15 @@ def estimate_compile(config: Config) -> CompileEstimate:
             total += n * each
     cost = None if unpriced else total
     return CompileEstimate(
-        config.optimizer.name, sizes, search, holdout, cost, models, tuple(unpriced), config.budget
+        config.optimizer.name,
+        sizes,
+        search,
+        holdout,
+        cost,
+        models,
+        tuple(unpriced),
+        config.budget,
+        **token_estimate,
     )
 
 

@@ -13,6 +13,7 @@ import importlib
 import json
 import math
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -31,6 +32,7 @@ from promptc.errors import (
     RevisionDrift,
     RevisionMismatch,
 )
+from promptc.ratelimit import RateLimiter
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -72,6 +74,18 @@ class _Transient(Exception):
 
 
 MAX_RETRY_AFTER_S = 60.0  # a provider's Retry-After is honoured up to this long per attempt
+ROUTER_COOLDOWN_S = 30.0  # a deployment that failed is not picked again for this long
+
+
+def _served_alike(a: Target, b: Target) -> bool:
+    """Whether two targets send their calls to the same model on the same servers, under the same caps."""
+    keys = ("model", "api_base", "deployments", "rpm", "tpm")
+    return all(getattr(a, k) == getattr(b, k) for k in keys)
+
+
+def deployment_id(index: int) -> str:
+    """The router's id for target.deployments[index] (never its URL or key)."""
+    return f"deployment-{index}"
 
 
 # Custom providers: litellm prefix -> "module:attribute" of a Provider class.
@@ -186,6 +200,7 @@ class LabelScores:
     prompt_tokens: int
     cached: bool
     latency_s: float
+    fallback: bool = False  # the reply never reached the answer: scores come from the parsed label
 
 
 @dataclass
@@ -201,6 +216,8 @@ class Usage:
     retries: int = 0
     lm_seconds: float = 0.0
     wait_seconds: float = 0.0  # time spent waiting between attempts (backoff and Retry-After)
+    cap_wait_seconds: float = 0.0  # time workers spent waiting for room under target.rpm / tpm
+    label_fallbacks: int = 0  # hosted label scores taken from the parsed answer (no answer token)
 
     def snapshot(self) -> Usage:
         """A copy of the counters."""
@@ -230,6 +247,15 @@ class LM:
         self._lock = threading.Lock()
         self._constrains: bool | None = None
         self._observed: set[tuple[str, str, str]] = set()  # (target model, reported id, fingerprint)
+        hosted = not is_in_process(target.model)
+        capped = hosted and (target.rpm is not None or target.tpm is not None)
+        self._limiter = RateLimiter(target.rpm, target.tpm) if capped else None
+        self._deployment_limiters = {
+            deployment_id(i): RateLimiter(d.rpm, d.tpm)
+            for i, d in enumerate(target.deployments)
+            if d.rpm is not None or d.tpm is not None
+        }
+        self._routed: tuple[Any, list[str]] | None = None  # litellm Router and the keys it holds
 
     @property
     def usage(self) -> Usage:
@@ -241,6 +267,8 @@ class LM:
         """An LM for another model that shares this one's cache, caps and counters."""
         other = LM(target, self.cache, max_calls=self.max_calls, max_cost_usd=self.max_cost_usd)
         other._usage, other._lock, other._observed = self._usage, self._lock, self._observed
+        if _served_alike(target, self.target):  # the same servers: their rate caps hold both
+            other._limiter, other._deployment_limiters = self._limiter, self._deployment_limiters
         return other
 
     def count_replayed(self, requests: int, prompt_tokens: int, completion_tokens: int) -> None:
@@ -320,7 +348,13 @@ class LM:
         params = {**self.target.decoding, "score_labels": list(labels), "answer_prefix": prefix}
         completion = self._request(messages, params, 0, check=lambda text: _read_label_scores(text, labels))
         logprobs = _read_label_scores(completion.text, labels)
-        return LabelScores(logprobs, completion.prompt_tokens, completion.cached, completion.latency_s)
+        fallback = FALLBACK_KEY in json.loads(completion.text)
+        if fallback:
+            with self._lock:
+                self._usage.label_fallbacks += 1
+        return LabelScores(
+            logprobs, completion.prompt_tokens, completion.cached, completion.latency_s, fallback
+        )
 
     def _request(
         self,
@@ -392,7 +426,7 @@ class LM:
             try:
                 if provider is not None:
                     return self._call_provider(provider, messages, params, sample)
-                return self._call_litellm(messages, params, sample)
+                return self._call_capped(messages, params, sample)
             except _Transient as exc:
                 if attempt >= self.target.max_retries:
                     raise ProviderError(
@@ -432,11 +466,98 @@ class LM:
             "cost_usd": 0.0,  # in-process models have no price
         }
 
-    def _call_litellm(self, messages: Messages, params: dict[str, Any], sample: int) -> dict[str, Any]:
-        """One attempt through litellm; its exceptions become typed errors or _Transient."""
+    def _call_capped(self, messages: Messages, params: dict[str, Any], sample: int) -> dict[str, Any]:
+        """One attempt through litellm, sent only when it fits under target.rpm and target.tpm (and,
+        with deployments, the chosen deployment's rpm and tpm).
+
+        The tokens are estimated before the call (the prompt, counted by litellm's tokenizer,
+        plus max_tokens) and replaced by the provider's reported usage after it.
+        """
+        deployment = self._pick_deployment(messages) if self.target.deployments else None
+        limiters = [
+            limiter
+            for limiter in (self._limiter, self._deployment_limiters.get(deployment or ""))
+            if limiter is not None
+        ]
+        if not limiters:
+            return self._call_litellm(messages, params, sample, deployment)
+        estimate = count_tokens(self.target.model, messages).count + int(params.get("max_tokens") or 0)
+        slots = []
+        for limiter in limiters:
+            slot, waited = limiter.acquire(estimate)
+            slots.append((limiter, slot))
+            with self._lock:
+                self._usage.cap_wait_seconds += waited
+        used = None
+        try:
+            reply = self._call_litellm(messages, params, sample, deployment)
+            used = reply["prompt_tokens"] + reply["completion_tokens"] or None
+            return reply
+        finally:
+            for limiter, slot in slots:
+                limiter.release(slot, used)
+
+    def _router(self) -> tuple[Any, list[str]]:
+        """A litellm Router across target.deployments (made on the first fresh call), and their keys.
+
+        simple-shuffle picks a deployment at random by weight; a deployment that fails is
+        cooled down (not picked) for ROUTER_COOLDOWN_S, so retries go to the live ones.
+        """
+        with self._lock:
+            if self._routed is None:
+                litellm = _litellm()
+                keys = [
+                    self._api_key(d.api_key_env, f"target.deployments.{i}.api_key_env")
+                    for i, d in enumerate(self.target.deployments)
+                ]
+                model_list = [
+                    {
+                        "model_name": self.target.model,
+                        "litellm_params": {
+                            "model": self.target.model,
+                            "api_base": d.api_base,
+                            "weight": d.weight,
+                            **({"api_key": key} if key is not None else {}),
+                        },
+                        "model_info": {"id": deployment_id(i)},
+                    }
+                    for i, (d, key) in enumerate(zip(self.target.deployments, keys, strict=True))
+                ]
+                router = litellm.Router(
+                    model_list=model_list,
+                    routing_strategy="simple-shuffle",
+                    num_retries=0,  # promptc retries, with its own backoff and accounting
+                    allowed_fails=0,
+                    cooldown_time=ROUTER_COOLDOWN_S,
+                )
+                self._routed = (router, [k for k in keys if k])
+            return self._routed
+
+    def _pick_deployment(self, messages: Messages) -> str:
+        """The deployment the router picks for this request (by weight, skipping cooled-down ones)."""
+        router, keys = self._router()
+        from litellm.types.router import RouterRateLimitError
+
+        try:
+            deployment = router.get_available_deployment(model=self.target.model, messages=messages)
+        except RouterRateLimitError as exc:  # every deployment is cooling down after failures
+            raise _Transient("no deployment available", _short(exc, *keys), exc.cooldown_time) from None
+        return str(deployment["model_info"]["id"])
+
+    def _call_litellm(
+        self, messages: Messages, params: dict[str, Any], sample: int, deployment: str | None = None
+    ) -> dict[str, Any]:
+        """One attempt through litellm (its router, to one deployment, when there are several); its
+        exceptions become typed errors or _Transient."""
         litellm = _litellm()
-        key = self._api_key()
-        endpoint = {"api_base": self.target.api_base, "api_key": key}
+        if deployment is not None:
+            router, secrets = self._router()
+            complete, model, endpoint = router.completion, deployment, {}
+        else:
+            key = self._api_key(self.target.api_key_env, "target.api_key_env")
+            secrets = [key] if key else []
+            complete, model = litellm.completion, self.target.model
+            endpoint = {"api_base": self.target.api_base, "api_key": key}
         transient = (
             litellm.RateLimitError,
             litellm.APIConnectionError,
@@ -451,8 +572,8 @@ class LM:
             del request["score_labels"], request["answer_prefix"]
             request.update(logprobs=True, top_logprobs=HOSTED_TOP_LOGPROBS)
         try:
-            response = litellm.completion(
-                model=self.target.model,
+            response = complete(
+                model=model,
                 messages=messages,
                 timeout=self.target.timeout_s,
                 num_retries=0,
@@ -463,17 +584,23 @@ class LM:
         except transient as exc:
             if isinstance(exc.__context__, PromptcError):  # raised by our in-process provider
                 raise exc.__context__ from None
-            raise _Transient(type(exc).__name__, _short(exc, key), _retry_after(exc)) from None
+            raise _Transient(type(exc).__name__, _short(exc, *secrets), _retry_after(exc)) from None
         except litellm.exceptions.BadRequestError as exc:
             raise ProviderError(
-                f"{self.target.model}: the provider rejected the request: {_short(exc, key)}",
+                f"{self.target.model}: the provider rejected the request: {_short(exc, *secrets)}",
                 fix="check target.model is a model litellm knows (provider/model)",
             ) from None
         except (litellm.AuthenticationError, litellm.NotFoundError, litellm.APIError) as exc:
-            raise ProviderError(f"{self.target.model}: {type(exc).__name__}: {_short(exc, key)}") from None
+            raise ProviderError(
+                f"{self.target.model}: {type(exc).__name__}: {_short(exc, *secrets)}"
+            ) from None
         text = response.choices[0].message.content or ""
         if labels is not None and not is_in_process(self.target.model):
-            scores = label_scores_from_tokens(_token_logprobs(response), str(params["answer_prefix"]), labels)
+            prefix = str(params["answer_prefix"])
+            try:
+                scores: dict[str, Any] = label_scores_from_tokens(_token_logprobs(response), prefix, labels)
+            except NoAnswerToken:  # kept, and marked: the same reply gives the same scores every run
+                scores = {**parsed_label_scores(text, prefix, labels), FALLBACK_KEY: True}
             text = json.dumps(scores)  # the same reply an in-process provider gives (_read_label_scores)
         usage = getattr(response, "usage", None)
         try:
@@ -493,15 +620,14 @@ class LM:
         fingerprint = getattr(response, "system_fingerprint", None)
         return {**reply, "model": reported or None, "system_fingerprint": fingerprint}
 
-    def _api_key(self) -> str | None:
-        """The key from the environment variable target.api_key_env names (None: litellm's own)."""
-        name = self.target.api_key_env
+    def _api_key(self, name: str | None, setting: str) -> str | None:
+        """The key from the environment variable a setting names (None: litellm's own)."""
         if name is None:
             return None
         key = os.environ.get(name)
         if not key:
             raise BadInput(
-                f"target.api_key_env names the environment variable {name}, which is "
+                f"{setting} names the environment variable {name}, which is "
                 + ("empty" if key == "" else "not set"),
                 fix=f"export {name}=<your key> before running promptc (the key never goes in the config)",
             )
@@ -596,10 +722,37 @@ def label_scores_from_tokens(
                 ]
                 scores[label] = max(fits, default=floor)
             return scores
-    raise ProviderError(
+    raise NoAnswerToken(
         f"the reply never reached an answer after {prefix!r}, so no label could be scored: {text[:120]!r}",
         fix="raise target.max_tokens, or set target.logprobs: false for this model",
     )
+
+
+class NoAnswerToken(ProviderError):
+    """A hosted reply with log-probabilities that never reached the answer after the prefix."""
+
+
+FALLBACK_KEY = "(parsed answer)"  # marks cached label scores taken from the reply's text
+FALLBACK_FLOOR = -30.0  # the log-probability given to the labels the reply did not answer
+
+
+def parsed_label_scores(text: str, prefix: str, labels: list[str]) -> dict[str, float]:
+    """Label scores from a reply's text when no answer token carries log-probabilities.
+
+    The label the reply names (after the prefix if it appears, else the first label named
+    anywhere) scores 0 and the others FALLBACK_FLOOR, so the decision is the parsed answer;
+    a reply that names none scores every label alike.
+    """
+    lowered = text.lower()
+    goal = prefix.strip().lower()
+    tail = lowered.split(goal, 1)[1] if goal in lowered else lowered
+    found = [
+        (m.start(), label) for label in labels if (m := re.search(rf"\b{re.escape(label.lower())}\b", tail))
+    ]
+    if not found:
+        return dict.fromkeys(labels, 0.0)
+    _, named = min(found)
+    return {label: 0.0 if label == named else FALLBACK_FLOOR for label in labels}
 
 
 def _read_label_scores(text: str, labels: list[str]) -> dict[str, float]:
@@ -612,6 +765,65 @@ def _read_label_scores(text: str, labels: list[str]) -> dict[str, float]:
     if not all(math.isfinite(v) or v == -math.inf for v in logprobs.values()):
         raise ProviderError(f"label scores are not numbers: {logprobs}")
     return logprobs
+
+
+@dataclass(frozen=True)
+class TokenCount:
+    """A prompt's token count and the tokenizer that counted it."""
+
+    count: int
+    tokenizer: str
+
+
+_encodings: dict[str, tuple[Any, str]] = {}  # model -> (tiktoken encoding, how it was chosen)
+
+
+def _encoding(model: str) -> tuple[Any, str]:
+    """The tiktoken encoding for a hosted model, from the encodings litellm bundles (no download)."""
+    with _setup_lock:
+        if model not in _encodings:
+            _litellm()
+            import tiktoken
+
+            # litellm points tiktoken at the encodings it bundles (TIKTOKEN_CACHE_DIR) on this import
+            from litellm.litellm_core_utils.default_encoding import encoding as default
+
+            try:
+                name = tiktoken.encoding_name_for_model(model.split("/", 1)[-1])
+                _encodings[model] = (tiktoken.get_encoding(name), f"tiktoken {name}")
+            except Exception:  # unknown to tiktoken, or an encoding litellm does not bundle
+                _encodings[model] = (
+                    default,
+                    f"tiktoken {default.name} (approximate: no tokenizer is known for {model})",
+                )
+        return _encodings[model]
+
+
+def count_tokens(model: str, messages: Messages) -> TokenCount:
+    """The prompt tokens of a chat call: by the model's tokenizer where promptc has it.
+
+    Hosted models: litellm's token counter with the model's tiktoken encoding where tiktoken
+    knows the model, else litellm's default encoding (an approximation, said so). Local GGUF
+    models: the file's own tokenizer. Fakes: about four characters a token.
+    """
+    prefix, name = model.split("/", 1)
+    if prefix == "local":
+        count = _provider("local").count_prompt_tokens(name, messages)  # type: ignore[attr-defined]
+        return TokenCount(int(count), f"{model_path_name(name)}'s own GGUF tokenizer")
+    if is_in_process(model):
+        return TokenCount(
+            sum(len(m["content"]) // 4 + 4 for m in messages), "about 4 characters a token (a fake model)"
+        )
+    encoding, how = _encoding(model)
+    count = _litellm().token_counter(
+        model=model, custom_tokenizer={"type": "openai_tokenizer", "tokenizer": encoding}, messages=messages
+    )
+    return TokenCount(int(count), how)
+
+
+def model_path_name(name: str) -> str:
+    """A local model's short name: the built-in name, or the GGUF file's name."""
+    return name if "/" not in name else name.rsplit("/", 1)[1]
 
 
 def is_in_process(model: str) -> bool:
@@ -657,9 +869,9 @@ def _retry_after(exc: Exception) -> float | None:
     return None
 
 
-def _short(exc: Exception, secret: str | None = None, limit: int = 300) -> str:
-    """The first lines of an exception's message, with the API key (if any) masked."""
+def _short(exc: Exception, *secrets: str, limit: int = 300) -> str:
+    """The first lines of an exception's message, with the API keys (if any) masked."""
     text = " ".join(str(exc).split("Traceback (most recent call last)", 1)[0].split())
-    if secret:
+    for secret in secrets:
         text = text.replace(secret, "[key]")
     return text[:limit] + ("..." if len(text) > limit else "")

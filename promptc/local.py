@@ -15,6 +15,7 @@ import importlib.util
 import json
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +183,19 @@ def llama_threads() -> int:
     return max(1, (os.cpu_count() or 2) // 2)
 
 
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence writes to file descriptor 2 (llama.cpp logs from C, past sys.stderr)."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class LocalProvider:
     """Runs GGUF models with llama.cpp; one loaded model per file, calls serialised."""
 
@@ -193,6 +207,7 @@ class LocalProvider:
         self._models: dict[Path, Any] = {}
         self._grammars: dict[str, Any] = {}
         self._formatters: dict[Path, Any] = {}
+        self._vocabs: dict[Path, Any] = {}  # vocabulary-only loads, for counting tokens
         self._lock = threading.Lock()
 
     def revision(self, model: str) -> str:
@@ -273,6 +288,19 @@ class LocalProvider:
         text = result["choices"][0]["message"]["content"] or ""
         usage = result.get("usage", {})
         return text, int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
+
+    def count_prompt_tokens(self, model: str, messages: list[dict[str, str]]) -> int:
+        """The prompt tokens a chat call would send, by the GGUF file's own tokenizer (no weights loaded)."""
+        path = model_path(model)
+        with self._lock:
+            if path not in self._vocabs:
+                try:
+                    from llama_cpp import Llama
+                except ImportError:
+                    raise BadInput("llama-cpp-python is not installed", fix=INSTALL_HINT) from None
+                with _quiet_stderr():  # llama.cpp warns that a vocabulary has no context length
+                    self._vocabs[path] = Llama(model_path=str(path), vocab_only=True, verbose=False)
+            return len(self._prompt_tokens(path, self._vocabs[path], messages))
 
     def _prompt_tokens(self, path: Path, llm: Any, messages: list[dict[str, str]]) -> list[int]:
         """The tokens create_chat_completion feeds the model: the GGUF's chat template, then tokenize."""

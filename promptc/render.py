@@ -156,6 +156,8 @@ def usage_line(usage: Usage) -> str:
         + (f"; cost: ${usage.cost_usd:.4f}" if usage.cost_usd else "")
         + (f"; time in the model: {usage.lm_seconds:.1f} s" if usage.calls else "")
         + (f"; retries: {usage.retries}, {usage.wait_seconds:.1f} s waiting" if usage.retries else "")
+        + (f"; rate caps: {usage.cap_wait_seconds:.1f} s waiting" if usage.cap_wait_seconds >= 0.05 else "")
+        + (f"; label scores from parsed answers: {usage.label_fallbacks}" if usage.label_fallbacks else "")
     )
 
 
@@ -184,6 +186,12 @@ def print_estimate(cfg: Config, estimate: CompileEstimate) -> None:
         highlight=False,
     )
     out.print(f"total: {estimate.total_calls:,} model calls (cached calls are free)", highlight=False)
+    out.print(
+        f"tokens: about {estimate.prompt_tokens:,} prompt tokens (counted by {estimate.tokenizer}) "
+        f"and at most {estimate.completion_tokens:,} completion tokens (max_tokens a reply)",
+        markup=False,
+        highlight=False,
+    )
     if estimate.in_process:
         out.print("cost: $0 (local model)")
     elif estimate.cost_usd is None:

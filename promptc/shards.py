@@ -82,7 +82,7 @@ def _record(data: dict[str, Any]) -> Record:
         cached=data["cached"],
         latency_s=data["latency_s"],
     )
-    return Record(data["id"], data["slice"], prediction, float(data["score"]))
+    return Record(data["id"], data["slice"], prediction, float(data["score"]), data.get("feedback"))
 
 
 def _usage(data: dict[str, Any]) -> Usage:

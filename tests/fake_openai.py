@@ -16,6 +16,7 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -73,18 +74,25 @@ class FakeOpenAI(_Server):
         self.model = model  # the id every reply reports, like a provider's snapshot id
         self.fingerprint = fingerprint
         self.requests: list[dict[str, Any]] = []
+        self.served: list[
+            tuple[float, int]
+        ] = []  # (time.monotonic() on arrival, tokens) per answered request
         self.authorizations: list[str | None] = []
         self.failures: list[int] = []  # status codes for the next requests
         self.retry_after: dict[str, str] = {}  # headers sent with an injected 429
         self.logprobs = True  # answers logprobs requests (False: ignores them, as some servers do)
         self.answer_alternatives: list[tuple[str, float]] | None = None  # top_logprobs of the answer token
         self.latency_s = 0.0  # added before every reply, like a hosted model's time to answer
+        self.reply_text: str | None = None  # every reply's text, in place of the fake learner's answer
+        # Counts a request's prompt tokens as the provider would (default: the fake's word count).
+        self.count_prompt: Callable[[list[dict[str, str]]], int] | None = None
 
 
 class _ChatHandler(_Handler):
     server: FakeOpenAI
 
     def do_POST(self) -> None:
+        arrived = time.monotonic()
         body = json.loads(self._read_body())
         self.server.requests.append(body)
         self.server.authorizations.append(self.headers.get("Authorization"))
@@ -99,6 +107,9 @@ class _ChatHandler(_Handler):
         if self.server.latency_s:
             time.sleep(self.server.latency_s)
         text, prompt_tokens, completion_tokens = FakeProvider().complete("learner", body["messages"], {})
+        text = text if self.server.reply_text is None else self.server.reply_text
+        if self.server.count_prompt is not None:
+            prompt_tokens = self.server.count_prompt(body["messages"])
         reply = {
             "id": "chatcmpl-1",
             "object": "chat.completion",
@@ -113,6 +124,7 @@ class _ChatHandler(_Handler):
                 "total_tokens": prompt_tokens + completion_tokens,
             },
         }
+        self.server.served.append((arrived, prompt_tokens + completion_tokens))
         if self.server.fingerprint is not None:
             reply["system_fingerprint"] = self.server.fingerprint
         if body.get("logprobs") and self.server.logprobs:

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from promptc.cache import CallCache
-from promptc.config import Target, load_config
-from promptc.errors import ProviderError
+from promptc.config import Deployment, Target, load_config
+from promptc.errors import BadInput, ProviderError
 from promptc.lm import LM
 from tests.conftest import LABELS, ConfigWriter
 from tests.fake_openai import FAULTS, FakeOpenAI, FaultProxy
@@ -374,3 +374,316 @@ def test_logprobs_on_an_in_process_model_is_refused(write_config: ConfigWriter) 
     config = write_config(lambda c: c["target"].update(logprobs=True))
     result = invoke("check", config)
     assert result.exit_code == 2 and "target.logprobs" in result.output
+
+
+# Rate caps: requests and tokens per minute, across the concurrent workers.
+
+
+def most_in_a_window(served: list[tuple[float, int]], window: float) -> tuple[int, int]:
+    """The most requests, and the most tokens, the server received inside any one window."""
+    most_requests = most_tokens = 0
+    for start, _ in served:
+        inside = [tokens for at, tokens in served if start <= at < start + window]
+        most_requests, most_tokens = max(most_requests, len(inside)), max(most_tokens, sum(inside))
+    return most_requests, most_tokens
+
+
+@pytest.mark.parametrize(("rpm", "tpm"), [(4, None), (None, 60)])
+def test_the_server_never_sees_more_than_the_rate_caps_in_a_window(
+    server: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rpm: int | None, tpm: int | None
+) -> None:
+    import promptc.ratelimit
+
+    monkeypatch.setattr(promptc.ratelimit, "WINDOW_S", 0.5)  # a half-second "minute", to keep it short
+    server.latency_s = 0.02
+    target = Target(
+        MODEL,
+        REVISION,
+        api_base=server.url,
+        api_key_env=KEY_ENV,
+        concurrency=8,
+        rpm=rpm,
+        tpm=tpm,
+        max_tokens=16,
+    )
+    lm = LM(target, CallCache(tmp_path / "cache.sqlite"))
+    tickets = [f"ticket: parcel {i} is late" for i in range(16)]
+    replies = lm.map(lambda t: lm.complete([{"role": "user", "content": t}]).text, tickets)
+    assert len(server.served) == 16 and all(replies)
+    requests, tokens = most_in_a_window(server.served, 0.5)
+    if rpm is not None:
+        assert requests == rpm  # the cap is reached, and never passed
+    if tpm is not None:
+        assert tokens <= tpm and requests < 16
+    assert lm.usage.cap_wait_seconds > 0
+
+    uncapped = LM(
+        Target(MODEL, REVISION, api_base=server.url, api_key_env=KEY_ENV), CallCache(tmp_path / "u.sqlite")
+    )
+    same = uncapped.map(lambda t: uncapped.complete([{"role": "user", "content": t}]).text, tickets)
+    assert same == replies and uncapped.usage.cap_wait_seconds == 0  # caps change timing, never results
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ({"rpm": 0}, "target.rpm: 0 is less than the minimum of 1"),
+        ({"tpm": "lots"}, "target.tpm: 'lots' is not of type 'integer'"),
+    ],
+)
+def test_a_bad_rate_cap_is_refused(write_config: ConfigWriter, target: dict[str, Any], expected: str) -> None:
+    result = invoke("check", write_config(hosted("http://127.0.0.1:9/v1", **target)))
+    assert result.exit_code == 2, result.output
+    assert expected in result.output and "fix:" in result.output
+
+
+# A hosted reply with log-probabilities that never reaches the answer field.
+
+
+def test_a_reply_that_never_reaches_the_answer_is_scored_from_its_parsed_label(
+    server: FakeOpenAI, tmp_path: Path
+) -> None:
+    server.reply_text = "Sounds like a Billing problem to me, not shipping."
+    target = Target(MODEL, REVISION, api_base=server.url, api_key_env=KEY_ENV, logprobs=True)
+    messages = [{"role": "user", "content": "ticket: I was charged twice"}]
+    lm = LM(target, CallCache(tmp_path / "cache.sqlite"))
+    scores = lm.label_logprobs(messages, "category:", LABELS)
+    assert scores.fallback and max(scores.logprobs, key=scores.logprobs.__getitem__) == "billing"
+    assert scores.logprobs["billing"] == 0.0 and scores.logprobs["shipping"] < -10
+    again = LM(target, CallCache(tmp_path / "cache.sqlite"))
+    replay = again.label_logprobs(messages, "category:", LABELS)
+    assert replay.cached and replay.fallback and replay.logprobs == scores.logprobs
+    assert (lm.usage.label_fallbacks, again.usage.label_fallbacks) == (1, 1)
+    server.reply_text = "I cannot tell."
+    unnamed = lm.label_logprobs([{"role": "user", "content": "ticket: hm"}], "category:", LABELS)
+    assert unnamed.fallback and set(unnamed.logprobs.values()) == {0.0}
+
+
+def test_auto_on_replies_without_an_answer_field_falls_back_and_says_so(
+    server: FakeOpenAI, write_config: ConfigWriter
+) -> None:
+    server.reply_text = "I would say account."
+
+    def edit(cfg: dict[str, Any]) -> None:
+        hosted(server.url, logprobs=True, concurrency=4)(cfg)
+        cfg["optimizer"] = {"name": "auto", "seed": 0, "settings": {"demo_sets": 0, "knn": 0}}
+
+    result = invoke("compile", write_config(edit))
+    assert result.exit_code in (0, 1), result.output
+    found = re.search(r"label\s+scores\s+from\s+parsed\s+answers:\s+(\d+)", result.output)
+    assert found is not None and int(found.group(1)) > 0, result.output
+
+
+# A model litellm prices, served through api_base: dry-run tokens and cost, and the cost cap.
+
+PRICED, PRICED_REVISION = "openai/gpt-4o-mini", "gpt-4o-mini-2024-07-18"
+
+
+@pytest.fixture
+def priced(server: FakeOpenAI) -> FakeOpenAI:
+    """The fake server, answering as gpt-4o-mini's snapshot (a model litellm has a price for)."""
+    server.model = PRICED_REVISION
+    return server
+
+
+def priced_config(write_config: ConfigWriter, url: str, **budget: Any) -> Path:
+    def edit(cfg: dict[str, Any]) -> None:
+        hosted(url, concurrency=1)(cfg)
+        cfg["target"].update(model=PRICED, revision=PRICED_REVISION)
+        cfg["optimizer"] = {"name": "random_search", "seed": 0, "settings": {"num_candidate_programs": 4}}
+        if budget:
+            cfg["budget"] = budget
+
+    return write_config(edit)
+
+
+def test_dry_run_counts_tokens_with_the_models_tokenizer_and_prices_them(
+    priced: FakeOpenAI, write_config: ConfigWriter
+) -> None:
+    result = invoke("compile", priced_config(write_config, priced.url, max_cost_usd=0.001), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "counted by tiktoken o200k_base" in result.output  # litellm's bundled encoding, offline
+    assert re.search(r"cost: about \$0\.\d{4}", result.output), result.output
+    assert "budget: max_cost_usd 0.001" in result.output and priced.requests == []
+
+
+def test_dry_run_on_an_unknown_hosted_model_says_its_token_count_is_approximate(
+    server: FakeOpenAI, write_config: ConfigWriter
+) -> None:
+    result = invoke("compile", write_config(hosted(server.url)), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "tiktoken cl100k_base (approximate" in " ".join(result.output.split())
+
+
+def test_the_cost_cap_stops_the_search_cleanly_and_keeps_the_best_so_far(
+    priced: FakeOpenAI, write_config: ConfigWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def search_cost(output: str) -> float:
+        found = re.search(r"search: \d+ model calls made, \d+ from cache, \$(\d+\.\d+)", output)
+        assert found is not None, output
+        return float(found.group(1))
+
+    free = invoke("compile", priced_config(write_config, priced.url))
+    assert free.exit_code in (0, 1), free.output
+    full = search_cost(free.output)  # the calls carry litellm's price for gpt-4o-mini
+    assert full > 0 and "stopped by budget" not in free.output
+
+    cap = round(full / 3, 6)
+    monkeypatch.setenv("PROMPTC_HOME", str(tmp_path / "cold"))
+    served = len(priced.requests)
+    capped = invoke("compile", priced_config(write_config, priced.url, max_cost_usd=cap))
+    assert capped.exit_code in (0, 1), capped.output
+    assert f"stopped by budget: the cost cap of ${cap:.4f} was reached" in capped.output
+    spent = search_cost(capped.output)
+    each = full / served  # under one search call's price: served counts the holdout calls too
+    assert cap <= spent < cap + 3 * each  # one call at a time: it stops at the first call past the cap
+    (path,) = (tmp_path / "artifacts").rglob(f"{artifact_id(capped.output)}.json")
+    assert json.loads(path.read_text())["lineage"]["stopped_by_budget"] is True
+    leftovers = [p for p in (tmp_path / "artifacts").rglob("*") if p.is_file() and ".tmp" in p.name]
+    assert leftovers == []  # nothing half-written
+
+
+# A router across several deployments of one model (target.deployments).
+
+
+@pytest.fixture
+def second(server: FakeOpenAI) -> Iterator[FakeOpenAI]:
+    """Another deployment of the same model (same revision), beside `server`."""
+    with FakeOpenAI(fingerprint="fp_test") as fake:
+        fake.start()
+        yield fake
+
+
+def deployments(*entries: dict[str, Any]) -> tuple[Deployment, ...]:
+    return tuple(Deployment(**{"api_key_env": KEY_ENV, **entry}) for entry in entries)
+
+
+def test_traffic_splits_across_deployments_by_weight(
+    server: FakeOpenAI, second: FakeOpenAI, tmp_path: Path
+) -> None:
+    routed = deployments({"api_base": server.url, "weight": 3}, {"api_base": second.url, "weight": 1})
+    lm = LM(Target(MODEL, REVISION, deployments=routed, concurrency=4), CallCache(tmp_path / "c.sqlite"))
+    tickets = [f"ticket: my parcel {i} is late" for i in range(80)]
+    assert all(lm.map(lambda t: lm.complete([{"role": "user", "content": t}]).text, tickets))
+    assert len(server.requests) + len(second.requests) == 80
+    assert 0.6 <= len(server.requests) / 80 <= 0.9  # 3:1 by weight, drawn at random
+    assert set(server.authorizations + second.authorizations) == {f"Bearer {SENTINEL}"}
+
+
+def test_a_dead_deployment_fails_over_to_the_live_one(
+    server: FakeOpenAI, second: FakeOpenAI, tmp_path: Path
+) -> None:
+    second.stop()  # the heavier deployment is down
+    routed = deployments({"api_base": server.url, "weight": 1}, {"api_base": second.url, "weight": 9})
+    target = Target(MODEL, REVISION, deployments=routed, concurrency=1, max_retries=2, timeout_s=5)
+    lm = LM(target, CallCache(tmp_path / "c.sqlite"))
+    replies = [lm.complete([{"role": "user", "content": f"ticket: login {i}"}]).text for i in range(10)]
+    assert all(replies) and len(server.requests) == 10
+    assert 1 <= lm.usage.retries <= 2  # the dead one is cooled down after its first failure
+
+
+def test_a_router_compile_gets_the_artifact_of_a_single_endpoint_and_checks_each_reply(
+    server: FakeOpenAI,
+    second: FakeOpenAI,
+    write_config: ConfigWriter,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PROMPTC_HOME", str(tmp_path / "single"))
+    single = invoke("compile", write_config(hosted(server.url)))
+    assert single.exit_code == 0, single.output
+
+    def routed(cfg: dict[str, Any]) -> None:
+        cfg["target"].update(model=MODEL, revision=REVISION, rpm=100000)
+        cfg["target"]["deployments"] = [
+            {"api_base": server.url, "api_key_env": KEY_ENV, "weight": 1, "rpm": 100000},
+            {"api_base": second.url, "api_key_env": KEY_ENV, "weight": 1, "tpm": 10000000},
+        ]
+
+    monkeypatch.setenv("PROMPTC_HOME", str(tmp_path / "routed"))
+    before = len(second.requests)
+    router = invoke("compile", write_config(routed))
+    assert router.exit_code == 0, router.output
+    assert len(second.requests) > before and SENTINEL not in router.output
+    assert artifact_id(router.output) == artifact_id(single.output)
+    assert cache_rows(tmp_path / "routed") == cache_rows(tmp_path / "single")
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert [str(p) for p in written if SENTINEL.encode() in p.read_bytes()] == []
+
+    second.model = "snapshot-2"  # one deployment drifts: its replies are refused
+    monkeypatch.setenv("PROMPTC_HOME", str(tmp_path / "drifted"))
+    drifted = invoke("compile", write_config(routed))
+    assert drifted.exit_code == 3, drifted.output
+    assert "the provider reports model 'snapshot-2'" in drifted.output
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected", "code"),
+    [
+        (
+            lambda t: t.update(
+                deployments=[{"api_base": "http://127.0.0.1:8080/v1"}], api_base="http://x:1/v1"
+            ),
+            "target.api_base: give it per deployment when target.deployments is set",
+            2,
+        ),
+        (
+            lambda t: t.update(deployments=[{"api_base": f"https://u:{SENTINEL}@h/v1"}]),
+            "target.deployments.0.api_base: must be an http(s) URL",
+            2,
+        ),
+        (
+            lambda t: t.update(deployments=[{"api_base": "http://127.0.0.1:8080/v1", "weight": 0}]),
+            "target.deployments.0.weight: 0 is less than or equal to the minimum of 0",
+            2,
+        ),
+        (
+            lambda t: t.update(deployments=[{"api_base": "http://a:1/v1"}, {"api_base": "http://a:1/v1"}]),
+            "target.deployments.1.api_base: the same server is named twice",
+            2,
+        ),
+    ],
+)
+def test_a_bad_deployment_is_refused(write_config: ConfigWriter, edit: Any, expected: str, code: int) -> None:
+    def change(cfg: dict[str, Any]) -> None:
+        cfg["target"].update(model=MODEL, revision=REVISION)
+        edit(cfg["target"])
+
+    config = write_config(change)
+    result = invoke("check", config)
+    assert result.exit_code == code, result.output
+    assert expected in result.output and str(config) in result.output and "fix:" in result.output
+    assert SENTINEL not in result.output
+
+
+def test_deployments_on_an_in_process_model_are_refused(write_config: ConfigWriter) -> None:
+    config = write_config(lambda c: c["target"].update(deployments=[{"api_base": "http://127.0.0.1:8/v1"}]))
+    result = invoke("check", config)
+    assert result.exit_code == 2 and "target.deployments: fake/learner runs in process" in result.output
+
+
+def test_a_missing_deployment_key_variable_names_the_deployment(
+    server: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(KEY_ENV)
+    lm = LM(Target(MODEL, REVISION, deployments=deployments({"api_base": server.url})))
+    with pytest.raises(
+        BadInput, match=f"target.deployments.0.api_key_env names the environment variable {KEY_ENV}"
+    ):
+        lm.complete([{"role": "user", "content": "ticket: hi"}])
+
+
+def test_the_prompt_model_on_the_same_servers_shares_the_targets_rate_caps(
+    server: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    import promptc.ratelimit
+
+    monkeypatch.setattr(promptc.ratelimit, "WINDOW_S", 0.5)
+    target = Target(MODEL, REVISION, api_base=server.url, api_key_env=KEY_ENV, concurrency=8, rpm=3)
+    lm = LM(target, CallCache(tmp_path / "cache.sqlite"))
+    proposer = lm.for_target(dataclasses.replace(target, temperature=0.7, max_tokens=32))
+    calls = [(lm if i % 2 else proposer, f"ticket: card {i} declined") for i in range(12)]
+    lm.map(lambda c: c[0].complete([{"role": "user", "content": c[1]}]), calls)
+    assert most_in_a_window(server.served, 0.5)[0] == 3

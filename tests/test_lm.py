@@ -324,3 +324,19 @@ def test_a_rejected_hosted_request_is_a_provider_error(tmp_path: Path, hosted: F
     with pytest.raises(ProviderError, match="rejected the request"):
         lm.complete(ZERO_SHOT)
     assert len(hosted.requests) == 1
+
+
+@pytest.mark.slow
+def test_the_embedded_models_token_count_is_the_prompt_llama_cpp_reads() -> None:
+    from promptc.lm import count_tokens
+
+    pytest.importorskip("llama_cpp")
+    model = "local/smollm2-135m-instruct"
+    messages = [
+        {"role": "system", "content": "Route the ticket."},
+        {"role": "user", "content": "ticket: my invoice shows a double charge"},
+    ]
+    counted = count_tokens(model, messages)
+    assert counted.tokenizer == "smollm2-135m-instruct's own GGUF tokenizer"
+    _, prompt_tokens, _ = provider_for(model).complete(model.split("/", 1)[1], messages, {"max_tokens": 1})  # type: ignore[union-attr]
+    assert counted.count == prompt_tokens

@@ -191,9 +191,16 @@ def prompt_lm(inputs: CompileInputs, spec: dict[str, Any] | None, temperature: f
     sampled at temperature, with spec's max_tokens or PROPOSAL_MAX_TOKENS."""
     target = inputs.lm.target
     if spec is not None:
-        # Another model: the target's endpoint and key are not its (litellm's defaults apply).
+        # Another model: the target's endpoints, key and rate caps are not its (litellm's defaults apply).
         target = dataclasses.replace(
-            target, model=spec["model"], revision=spec["revision"], api_base=None, api_key_env=None
+            target,
+            model=spec["model"],
+            revision=spec["revision"],
+            api_base=None,
+            api_key_env=None,
+            deployments=(),
+            rpm=None,
+            tpm=None,
         )
     target = dataclasses.replace(
         target,

@@ -17,7 +17,14 @@ from promptc.metrics import Metric, Verdict
 from promptc.program import Candidate, Program
 from promptc.stats import mean_interval
 
-OVERALL = "(overall)"
+OVERALL = "(overall)"  # the key of the whole test split among the per-slice summaries
+
+
+def scope_name(scope: str) -> str:
+    """How a summary key is shown: `overall` for OVERALL, else the slice's own name."""
+    return "overall" if scope == OVERALL else scope
+
+
 CHUNK = 1000  # examples evaluated per lm.map call, at least
 
 

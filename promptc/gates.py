@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from promptc.config import GateRule, Gates
-from promptc.evaluate import OVERALL
+from promptc.evaluate import OVERALL, scope_name
 from promptc.stats import (
     discordant,
     is_binary,
@@ -110,7 +110,7 @@ class SliceResult:
     def to_dict(self) -> dict[str, Any]:
         """Plain data."""
         out = {k: v for k, v in self.__dict__.items() if k != "checks"}
-        out["scope"] = "overall" if self.scope == OVERALL else self.scope
+        out["scope"] = scope_name(self.scope)
         out["verdict"] = "ungated" if not self.gated else "pass" if self.passed else "fail"
         out["decided_by"] = self.decided_by
         out["checks"] = [c.to_dict() for c in self.checks]

@@ -15,7 +15,7 @@ from typing import Any
 
 from promptc.adapter import label_field
 from promptc.artifacts import Artifact
-from promptc.evaluate import OVERALL
+from promptc.evaluate import scope_name
 from promptc.gates import GateReport, SliceResult
 from promptc.lifecycle import prompt_preview
 from promptc.lm import is_in_process, price
@@ -29,10 +29,6 @@ FLOOR_RULES = ("min", "max")
 
 def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
-
-
-def _scope(name: str) -> str:
-    return "overall" if name == OVERALL else name
 
 
 def _verdict(s: SliceResult) -> str:
@@ -64,7 +60,7 @@ def _forest(data: ReportData) -> str:
                 limits.append((c.rule, CHANGE_RULES[c.rule] * sign * c.threshold * scale))
         rows.append(
             ForestRow(
-                _scope(s.scope),
+                scope_name(s.scope),
                 _verdict(s),
                 (s.score, s.ci_low, s.ci_high),
                 reference,
@@ -198,7 +194,7 @@ def _gate_table(report: GateReport) -> str:
         ref = "-" if s.reference is None else f"{s.reference:.3f}"
         delta = "-" if s.delta is None else f"{s.delta:+.3f} [{s.delta_low:+.3f}, {s.delta_high:+.3f}]"
         rows.append(
-            f'<tr class="{_verdict(s)}"><td>{_e(_scope(s.scope))}</td><td>{s.n}</td>'
+            f'<tr class="{_verdict(s)}"><td>{_e(scope_name(s.scope))}</td><td>{s.n}</td>'
             f"<td>{s.score:.3f} [{s.ci_low:.3f}, {s.ci_high:.3f}]</td><td>{ref}</td><td>{delta}</td>"
             f"<td>{_verdict(s)}</td><td>{_e(s.decided_by)}</td><td>{checks}</td></tr>"
         )

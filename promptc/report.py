@@ -9,7 +9,7 @@ from xml.etree import ElementTree as ET
 
 from promptc.artifacts import atomic_write
 from promptc.errors import BadInput
-from promptc.evaluate import OVERALL
+from promptc.evaluate import scope_name
 from promptc.gates import GateReport, SliceResult
 from promptc.lifecycle import EvalOutcome
 
@@ -36,20 +36,16 @@ def eval_report(outcome: EvalOutcome) -> dict[str, Any]:
     }
 
 
-def _scope(name: str) -> str:
-    return "overall" if name == OVERALL else name
-
-
 def junit_xml(report: GateReport, suite: str) -> str:
     """JUnit XML: one testcase per gate rule per slice; ungated slices are skipped testcases."""
     cases: list[ET.Element] = []
     for s in report.slices:
         if not s.gated:
-            case = ET.Element("testcase", classname=f"{suite}.{_scope(s.scope)}", name="ungated")
+            case = ET.Element("testcase", classname=f"{suite}.{scope_name(s.scope)}", name="ungated")
             ET.SubElement(case, "skipped", message="no gate covers this slice")
             cases.append(case)
     for check in report.checks:
-        case = ET.Element("testcase", classname=f"{suite}.{_scope(check.scope)}", name=check.rule)
+        case = ET.Element("testcase", classname=f"{suite}.{scope_name(check.scope)}", name=check.rule)
         if not check.passed:
             failure = ET.SubElement(case, "failure", message=check.message, type="GateFailed")
             failure.text = check.message
@@ -100,7 +96,7 @@ def _row(s: SliceResult, largest: float) -> str:
         f"{s.delta:+.3f}{_interval(s.delta_low, s.delta_high, signed=True)}" if s.delta is not None else "-"
     )
     return (
-        f"| {_scope(s.scope)} | {s.n} | {s.score:.3f}{_interval(s.ci_low, s.ci_high)} | {ref} | {delta} "
+        f"| {scope_name(s.scope)} | {s.n} | {s.score:.3f}{_interval(s.ci_low, s.ci_high)} | {ref} | {delta} "
         f"| {trend(s.delta, largest)} | {verdict} | {s.decided_by} |"
     )
 

@@ -1,4 +1,4 @@
-"""The promptc command line: parse, call one core function, render with rich."""
+"""The promptc command line: parse, call one core function, render with rich (promptc.render)."""
 
 from __future__ import annotations
 
@@ -12,31 +12,48 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 from typer.core import TyperGroup
 
 from promptc import __version__
+from promptc.cli_options import (
+    ArtifactArg,
+    ConfigArg,
+    HtmlOpt,
+    JsonOpt,
+    JunitOpt,
+    MarkdownOpt,
+    OptionalConfig,
+    TargetOpt,
+)
 from promptc.config import Config, load_config, load_configs
 from promptc.errors import PromptcError
-from promptc.evaluate import OVERALL
-from promptc.program import Candidate
 from promptc.render import (
     err,
     gate_table,
-    matrix_json,
-    matrix_table,
+    leak_table,
     out,
+    print_compiled,
     print_error,
     print_estimate,
     print_failures,
     progress_bars,
-    slice_table,
-    trial_table,
+    split_table,
     usage_line,
+)
+from promptc.render_artifacts import (
+    artifact_table,
+    history_table,
+    holdout_table,
+    matrix_json,
+    matrix_table,
+    print_artifact_head,
+    print_diff,
+    print_lineage,
+    print_prompt,
 )
 
 if TYPE_CHECKING:
-    from promptc.lifecycle import CompileOutcome, EvalOutcome
+    from promptc.lifecycle import EvalOutcome
 
 # typer's own exceptions carry their exit codes (Exit, Abort, usage errors): they pass through.
 TYPER_EXCEPTIONS: tuple[type[Exception], ...] = (
@@ -99,18 +116,6 @@ app = typer.Typer(
     cls=GuardedGroup,
 )
 
-ConfigArg = Annotated[Path, typer.Argument(help="The promptc YAML config.", show_default=False)]
-TargetOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--target", "-t", help="The target to use, by its name under targets: (required with several)."
-    ),
-]
-
-
-def _config(path: Path, target: str | None = None) -> Config:
-    return load_config(path, target)
-
 
 @app.command()
 def check(config: ConfigArg) -> None:
@@ -119,24 +124,11 @@ def check(config: ConfigArg) -> None:
 
     cfg = load_configs(config)[0]  # the splits are the same for every target
     report = check_config(cfg)
-    table = Table(title=f"splits of {escape(cfg.program.name)}")
-    table.add_column("slice")
-    for name in report.sizes:
-        table.add_column(name, justify="right")
-    for name, counts in report.slices.items():
-        table.add_row(escape(name), *(str(counts[s]) for s in report.sizes))
-    table.add_row("[bold]total[/]", *(f"[bold]{n}[/]" for n in report.sizes.values()))
-    out.print(table)
+    out.print(split_table(cfg.program.name, report))
     if report.ok:
         out.print("[green]no leakage: ids, normalised inputs and near-duplicates are disjoint[/]")
         return
-    leaks = Table(title=f"[red]{len(report.leaks)} leak(s) between splits[/]")
-    for col in ("kind", "row", "id", "other row", "other id", "similarity"):
-        leaks.add_column(col)
-    for leak in report.leaks:
-        cells = (leak.kind, leak.a.source, leak.a.id, leak.b.source, leak.b.id)
-        leaks.add_row(*map(escape, cells), f"{leak.similarity:.2f}")
-    out.print(leaks)
+    out.print(leak_table(report))
     err.print("[bold red]error:[/] the splits are not disjoint")
     err.print("[bold]fix:[/] remove each leaked example from one of its two splits")
     raise typer.Exit(1)
@@ -160,7 +152,7 @@ def compile_cmd(
 
     if all_targets and target is not None:
         raise BadInput("--matrix compiles every target; --target names one", fix="pass one of the two")
-    configs = load_configs(config) if all_targets else (_config(config, target),)
+    configs = load_configs(config) if all_targets else (load_config(config, target),)
     for number, cfg in enumerate(configs, 1):
         if all_targets:
             cell = f"{cfg.target_name} ({cfg.target.model}@{cfg.target.revision})"
@@ -170,59 +162,20 @@ def compile_cmd(
             continue
         with progress_bars() as reporter:
             outcome = compile_config(cfg, reporter)
-        _print_compiled(cfg, outcome)
+        print_compiled(cfg, outcome)
     if all_targets and not dry_run:
         out.rule()
         out.print(matrix_table(f"compilation matrix of {configs[0].program.name}", matrix(configs)))
-
-
-def _print_compiled(cfg: Config, outcome: CompileOutcome) -> None:
-    out.print(trial_table(outcome))
-    for note in outcome.notes:
-        out.print(note, markup=False, highlight=False, soft_wrap=True)
-    if outcome.stopped_by_budget:
-        scored = sum(1 for t in outcome.trials if t.full)
-        err.print(
-            f"[bold yellow]stopped by budget:[/] {escape(outcome.stopped_by_budget)}; kept the best of "
-            f"{scored} fully scored candidate(s) (lineage.stopped_by_budget: true)",
-            highlight=False,
-            soft_wrap=True,
-        )
-    if not outcome.gates.reference.startswith("baseline"):
-        # The gate table compares with another artifact; show the baseline comparison too.
-        title = escape(f"holdout: {cfg.program.name} {cfg.program.version} vs baseline")
-        out.print(slice_table(title, outcome.baseline, outcome.candidate))
-    out.print(gate_table(outcome.gates))
-    search, total = outcome.search_usage, outcome.usage
-    out.print(
-        f"search: {search.calls} model calls made, {search.cached} from cache"
-        + (f", ${search.cost_usd:.6f}" if search.cost_usd else "")
-        + "; "
-        f"holdout: {total.calls - search.calls} made, {total.cached - search.cached} from cache",
-        highlight=False,
-    )
-    out.print(usage_line(outcome.usage))
-    out.print(
-        f"artifact [bold]{outcome.artifact.id}[/] written to {escape(str(outcome.artifact.path))}",
-        soft_wrap=True,
-    )
-    out.print(
-        "gates: " + ("[green]pass[/]" if outcome.gates.passed else "[red]fail[/] (promote will refuse it)")
-    )
 
 
 @app.command(name="eval")
 def eval_cmd(
     config: ConfigArg,
     artifact: Annotated[str, typer.Option(help="Artifact id or alias.")] = "latest",
-    json_path: Annotated[Path | None, typer.Option("--json", help="Write a JSON report here.")] = None,
-    junit: Annotated[
-        Path | None, typer.Option(help="Write JUnit XML (a testcase per gate per slice).")
-    ] = None,
-    markdown: Annotated[Path | None, typer.Option(help="Write a Markdown summary for a PR comment.")] = None,
-    html: Annotated[
-        Path | None, typer.Option(help="Write a self-contained HTML report (charts, flips, prompt).")
-    ] = None,
+    json_path: JsonOpt = None,
+    junit: JunitOpt = None,
+    markdown: MarkdownOpt = None,
+    html: HtmlOpt = None,
     shard: Annotated[
         str | None,
         typer.Option(
@@ -245,7 +198,7 @@ def eval_cmd(
             config, target, artifact, shard, shard_out, [k for k, v in reports.items() if v is not None]
         )
         return
-    cfg = _config(config, target)
+    cfg = load_config(config, target)
     with progress_bars() as reporter:
         outcome = evaluate_config(cfg, artifact, reporter)
     _report_eval(cfg, outcome, json_path, junit, markdown, html)
@@ -301,7 +254,7 @@ def _eval_shard(
             f"--shard {spec} needs --out FILE", fix=f"e.g. --shard {spec} --out shard-{spec.index}.json"
         )
     check_out_path(shard_out)
-    cfg = _config(config, target)
+    cfg = load_config(config, target)
     with progress_bars() as reporter:
         result = evaluate_shard(cfg, ref, spec, reporter)
     write_shard(shard_out, result)
@@ -326,20 +279,16 @@ def merge(
     shards: Annotated[
         list[Path], typer.Argument(help="Every shard file of one sharded eval.", show_default=False)
     ],
-    json_path: Annotated[Path | None, typer.Option("--json", help="Write a JSON report here.")] = None,
-    junit: Annotated[
-        Path | None, typer.Option(help="Write JUnit XML (a testcase per gate per slice).")
-    ] = None,
-    markdown: Annotated[Path | None, typer.Option(help="Write a Markdown summary for a PR comment.")] = None,
-    html: Annotated[
-        Path | None, typer.Option(help="Write a self-contained HTML report (charts, flips, prompt).")
-    ] = None,
+    json_path: JsonOpt = None,
+    junit: JunitOpt = None,
+    markdown: MarkdownOpt = None,
+    html: HtmlOpt = None,
     target: TargetOpt = None,
 ) -> None:
     """Judge the shard files of `eval --shard` together, exactly as one eval; exit 1 if a gate fails."""
     from promptc.lifecycle import merge_shards
 
-    cfg = _config(config, target)
+    cfg = load_config(config, target)
     outcome = merge_shards(cfg, shards)
     out.print(
         f"merged {len(shards)} shard file(s): {len(outcome.candidate.records)} test examples",
@@ -363,7 +312,7 @@ def report(
     from promptc.html_report import write_html
     from promptc.report_data import from_artifact
 
-    data = from_artifact(_config(config, target), artifact, against)
+    data = from_artifact(load_config(config, target), artifact, against)
     write_html(out_path, data)
     out.print(f"report written to {out_path}", markup=False, soft_wrap=True)
     out.print(
@@ -391,7 +340,7 @@ def promote(
     """Point an alias at an artifact, if it passes the gates for this exact model revision."""
     from promptc.lifecycle import promote as promote_artifact
 
-    cfg = _config(config, target)
+    cfg = load_config(config, target)
     with progress_bars() as reporter:
         outcome = promote_artifact(cfg, artifact, alias, reporter, verify=verify)
     if outcome.verified is not None:
@@ -417,7 +366,7 @@ def rollback(
     """Move an alias back to the artifact it pointed at before its last promotion."""
     from promptc.lifecycle import rollback as rollback_alias
 
-    cfg = _config(config, target)
+    cfg = load_config(config, target)
     current, restored = rollback_alias(cfg, alias)
     out.print(
         f"[green]{escape(alias)}[/] -> "
@@ -430,26 +379,9 @@ def list_cmd(config: ConfigArg, target: TargetOpt = None) -> None:
     """Artifacts and aliases of the program for the config's model revision."""
     from promptc.lifecycle import registry_view
 
-    cfg = _config(config, target)
+    cfg = load_config(config, target)
     view = registry_view(cfg)
-    by_id: dict[str, list[str]] = {}
-    for name, artifact_id in view.aliases.items():
-        by_id.setdefault(artifact_id, []).append(name)
-    table = Table(title=escape(f"{cfg.program.name} for {cfg.target.model}@{cfg.target.revision}"))
-    table.add_column("artifact", no_wrap=True, min_width=16)
-    for col in ("version", "optimizer", "baseline", "candidate", "aliases"):
-        table.add_column(col)
-    for art in view.artifacts:
-        ev = art.content["evaluation"]
-        table.add_row(
-            art.id,
-            escape(art.content["program"]["version"]),
-            escape(art.content["lineage"]["optimizer"]["name"]),
-            f"{ev['baseline']['summaries'][OVERALL]['mean']:.3f}",
-            f"{ev['candidate']['summaries'][OVERALL]['mean']:.3f}",
-            escape(", ".join(sorted(by_id.get(art.id, [])))),
-        )
-    out.print(table)
+    out.print(artifact_table(cfg, view))
     if not view.artifacts:
         out.print(f"no artifacts yet: run promptc compile {config}", markup=False)
 
@@ -459,21 +391,8 @@ def history(config: ConfigArg, target: TargetOpt = None) -> None:
     """Every alias change (compiles, promotions, rollbacks) for the config's model revision."""
     from promptc.lifecycle import registry_view
 
-    cfg = _config(config, target)
-    table = Table(title=escape(f"history of {cfg.program.name} for {cfg.target.model}@{cfg.target.revision}"))
-    table.add_column("time")
-    for col in ("action", "alias", "artifact", "previous"):
-        table.add_column(col, no_wrap=True)
-    for event in registry_view(cfg).history:
-        cells = (event["time"], event["action"], event["alias"], event["artifact"], event["previous"] or "-")
-        table.add_row(*(escape(str(c)) for c in cells))
-    out.print(table)
-
-
-ArtifactArg = Annotated[str, typer.Argument(help="An artifact .json file, or an id/alias with --config.")]
-OptionalConfig = Annotated[
-    Path | None, typer.Option("--config", "-c", help="Config to resolve ids and aliases.")
-]
+    cfg = load_config(config, target)
+    out.print(history_table(cfg, registry_view(cfg)))
 
 
 @app.command()
@@ -481,103 +400,21 @@ def show(artifact: ArtifactArg, config: OptionalConfig = None, target: TargetOpt
     """The compiled prompt exactly as the model receives it, the demos, lineage and scores."""
     from promptc.lifecycle import find_artifact, prompt_preview
 
-    art = find_artifact(artifact, _config(config, target) if config else None)
-    c = art.content
-    out.print(
-        f"[bold]artifact {art.id}[/]  "
-        + escape(f"{c['program']['name']} {c['program']['version']}  {art.model}@{art.revision}"),
-        soft_wrap=True,
-    )
-    out.print(f"file: {art.path}", markup=False, soft_wrap=True)
-    candidate = Candidate.from_dict(c["candidate"])
-    out.rule("decision")
-    for line in candidate.decision_lines():
-        out.print(line, markup=False, highlight=False)
-    for title, messages in prompt_preview(art):
-        out.rule(f"messages as the model receives them{title} (inputs as {{placeholders}})")
-        for message in messages:
-            out.print(f"[bold cyan]{escape(message['role'])}[/]", highlight=False)
-            out.print(message["content"], markup=False, highlight=False)
-    out.rule("lineage")
-    lineage = c["lineage"]
-    for key in ("promptc_version", "config_sha256", "metric", "optimizer", "splits", "lm_requests", "tokens"):
-        out.print(f"[bold]{key}[/]: {escape(str(lineage.get(key)))}", highlight=False, soft_wrap=True)
-    table = Table(title="holdout scores")
-    for col in ("slice", "n", "baseline", "candidate"):
-        table.add_column(col)
-    ev = c["evaluation"]
-    for name, summary in ev["candidate"]["summaries"].items():
-        base = ev["baseline"]["summaries"].get(name, {}).get("mean")
-        table.add_row(
-            "overall" if name == OVERALL else escape(name),
-            str(summary["n"]),
-            "-" if base is None else f"{base:.3f}",
-            f"{summary['mean']:.3f}",
-        )
-    out.print(table)
+    art = find_artifact(artifact, load_config(config, target) if config else None)
+    print_artifact_head(art)
+    print_prompt(prompt_preview(art))
+    print_lineage(art)
+    out.print(holdout_table(art))
 
 
 @app.command()
 def diff(a: ArtifactArg, b: ArtifactArg, config: OptionalConfig = None, target: TargetOpt = None) -> None:
     """Instructions, demos and per-slice scores of two artifacts side by side."""
-    import difflib
-
     from promptc.lifecycle import find_artifact
 
-    cfg = _config(config, target) if config else None
+    cfg = load_config(config, target) if config else None
     left, right = find_artifact(a, cfg), find_artifact(b, cfg)
-    lc, rc = left.content, right.content
-    out.rule(f"decision: {left.id} -> {right.id}")
-    decisions = list(
-        difflib.unified_diff(
-            Candidate.from_dict(lc["candidate"]).decision_lines(),
-            Candidate.from_dict(rc["candidate"]).decision_lines(),
-            left.id,
-            right.id,
-            lineterm="",
-        )
-    )
-    out.print("\n".join(decisions) if decisions else "(same decision)", markup=False, highlight=False)
-    out.rule(f"instructions: {left.id} -> {right.id}")
-    lines = list(
-        difflib.unified_diff(
-            lc["candidate"]["instructions"].splitlines(),
-            rc["candidate"]["instructions"].splitlines(),
-            left.id,
-            right.id,
-            lineterm="",
-        )
-    )
-    out.print("\n".join(lines) if lines else "(same instructions)", markup=False, highlight=False)
-    demos = Table(title="demos")
-    demos.add_column(left.id)
-    demos.add_column(right.id)
-    ld, rd = lc["candidate"]["demos"], rc["candidate"]["demos"]
-    for i in range(max(len(ld), len(rd))):
-        cells = []
-        for ds in (ld, rd):
-            if i < len(ds):
-                d = ds[i]
-                text = "; ".join(f"{k}={v}" for k, v in d["inputs"].items())
-                cells.append(escape(f"{d.get('source_id') or '-'}: {text[:60]} -> {d['outputs']}"))
-            else:
-                cells.append("")
-        demos.add_row(*cells)
-    out.print(demos)
-    scores = Table(title="holdout scores (candidate)")
-    for col in ("slice", left.id, right.id, "change"):
-        scores.add_column(col)
-    ls, rs = lc["evaluation"]["candidate"]["summaries"], rc["evaluation"]["candidate"]["summaries"]
-    for name in dict.fromkeys([*ls, *rs]):
-        lm_, rm_ = ls.get(name, {}).get("mean"), rs.get(name, {}).get("mean")
-        change = f"{rm_ - lm_:+.3f}" if lm_ is not None and rm_ is not None else "-"
-        scores.add_row(
-            "overall" if name == OVERALL else escape(name),
-            "-" if lm_ is None else f"{lm_:.3f}",
-            "-" if rm_ is None else f"{rm_:.3f}",
-            change,
-        )
-    out.print(scores)
+    print_diff(left, right)
 
 
 @app.command()
@@ -601,7 +438,7 @@ def run(
                 f"--input {item!r} is not NAME=VALUE", fix="write e.g. --input ticket='my order is late'"
             )
         values[name.strip()] = value
-    cfg = _config(config, target)
+    cfg = load_config(config, target)
     prediction = run_program(cfg, values, alias)
     if prediction.outputs is None:
         err.print(f"[bold red]could not parse the model's reply:[/] {escape(str(prediction.error))}")
@@ -653,7 +490,7 @@ def export(
 
     check_format(fmt)
     check_split(split)
-    cfg = _config(config, target)
+    cfg = load_config(config, target)
     with progress_bars() as reporter:
         outcome = export_traces(
             cfg,

@@ -1,4 +1,5 @@
-"""Rendering for the command line: the consoles, progress bars and the tables commands print."""
+"""Rendering for the command line: the consoles, progress bars, errors, and the tables of the
+commands that check, compile and evaluate (splits, trials, slices, gates, usage)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,14 @@ from rich.table import Table
 from rich.text import Text
 
 from promptc.config import Config
-from promptc.evaluate import OVERALL, Evaluation
+from promptc.evaluate import OVERALL, Evaluation, scope_name
 from promptc.gates import GateReport
 from promptc.lm import Usage
 from promptc.progress import Advance
 
 if TYPE_CHECKING:
-    from promptc.lifecycle import CompileEstimate, CompileOutcome, MatrixCell
+    from promptc.leakage import SplitReport
+    from promptc.lifecycle import CompileEstimate, CompileOutcome
 
 # Logs (CI, pipes) get wide tables instead of 80-column wrapping; terminals keep their width.
 out = Console(width=None if sys.stdout.isatty() else 120)
@@ -71,6 +73,12 @@ def progress_bars() -> Iterator[RichReporter]:
         yield RichReporter(progress)
 
 
+def scope_cell(scope: str) -> str:
+    """A scope as a table cell: overall in bold, a slice by its name (printed as text)."""
+    name = escape(scope_name(scope))
+    return f"[bold]{name}[/]" if scope == OVERALL else name
+
+
 def _fmt(summary: Any) -> str:
     return f"{summary.mean:.3f} [{summary.ci_low:.2f}, {summary.ci_high:.2f}]"
 
@@ -85,7 +93,7 @@ def slice_table(title: str, baseline: Evaluation, candidate: Evaluation) -> Tabl
         delta = cand.mean - base.mean if base else 0.0
         colour = "green" if delta > 0 else "red" if delta < 0 else "white"
         table.add_row(
-            "[bold]overall[/]" if name == OVERALL else escape(name),
+            scope_cell(name),
             str(cand.n),
             _fmt(base) if base else "-",
             _fmt(cand),
@@ -121,7 +129,7 @@ def gate_table(report: GateReport) -> Table:
             "[yellow]ungated[/]" if not s.gated else "[green]pass[/]" if s.passed else "[bold red]FAIL[/]"
         )
         table.add_row(
-            "[bold]overall[/]" if s.scope == OVERALL else escape(s.scope),
+            scope_cell(s.scope),
             str(s.n),
             f"{s.score:.3f}{_interval(s.ci_low, s.ci_high)}",
             "-" if s.reference is None else f"{s.reference:.3f}",
@@ -130,8 +138,31 @@ def gate_table(report: GateReport) -> Table:
             escape(s.decided_by),
         )
     for c in report.missing:
-        table.add_row(escape(c.scope), "0", "-", "-", "-", "[bold red]FAIL[/]", "present")
+        table.add_row(scope_cell(c.scope), "0", "-", "-", "-", "[bold red]FAIL[/]", "present")
     return table
+
+
+def split_table(program: str, report: SplitReport) -> Table:
+    """Examples per slice in each split, and the totals."""
+    table = Table(title=f"splits of {escape(program)}")
+    table.add_column("slice")
+    for name in report.sizes:
+        table.add_column(name, justify="right")
+    for name, counts in report.slices.items():
+        table.add_row(escape(name), *(str(counts[s]) for s in report.sizes))
+    table.add_row("[bold]total[/]", *(f"[bold]{n}[/]" for n in report.sizes.values()))
+    return table
+
+
+def leak_table(report: SplitReport) -> Table:
+    """Each leak between splits: its kind, both rows and ids, and their similarity."""
+    leaks = Table(title=f"[red]{len(report.leaks)} leak(s) between splits[/]")
+    for col in ("kind", "row", "id", "other row", "other id", "similarity"):
+        leaks.add_column(col)
+    for leak in report.leaks:
+        cells = (leak.kind, leak.a.source, leak.a.id, leak.b.source, leak.b.id)
+        leaks.add_row(*map(escape, cells), f"{leak.similarity:.2f}")
+    return leaks
 
 
 def print_error(message: str, fix: str | None = None) -> None:
@@ -234,47 +265,37 @@ def trial_table(outcome: CompileOutcome) -> Table:
     return table
 
 
-def matrix_table(title: str, cells: list[MatrixCell]) -> Table:
-    """Program version x model revision -> artifact, holdout scores, gate verdict and aliases."""
-    table = Table(title=escape(title))
-    for col in ("version", "target", "model", "revision", "artifact", "holdout", "gates", "aliases"):
-        # Ids and scores stay whole; a long model name or alias list folds rather than being cut.
-        table.add_column(col, no_wrap=col in ("revision", "artifact", "holdout"), overflow="fold")
-    for cell in cells:
-        scores = cell.scores()
-        aliases = [
-            a if i == (cell.artifact and cell.artifact.id) else f"{a}={i[:8]}"
-            for a, i in cell.aliases.items()
-        ]
-        table.add_row(
-            escape(cell.version),
-            escape(cell.target or "-"),
-            escape(cell.model),
-            escape(cell.revision),
-            cell.artifact.id if cell.artifact else "[yellow]missing[/]",
-            f"{scores[0]:.3f} -> {scores[1]:.3f}" if scores else "-",
-            "-" if cell.gates is None else "[green]pass[/]" if cell.gates.passed else "[red]fail[/]",
-            escape("\n".join(aliases)),
+def print_compiled(cfg: Config, outcome: CompileOutcome) -> None:
+    """What compile prints: trials, notes, the gates, model calls and the artifact written."""
+    out.print(trial_table(outcome))
+    for note in outcome.notes:
+        out.print(note, markup=False, highlight=False, soft_wrap=True)
+    if outcome.stopped_by_budget:
+        scored = sum(1 for t in outcome.trials if t.full)
+        err.print(
+            f"[bold yellow]stopped by budget:[/] {escape(outcome.stopped_by_budget)}; kept the best of "
+            f"{scored} fully scored candidate(s) (lineage.stopped_by_budget: true)",
+            highlight=False,
+            soft_wrap=True,
         )
-    return table
-
-
-def matrix_json(cells: list[MatrixCell]) -> list[dict[str, Any]]:
-    """The matrix as JSON-ready rows (missing cells with artifact null)."""
-    rows = []
-    for cell in cells:
-        scores = cell.scores()
-        rows.append(
-            {
-                "version": cell.version,
-                "target": cell.target,
-                "model": cell.model,
-                "revision": cell.revision,
-                "artifact": cell.artifact.id if cell.artifact else None,
-                "baseline": scores[0] if scores else None,
-                "candidate": scores[1] if scores else None,
-                "gates": None if cell.gates is None else "pass" if cell.gates.passed else "fail",
-                "aliases": cell.aliases,
-            }
-        )
-    return rows
+    if not outcome.gates.reference.startswith("baseline"):
+        # The gate table compares with another artifact; show the baseline comparison too.
+        title = escape(f"holdout: {cfg.program.name} {cfg.program.version} vs baseline")
+        out.print(slice_table(title, outcome.baseline, outcome.candidate))
+    out.print(gate_table(outcome.gates))
+    search, total = outcome.search_usage, outcome.usage
+    out.print(
+        f"search: {search.calls} model calls made, {search.cached} from cache"
+        + (f", ${search.cost_usd:.6f}" if search.cost_usd else "")
+        + "; "
+        f"holdout: {total.calls - search.calls} made, {total.cached - search.cached} from cache",
+        highlight=False,
+    )
+    out.print(usage_line(outcome.usage))
+    out.print(
+        f"artifact [bold]{outcome.artifact.id}[/] written to {escape(str(outcome.artifact.path))}",
+        soft_wrap=True,
+    )
+    out.print(
+        "gates: " + ("[green]pass[/]" if outcome.gates.passed else "[red]fail[/] (promote will refuse it)")
+    )

@@ -73,7 +73,7 @@ def progress_bars() -> Iterator[RichReporter]:
         yield RichReporter(progress)
 
 
-def scope_cell(scope: str) -> str:
+def _scope_cell(scope: str) -> str:
     """A scope as a table cell: overall in bold, a slice by its name (printed as text)."""
     name = escape(scope_name(scope))
     return f"[bold]{name}[/]" if scope == OVERALL else name
@@ -93,7 +93,7 @@ def slice_table(title: str, baseline: Evaluation, candidate: Evaluation) -> Tabl
         delta = cand.mean - base.mean if base else 0.0
         colour = "green" if delta > 0 else "red" if delta < 0 else "white"
         table.add_row(
-            scope_cell(name),
+            _scope_cell(name),
             str(cand.n),
             _fmt(base) if base else "-",
             _fmt(cand),
@@ -129,7 +129,7 @@ def gate_table(report: GateReport) -> Table:
             "[yellow]ungated[/]" if not s.gated else "[green]pass[/]" if s.passed else "[bold red]FAIL[/]"
         )
         table.add_row(
-            scope_cell(s.scope),
+            _scope_cell(s.scope),
             str(s.n),
             f"{s.score:.3f}{_interval(s.ci_low, s.ci_high)}",
             "-" if s.reference is None else f"{s.reference:.3f}",
@@ -138,7 +138,7 @@ def gate_table(report: GateReport) -> Table:
             escape(s.decided_by),
         )
     for c in report.missing:
-        table.add_row(scope_cell(c.scope), "0", "-", "-", "-", "[bold red]FAIL[/]", "present")
+        table.add_row(_scope_cell(c.scope), "0", "-", "-", "-", "[bold red]FAIL[/]", "present")
     return table
 
 

@@ -69,7 +69,7 @@ from promptc.optimizers.base import (
     seeded_rng,
     with_defaults,
 )
-from promptc.optimizers.bootstrap import (
+from promptc.optimizers.demos import (
     DEMO_SETTINGS,
     bootstrapped_sets,
     labeled_set,

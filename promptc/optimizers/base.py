@@ -243,6 +243,12 @@ class Search:
         cut = (len(ids) + 1) // 2
         return sorted(ids[:cut]), sorted(ids[cut:])
 
+    def half_examples(self) -> tuple[list[Example], list[Example]]:
+        """The validation examples of the search half and of the confirmation half."""
+        by_id = {e.id: e for e in self.inputs.val}
+        search, confirm = self.halves()
+        return [by_id[i] for i in search], [by_id[i] for i in confirm]
+
     def search_score(self, trial: Trial) -> float:
         """A trial's mean score on the search half of val."""
         search, _ = self.halves()

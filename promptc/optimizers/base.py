@@ -57,7 +57,7 @@ class CompileInputs:
     seed: int
     settings: dict[str, Any]
     reporter: Reporter = field(default_factory=Silent)
-    state_dir: Path | None = None  # where optimizers keep search records (mipro's optuna study)
+    state_dir: Path | None = None  # where optimizers keep search records (mipro's study, gepa's state)
     selection_confidence: float = 0.9  # family-wise level of "significantly better than configured"
 
 

@@ -66,6 +66,7 @@ from promptc.optimizers.proposals import (
     OUTPUTS_HEADER,
     PROPOSAL_MAX_TOKENS,
     REPLY_FORMAT,
+    SECTION_BREAK,
     TASK,
     field_list,
     parse_instruction,
@@ -180,7 +181,8 @@ def reflection_messages(
         + _shown(row.get("feedback") or "wrong answer")
         for n, (example, row) in enumerate(failures, 1)
     ]
-    return request(REFLECTOR, [*task_parts(program, instruction), MISTAKES_HEADER + "\n\n".join(blocks)])
+    mistakes = MISTAKES_HEADER + SECTION_BREAK.join(blocks)
+    return request(REFLECTOR, [*task_parts(program, instruction), mistakes])
 
 
 def merge_messages(inputs: CompileInputs, first: str, second: str) -> list[dict[str, str]]:

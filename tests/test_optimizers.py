@@ -315,7 +315,7 @@ def test_labeled_demos_without_reasoning_render_in_chain_of_thought() -> None:
 
 
 def test_mipro_refuses_unusable_proposals(write_config: ConfigWriter) -> None:
-    from promptc.optimizers.mipro import rejection
+    from promptc.optimizers.proposals import rejection
 
     cfg = load_config(write_config())
     splits = load_splits(cfg.data, cfg.program.signature)

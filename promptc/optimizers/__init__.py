@@ -1,4 +1,9 @@
-"""Optimizers, one module each, in an explicit registry."""
+"""Optimizers, one module each, in an explicit registry.
+
+Beside the optimizers: base.py (the compile contract and the trial log every search runs
+through), demos.py (demo sets), proposals.py (asking a model for instructions, and the
+hygiene a proposal must pass) and gepa_state.py (gepa's saved state and candidate pool).
+"""
 
 from __future__ import annotations
 

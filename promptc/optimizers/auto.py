@@ -51,7 +51,8 @@ from promptc.optimizers.base import (
     seeded_rng,
     with_defaults,
 )
-from promptc.program import Candidate, Demo
+from promptc.optimizers.demos import balanced_demos
+from promptc.program import Candidate
 
 SETTINGS: dict[str, Any] = {
     "type": "object",
@@ -65,28 +66,6 @@ SETTINGS: dict[str, Any] = {
         "ensemble": {"type": "integer", "minimum": 0, "default": 3},
     },
 }
-MAX_LABELS_SHOWN = 24  # a balanced set shows every label once, up to this many
-
-
-def balanced_demos(inputs: CompileInputs, max_demos: int, draw: int) -> tuple[Demo, ...]:
-    """Labeled demos with every label equally often, labels interleaved in a seeded order."""
-    rng = seeded_rng(inputs.seed, "balanced", draw)
-    f = label_field(inputs.program)
-    if f is None:
-        picked = rng.sample(list(inputs.train), min(max_demos, len(inputs.train)))
-        return tuple(labeled_demo(e) for e in picked)
-    by_label = {label: [e for e in inputs.train if e.outputs[f.name] == label] for label in f.labels}
-    for examples in by_label.values():
-        rng.shuffle(examples)
-    order = [label for label in f.labels if by_label[label]]
-    rng.shuffle(order)
-    total = min(max(max_demos, len(order)), MAX_LABELS_SHOWN, sum(len(v) for v in by_label.values()))
-    demos: list[Demo] = []
-    for round_ in range(total):
-        for label in order:
-            if len(demos) < total and round_ < len(by_label[label]):
-                demos.append(labeled_demo(by_label[label][round_]))
-    return tuple(demos)
 
 
 def prompts(inputs: CompileInputs, s: dict[str, Any]) -> list[tuple[str, Candidate]]:

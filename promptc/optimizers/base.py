@@ -57,7 +57,7 @@ class CompileInputs:
     seed: int
     settings: dict[str, Any]
     reporter: Reporter = field(default_factory=Silent)
-    state_dir: Path | None = None  # where optimizers keep search records (mipro's optuna study)
+    state_dir: Path | None = None  # where optimizers keep search records (mipro's study, gepa's state)
     selection_confidence: float = 0.9  # family-wise level of "significantly better than configured"
 
 
@@ -242,6 +242,12 @@ class Search:
         seeded_rng(self.inputs.seed, "confirmation half").shuffle(ids)
         cut = (len(ids) + 1) // 2
         return sorted(ids[:cut]), sorted(ids[cut:])
+
+    def half_examples(self) -> tuple[list[Example], list[Example]]:
+        """The validation examples of the search half and of the confirmation half."""
+        by_id = {e.id: e for e in self.inputs.val}
+        search, confirm = self.halves()
+        return [by_id[i] for i in search], [by_id[i] for i in confirm]
 
     def search_score(self, trial: Trial) -> float:
         """A trial's mean score on the search half of val."""

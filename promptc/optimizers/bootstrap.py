@@ -10,137 +10,31 @@ instead of stopping at the first `max_bootstrapped_demos` accepted ones, so the 
 of model calls is known before the run (`promptc compile --dry-run`). As in DSPy, the
 one candidate is not scored on val unless `validate: true` asks for it.
 
-The functions here (`trace`, `demo_set`, `labeled_set`, `bootstrapped_sets`) are the
-demo machinery random_search and mipro reuse.
+The demo machinery (teacher traces, demo sets) lives in optimizers/demos.py, shared
+with random_search and mipro.
 """
 
 from __future__ import annotations
 
-import random
-from collections.abc import Sequence
 from typing import Any
 
-from promptc.data import Example
-from promptc.evaluate import predict, score_prediction
 from promptc.optimizers.base import (
     VALIDATE_SETTING,
     CallEstimate,
     CompileInputs,
     CompileResult,
     Search,
-    labeled_demo,
     run_search,
-    seeded_rng,
     with_defaults,
 )
-from promptc.program import Candidate, Demo
-
-# Settings shared by every optimizer that bootstraps demos.
-DEMO_SETTINGS: dict[str, Any] = {
-    "max_bootstrapped_demos": {"type": "integer", "minimum": 0, "default": 4},
-    "max_labeled_demos": {"type": "integer", "minimum": 0, "default": 6},
-    "teacher_demos": {"type": "integer", "minimum": 0, "default": 4},
-    "max_traced": {"type": "integer", "minimum": 1, "default": 16},
-    "metric_threshold": {"type": "number", "default": 1.0},
-}
+from promptc.optimizers.demos import DEMO_SETTINGS, demo_set, seeded_order, trace_pool, traced_count
+from promptc.program import Candidate
 
 SETTINGS: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {**DEMO_SETTINGS, "validate": VALIDATE_SETTING},
 }
-
-
-def trace(
-    inputs: CompileInputs, examples: Sequence[Example], teacher_pool: Sequence[Example], s: dict[str, Any]
-) -> dict[str, Demo]:
-    """Run the teacher over examples; the answers the metric accepts, as demos by example id."""
-    instructions = inputs.program.signature.instructions
-    advance = inputs.reporter.stage("bootstrapping demos on train", len(examples))
-
-    def one(example: Example) -> Demo | None:
-        teacher = Candidate(
-            instructions=instructions,
-            demos=tuple(labeled_demo(e) for e in teacher_pool if e.id != example.id)[: s["teacher_demos"]],
-        )
-        prediction = predict(inputs.program, teacher, inputs.lm, example.inputs)
-        if prediction.outputs is None:
-            return None
-        if score_prediction(inputs.metric, example, prediction) < s["metric_threshold"]:
-            return None
-        return Demo(
-            inputs=dict(example.inputs),
-            outputs=dict(prediction.outputs),
-            reasoning=prediction.reasoning,
-            source_id=example.id,
-        )
-
-    traces = inputs.lm.map(one, examples, advance)
-    return {e.id: demo for e, demo in zip(examples, traces, strict=True) if demo is not None}
-
-
-def seeded_order(inputs: CompileInputs) -> tuple[list[Example], random.Random]:
-    """The training examples shuffled with the seed, and the generator that shuffled them."""
-    rng = random.Random(inputs.seed)
-    order = list(inputs.train)
-    rng.shuffle(order)
-    return order, rng
-
-
-def trace_pool(inputs: CompileInputs, s: dict[str, Any]) -> dict[str, Demo]:
-    """Trace the first max_traced examples of the seeded order (nothing when no demo is wanted)."""
-    if s["max_bootstrapped_demos"] == 0:
-        return {}
-    order, _ = seeded_order(inputs)
-    return trace(inputs, order[: s["max_traced"]], order[: s["teacher_demos"] + 1], s)
-
-
-def traced_count(s: dict[str, Any], n_train: int) -> int:
-    """Model calls trace_pool makes."""
-    return 0 if s["max_bootstrapped_demos"] == 0 else min(int(s["max_traced"]), n_train)
-
-
-def demo_set(
-    order: Sequence[Example],
-    accepted: dict[str, Demo],
-    n_bootstrapped: int,
-    n_total: int,
-    rng: random.Random | None = None,
-) -> tuple[tuple[Demo, ...], int]:
-    """Up to n_bootstrapped accepted traces in this order, topped up with labeled ones to n_total.
-
-    The labeled ones are the next in order, or drawn with rng when given. Returns the
-    demos and how many of them are bootstrapped.
-    """
-    boot = [accepted[e.id] for e in order if e.id in accepted][:n_bootstrapped]
-    used = {d.source_id for d in boot}
-    rest = [e for e in order if e.id not in used]
-    n_labeled = max(0, min(n_total - len(boot), len(rest)))
-    labeled = rng.sample(rest, n_labeled) if rng else rest[:n_labeled]
-    return (*boot, *map(labeled_demo, labeled)), len(boot)
-
-
-def labeled_set(inputs: CompileInputs, k: int) -> tuple[Demo, ...]:
-    """k labeled training examples drawn with the seed."""
-    picked = random.Random(inputs.seed).sample(list(inputs.train), min(k, len(inputs.train)))
-    return tuple(labeled_demo(e) for e in picked)
-
-
-def bootstrapped_sets(
-    inputs: CompileInputs, accepted: dict[str, Demo], s: dict[str, Any], n_shuffled: int
-) -> list[tuple[str, tuple[Demo, ...]]]:
-    """Demo sets as in DSPy's random search: train order, then seeded shuffles with a random demo count."""
-    demos, n_boot = demo_set(inputs.train, accepted, s["max_bootstrapped_demos"], s["max_labeled_demos"])
-    sets = [(f"bootstrap in train order {n_boot}+{len(demos) - n_boot} labeled", demos)]
-    low = min(s.get("min_bootstrapped_demos", 1), s["max_bootstrapped_demos"])
-    for i in range(n_shuffled):
-        rng = seeded_rng(inputs.seed, "shuffle", i)
-        order = list(inputs.train)
-        rng.shuffle(order)
-        size = rng.randint(low, s["max_bootstrapped_demos"])
-        demos, n_boot = demo_set(order, accepted, size, s["max_labeled_demos"])
-        sets.append((f"shuffle {i}: bootstrap {n_boot}+{len(demos) - n_boot} labeled", demos))
-    return sets
 
 
 def compile_program(inputs: CompileInputs) -> CompileResult:

@@ -11,7 +11,7 @@ COPRO searches the instructions only; the configured program's demos are kept as
 3. Rounds 2..`depth`: the prompt model is shown the best instructions so far with their
    scores on the search half (ascending, best last; at most `breadth` of them, the
    configured one included) and asked for `breadth` better ones.
-4. Every proposal passes mipro's hygiene (`mipro.rejection`: empty, too long, a duplicate
+4. Every proposal passes the hygiene of optimizers/proposals.py (empty, too long, a duplicate
    of any instruction seen so far, a copy of a training input, silent on a label name) or
    is refused; the lineage counts refusals by reason and round. Each usable proposal is
    scored on the search half of val (trial "round R proposal K").
@@ -32,7 +32,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from promptc.adapter import assistant_message, describe_field, user_message
 from promptc.lm import LM
 from promptc.optimizers.base import (
     CONFIRM_TOP,
@@ -41,21 +40,25 @@ from promptc.optimizers.base import (
     CompileResult,
     Search,
     Trial,
-    labeled_demo,
     mean,
     run_search,
     seeded_rng,
     with_defaults,
 )
-from promptc.optimizers.mipro import (
+from promptc.optimizers.proposals import (
+    NO_INSTRUCTION,
     PROPOSAL_MAX_TOKENS,
     PROPOSER,
+    data_summary,
+    examples_part,
     parse_instruction,
     prompt_lm,
+    refusals_note,
     rejection,
-    summarise_data,
+    request,
+    task_parts,
 )
-from promptc.program import baseline_candidate
+from promptc.program import Candidate, baseline_candidate
 
 SETTINGS: dict[str, Any] = {
     "type": "object",
@@ -82,6 +85,7 @@ IMPROVE = (
     "Instructions tried so far, with their scores on validation examples "
     "(ascending, best last; 1.0 is perfect):"
 )
+ASK_HIGHER = "Propose an instruction that scores higher than all of these."
 
 
 def _prompt_lm(inputs: CompileInputs, s: dict[str, Any]) -> LM:
@@ -105,24 +109,16 @@ def proposal_messages(
     rng = seeded_rng(inputs.seed, "copro", round_, index)
     shown = rng.sample(list(inputs.train), min(s["proposal_examples"], len(inputs.train)))
     current = tried[-1][0] if tried else program.signature.instructions
-    parts = [
-        f"Task: {program.name}",
-        "Current instruction:\n" + (current or "(none)"),
-        "Inputs:\n" + "\n".join(f"- {describe_field(f)}" for f in program.signature.inputs),
-        "Outputs:\n" + "\n".join(f"- {describe_field(f)}" for f in program.signature.outputs),
-        "Data summary:\n" + summarise_data(inputs),
-    ]
+    parts = [*task_parts(program, current), data_summary(inputs)]
     if tried:
-        lines = [f"{n}. score {score:.3f}: {text or '(none)'}" for n, (text, score) in enumerate(tried, 1)]
-        parts.append(IMPROVE + "\n" + "\n".join(lines))
-        parts.append("Propose an instruction that scores higher than all of these.")
-    if shown:
-        blocks = [
-            user_message(program, e.inputs) + "\n" + assistant_message(program, labeled_demo(e))
-            for e in shown
+        lines = [
+            f"{n}. score {score:.3f}: {text or NO_INSTRUCTION}" for n, (text, score) in enumerate(tried, 1)
         ]
-        parts.append("Examples:\n" + "\n\n".join(blocks))
-    return [{"role": "system", "content": PROPOSER}, {"role": "user", "content": "\n\n".join(parts)}]
+        parts.append(IMPROVE + "\n" + "\n".join(lines))
+        parts.append(ASK_HIGHER)
+    if shown:
+        parts.append(examples_part(program, shown))
+    return request(PROPOSER, parts)
 
 
 def _propose(
@@ -147,74 +143,98 @@ def compile_program(inputs: CompileInputs) -> CompileResult:
 
 
 def _search(log: Search, s: dict[str, Any]) -> None:
-    inputs = log.inputs
-    baseline = baseline_candidate(inputs.program)  # its demos are kept; only instructions change
-    configured = baseline.instructions
+    baseline = baseline_candidate(log.inputs.program)  # its demos are kept; only instructions change
     incumbent = log.score_incumbent("configured instructions", baseline)
-    search_ids, confirm_ids = log.halves()
-    by_id = {e.id: e for e in inputs.val}
-    search_half = [by_id[i] for i in search_ids]
-    confirm_half = [by_id[i] for i in confirm_ids]
-    lm = _prompt_lm(inputs, s)
-    breadth = s["breadth"]
-
-    # (instruction, search-half score, trial); the configured program has no trial here.
-    scored: list[tuple[str, float, Trial | None]] = [(configured, log.search_score(incumbent), None)]
-    seen = [configured]
-    rejected: dict[str, int] = {}
-    rounds: list[dict[str, Any]] = []
-    log.lineage.update(instructions=[configured], rejected_proposals=rejected, rounds=rounds)
-
+    rounds = _Rounds(log, s, baseline, incumbent, _prompt_lm(log.inputs, s))
     for round_ in range(1, s["depth"] + 1):
-        best_first = sorted(enumerate(scored), key=lambda p: (-p[1][1], p[0]))[:breadth]
-        tried = [] if round_ == 1 else [(text, score) for _, (text, score, _) in reversed(best_first)]
-        replies = _propose(inputs, s, lm, round_, tried)
-        summary: dict[str, Any] = {"round": round_, "proposed": breadth, "scored": 0, "rejected": {}}
-        rounds.append(summary)
+        rounds.run(round_)
+    rounds.confirm_best()
+
+
+class _Rounds:
+    """The rounds of one copro search: every instruction scored so far, the ones seen, the refusals."""
+
+    def __init__(self, log: Search, s: dict[str, Any], baseline: Candidate, incumbent: Trial, lm: LM) -> None:
+        self.log, self.inputs, self.s, self.lm = log, log.inputs, s, lm
+        self.baseline, self.incumbent = baseline, incumbent
+        self.search_half, self.confirm_half = log.half_examples()
+        configured = baseline.instructions
+        # (instruction, search-half score, trial); the configured program has no trial here.
+        self.scored: list[tuple[str, float, Trial | None]] = [(configured, log.search_score(incumbent), None)]
+        self.seen = [configured]
+        self.rejected: dict[str, int] = {}
+        self.rounds: list[dict[str, Any]] = []
+        log.lineage.update(instructions=[configured], rejected_proposals=self.rejected, rounds=self.rounds)
+
+    def tried(self, round_: int) -> list[tuple[str, float]]:
+        """What a round's proposals build on: the breadth best so far, ascending (none in round 1)."""
+        if round_ == 1:
+            return []
+        best_first = sorted(enumerate(self.scored), key=lambda p: (-p[1][1], p[0]))[: self.s["breadth"]]
+        return [(text, score) for _, (text, score, _) in reversed(best_first)]
+
+    def run(self, round_: int) -> None:
+        """One round: breadth proposals; the usable ones scored on the search half."""
+        replies = _propose(self.inputs, self.s, self.lm, round_, self.tried(round_))
+        summary: dict[str, Any] = {
+            "round": round_,
+            "proposed": self.s["breadth"],
+            "scored": 0,
+            "rejected": {},
+        }
+        self.rounds.append(summary)
         for k, reply in enumerate(replies, 1):
             text = parse_instruction(reply)
-            why = rejection(inputs, text, seen)
+            why = rejection(self.inputs, text, self.seen)
             if why is not None:
-                rejected[why] = rejected.get(why, 0) + 1
+                self.rejected[why] = self.rejected.get(why, 0) + 1
                 summary["rejected"][why] = summary["rejected"].get(why, 0) + 1
                 continue
-            seen.append(text)
-            log.lineage["instructions"].append(text)
-            candidate = dataclasses.replace(baseline, instructions=text)
-            trial = log.score(f"round {round_} proposal {k}", candidate, search_half)
+            self.seen.append(text)
+            self.log.lineage["instructions"].append(text)
+            candidate = dataclasses.replace(self.baseline, instructions=text)
+            trial = self.log.score(f"round {round_} proposal {k}", candidate, self.search_half)
             summary["scored"] += 1
-            scored.append((text, log.search_score(trial), trial))
+            self.scored.append((text, self.log.search_score(trial), trial))
 
-    if rejected:
-        reasons = ", ".join(f"{n} {why}" for why, n in sorted(rejected.items()))
-        log.notes.append(
-            f"{sum(rejected.values())} of {s['depth'] * breadth} proposed instructions refused: {reasons}"
+    def confirm_best(self) -> None:
+        """Score the CONFIRM_TOP best proposals that beat the configured program on the confirmation half."""
+        log = self.log
+        if self.rejected:
+            proposed = f"of {self.s['depth'] * self.s['breadth']} proposed instructions"
+            log.notes.append(refusals_note(self.rejected, proposed))
+        floor = log.search_score(self.incumbent)
+        order = {id(t): i for i, (_, _, t) in enumerate(self.scored)}
+        better = sorted(
+            (t for _, score, t in self.scored if t is not None and score > floor),
+            key=lambda t: (-log.search_score(t), order[id(t)]),
         )
-    floor = log.search_score(incumbent)
-    order = {id(t): i for i, (_, _, t) in enumerate(scored)}
-    better = sorted(
-        (t for _, score, t in scored if t is not None and score > floor),
-        key=lambda t: (-log.search_score(t), order[id(t)]),
-    )
-    for trial in better[:CONFIRM_TOP]:
-        ev, requests = log.evaluate(trial.candidate, confirm_half, f"confirming {trial.name} on val")
+        for trial in better[:CONFIRM_TOP]:
+            self.confirm(trial)
+        if not better and len(self.scored) > 1:
+            log.notes.append(
+                f"no candidate was significantly better than the configured program: {len(self.scored) - 1} "
+                f"proposed instructions scored on the search half of val ({len(self.search_half)} examples), "
+                "none beat it there; keeping the configured program"
+            )
+
+    def confirm(self, trial: Trial) -> None:
+        """Score a trial on the confirmation half and record it, scored on the whole of val."""
+        val = self.inputs.val
+        ev, requests = self.log.evaluate(
+            trial.candidate, self.confirm_half, f"confirming {trial.name} on val"
+        )
         scores = {**trial.scores, **{r.id: r.score for r in ev.records}}
-        log.record(
+        self.log.record(
             Trial(
                 trial.name,
                 trial.candidate,
-                mean([scores[e.id] for e in inputs.val if e.id in scores]),
+                mean([scores[e.id] for e in val if e.id in scores]),
                 requests,
                 n=len(scores),
-                full=len(scores) == len(inputs.val),
+                full=len(scores) == len(val),
                 scores=scores,
             )
-        )
-    if not better and len(scored) > 1:
-        log.notes.append(
-            f"no candidate was significantly better than the configured program: {len(scored) - 1} "
-            f"proposed instructions scored on the search half of val ({len(search_half)} examples), "
-            "none beat it there; keeping the configured program"
         )
 
 

@@ -14,8 +14,8 @@ GEPA searches the instructions only; the configured program's demos are kept as 
      its own model and revision) is shown the parent's instruction and, for each minibatch
      example scored below 1, the inputs, the answer and the metric's feedback; it replies
      with a rewritten instruction;
-   - the rewrite passes mipro's hygiene (`mipro.rejection`: empty, too long, a duplicate,
-     a copy of a training input, silent on a label name) or is refused;
+   - the rewrite passes the hygiene of optimizers/proposals.py (empty, too long, a
+     duplicate, a copy of a training input, silent on a label name) or is refused;
    - the rewrite runs on the same minibatch; it is accepted only when its minibatch total
      beats the parent's, and then scored on the search half of val and added to the pool.
    With `merge: true`, every third round instead merges two frontier candidates of different
@@ -35,7 +35,7 @@ metric calls are at most |val| + R * (k * mb + S) + CONFIRM_TOP * C, with k = 3 
 else 2, and R at most the budget's rounds; a dry run reports that bound and R reflection calls.
 
 The search state (every score, answer and feedback by candidate and example, and every
-reflection reply) is saved atomically as JSON after each evaluation, in
+reflection reply; optimizers/gepa_state.py) is saved atomically as JSON after each evaluation, in
 `<state dir>/gepa/<key>.json`, keyed by program, target, reflection model, seed, settings and
 data. A run that is interrupted (even by kill -9) resumes where it stopped: the rounds replay
 from the saved state and nothing already scored is evaluated again.
@@ -44,15 +44,9 @@ from the saved state and nothing already scored is evaluated again.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
-from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from promptc.adapter import describe_field, user_message
-from promptc.artifacts import atomic_write
-from promptc.config import promptc_home
+from promptc.adapter import user_message
 from promptc.data import Example
 from promptc.errors import ConfigError, RevisionMismatch
 from promptc.lm import LM
@@ -62,18 +56,29 @@ from promptc.optimizers.base import (
     CompileInputs,
     CompileResult,
     Search,
-    Trial,
-    mean,
     run_search,
     seeded_rng,
     with_defaults,
 )
-from promptc.optimizers.mipro import PROPOSAL_MAX_TOKENS, parse_instruction, prompt_lm, rejection
-from promptc.program import Candidate, baseline_candidate
+from promptc.optimizers.gepa_state import Member, Pool, Rows, SavedSearch, state_path
+from promptc.optimizers.proposals import (
+    NO_INSTRUCTION,
+    OUTPUTS_HEADER,
+    PROPOSAL_MAX_TOKENS,
+    REPLY_FORMAT,
+    SECTION_BREAK,
+    TASK,
+    field_list,
+    parse_instruction,
+    prompt_lm,
+    refusals_note,
+    rejection,
+    request,
+    task_parts,
+)
 
 AUTO_ROUNDS = {"light": 6, "medium": 12, "heavy": 24}
 MERGE_EVERY = 3  # with merge: true, rounds 3, 6, 9, ... merge two lineages
-STATE_VERSION = 2
 FEEDBACK_SHOWN_CHARS = 500  # per failure, in the reflection prompt and the lineage
 
 SETTINGS: dict[str, Any] = {
@@ -103,14 +108,21 @@ REFLECTOR = (
     "You improve the instruction of a language model from its mistakes. Rewrite the instruction "
     "so that the model gets examples like the ones below right, and keeps what already works: "
     "name the cues in the inputs that decide each output, in a few sentences. Do not copy the "
-    "examples. Reply in exactly this format:\ninstruction: <the new instruction>"
+    "examples. " + REPLY_FORMAT
 )
 MERGER = (
     "You improve the instruction of a language model. Two instructions each get different "
     "examples right. Rewrite the instruction: combine what both of them teach into one, in a "
-    "few sentences. Reply in exactly this format:\ninstruction: <the new instruction>"
+    "few sentences. " + REPLY_FORMAT
 )
 REFLECTION_TEMPERATURE = 0.7
+# The sections of the reflection and merge prompts (with the shared ones of optimizers/proposals.py).
+MISTAKES_HEADER = "Mistakes:\n"
+MISTAKE = "Example {n} (score {score:.2f}):\n"  # then the user turn, MODEL_ANSWER, answer, FEEDBACK
+MODEL_ANSWER = "\nModel answer:\n"
+FEEDBACK = "\nFeedback: "
+INSTRUCTION_A = "Instruction A:\n"
+INSTRUCTION_B = "Instruction B:\n"
 
 
 def _sizes(inputs: CompileInputs, s: dict[str, Any]) -> tuple[int, int, int]:
@@ -155,239 +167,34 @@ def reflection_lm(inputs: CompileInputs, s: dict[str, Any]) -> LM:
         ) from None
 
 
-def state_path(inputs: CompileInputs, s: dict[str, Any]) -> Path:
-    """Where this search's state lives: named by program, target, seed, settings and data."""
-    key = {
-        "program": inputs.program.to_dict(),
-        "target": [inputs.lm.target.model, inputs.lm.target.revision, inputs.lm.target.decoding],
-        "seed": inputs.seed,
-        "settings": s,
-        "confidence": inputs.selection_confidence,
-        "data": [
-            [[e.id, e.inputs, e.outputs] for e in inputs.train],
-            [[e.id, e.inputs, e.outputs] for e in inputs.val],
-        ],
-    }
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    folder = (inputs.state_dir or promptc_home()) / "gepa"
-    return folder / f"{inputs.program.name}-{inputs.program.version}-{digest}.json"
-
-
-class State:
-    """The saved search: per candidate instruction, per example, the score, answer and feedback."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.data: dict[str, Any] = {"version": STATE_VERSION, "scores": {}, "replies": {}}
-        if path.is_file():
-            try:
-                loaded = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                loaded = None  # a damaged state is started afresh; the call cache still holds the calls
-            if isinstance(loaded, dict) and loaded.get("version") == STATE_VERSION:
-                self.data = loaded
-
-    def scores(self, instruction: str) -> dict[str, dict[str, Any]]:
-        """example id -> {score, feedback, answer} for one instruction."""
-        table: dict[str, dict[str, Any]] = self.data["scores"].setdefault(instruction, {})
-        return table
-
-    def reply(self, key: str) -> dict[str, Any] | None:
-        """A saved reflection reply: text and tokens."""
-        reply: dict[str, Any] | None = self.data["replies"].get(key)
-        return reply
-
-    def save_reply(self, key: str, reply: dict[str, Any]) -> None:
-        """Keep a reflection reply, on disk at once."""
-        self.data["replies"][key] = reply
-        self.save()
-
-    def save(self) -> None:
-        """Write the state atomically."""
-        atomic_write(self.path, json.dumps(self.data, sort_keys=True))
-
-
-@dataclasses.dataclass
-class Member:
-    """A candidate in the pool: its instruction, lineage and search-half scores."""
-
-    index: int
-    instruction: str
-    parents: tuple[int, ...]
-    root: int  # the first rewrite of the configured program this one descends from (0: configured)
-    trial: Trial | None = None
-
-
-class Gepa:
-    """One gepa search over a Search log; all state lives here and in the saved State."""
-
-    def __init__(self, log: Search, s: dict[str, Any]) -> None:
-        self.log = log
-        self.inputs = log.inputs
-        self.s = s
-        self.state = State(state_path(self.inputs, s))
-        self.baseline = baseline_candidate(self.inputs.program)
-        self.counted: set[tuple[str, str]] = set()  # (instruction, example id) scored in this search
-        self.replayed = 0  # of those, the ones read from the saved state of an earlier run
-        self.by_id = {e.id: e for e in self.inputs.val}
-        search_ids, confirm_ids = log.halves()
-        self.search_half = [self.by_id[i] for i in search_ids]
-        self.confirm_half = [self.by_id[i] for i in confirm_ids]
-        self.pool: list[Member] = []
-        self.merged: set[tuple[int, int]] = set()  # pairs already merged, never drawn again
-
-    def candidate(self, instruction: str) -> Candidate:
-        """The configured program with another instruction."""
-        return dataclasses.replace(self.baseline, instructions=instruction)
-
-    def run(self, instruction: str, examples: Sequence[Example], stage: str) -> dict[str, dict[str, Any]]:
-        """Scores of an instruction on examples; only those not saved yet are evaluated (then saved).
-
-        Rows read from an earlier run's saved state are counted on the LM as cache hits, so the
-        accounting is the same as an uninterrupted run's.
-        """
-        table = self.state.scores(instruction)
-        missing = [e for e in examples if e.id not in table]
-        fresh = {(instruction, e.id) for e in examples} - self.counted
-        self.counted |= fresh
-        replayed = [table[i] for _, i in sorted(fresh) if i in table]
-        if replayed:
-            self.replayed += len(replayed)
-            self.inputs.lm.count_replayed(
-                sum(int(r["requests"]) for r in replayed),
-                sum(int(r["prompt_tokens"]) for r in replayed),
-                sum(int(r["completion_tokens"]) for r in replayed),
-            )
-        if missing:
-            ev, requests = self.log.evaluate(self.candidate(instruction), missing, stage)
-            for n, r in enumerate(ev.records):
-                p = r.prediction
-                table[r.id] = {
-                    "score": r.score,
-                    "feedback": r.feedback,
-                    "answer": p.raw,
-                    # the batch's requests, spread over its rows (one each for an instruction candidate)
-                    "requests": requests // len(missing) + (1 if n < requests % len(missing) else 0),
-                    "prompt_tokens": p.prompt_tokens,
-                    "completion_tokens": p.completion_tokens,
-                }
-            self.state.save()
-        return {e.id: table[e.id] for e in examples}
-
-    def trial(
-        self, name: str, instruction: str, examples: Sequence[Example], calls: int | None = None
-    ) -> Trial:
-        """Score an instruction on val examples and record the trial (calls: those it took)."""
-        rows = self.run(instruction, examples, f"scoring {name} on val")
-        scores = {i: float(r["score"]) for i, r in rows.items()}
-        trial = Trial(
-            name=name,
-            candidate=self.candidate(instruction),
-            val_score=mean(list(scores.values())),
-            calls=len(examples) if calls is None else calls,
-            n=len(examples),
-            full=len(examples) == len(self.inputs.val),
-            scores=scores,
-        )
-        self.log.record(trial)
-        return trial
-
-    def frontier(self) -> dict[int, int]:
-        """Pool index -> search-half examples on which it scores best (ties: all the best)."""
-        owned: dict[int, int] = {}
-        for e in self.search_half:
-            scored = [(m.trial.scores[e.id], m.index) for m in self.pool if m.trial is not None]
-            top = max(score for score, _ in scored)
-            for score, index in scored:
-                if score == top:
-                    owned[index] = owned.get(index, 0) + 1
-        return owned
-
-    def sample_parent(self, round_: int) -> Member:
-        """A frontier member, drawn with the seed, weighted by the examples it owns."""
-        owned = sorted(self.frontier().items())
-        rng = seeded_rng(self.inputs.seed, "gepa", "parent", round_)
-        index = rng.choices([i for i, _ in owned], weights=[n for _, n in owned])[0]
-        return self.pool[index]
-
-    def merge_pair(self, round_: int) -> tuple[Member, Member] | None:
-        """Two frontier members of different lineages not merged before, drawn with the seed; None when
-        there are none (the round then reflects on one parent)."""
-        owned = sorted(self.frontier())
-        pairs = [
-            (self.pool[a], self.pool[b])
-            for a in owned
-            for b in owned
-            if a < b
-            and (a, b) not in self.merged
-            and self.pool[a].root != self.pool[b].root
-            and self.pool[a].root
-            and self.pool[b].root
-        ]
-        if not pairs:
-            return None
-        pair = seeded_rng(self.inputs.seed, "gepa", "merge", round_).choice(pairs)
-        self.merged.add((pair[0].index, pair[1].index))
-        return pair
-
-    def minibatch(self, round_: int) -> list[Example]:
-        """The round's training minibatch, drawn with the seed."""
-        mb, _, _ = _sizes(self.inputs, self.s)
-        return seeded_rng(self.inputs.seed, "gepa", "minibatch", round_).sample(list(self.inputs.train), mb)
-
-    def reflect(self, lm: LM, key: str, messages: list[dict[str, str]], sample: int) -> str:
-        """The reflection model's reply (saved, so a resumed run does not ask again)."""
-        saved = self.state.reply(key)
-        if saved is not None:
-            lm.count_replayed(1, int(saved["prompt_tokens"]), int(saved["completion_tokens"]))
-            return str(saved["text"])
-        reply = lm.complete(messages, sample=sample)
-        self.state.save_reply(
-            key,
-            {
-                "text": reply.text,
-                "prompt_tokens": reply.prompt_tokens,
-                "completion_tokens": reply.completion_tokens,
-            },
-        )
-        return reply.text
-
-
 def reflection_messages(
     inputs: CompileInputs, instruction: str, failures: list[tuple[Example, dict[str, Any]]]
 ) -> list[dict[str, str]]:
     """The reflection model's prompt: the instruction, the task, and the failures with feedback."""
     program = inputs.program
-    parts = [
-        f"Task: {program.name}",
-        "Current instruction:\n" + (instruction or "(none)"),
-        "Inputs:\n" + "\n".join(f"- {describe_field(f)}" for f in program.signature.inputs),
-        "Outputs:\n" + "\n".join(f"- {describe_field(f)}" for f in program.signature.outputs),
+    blocks = [
+        MISTAKE.format(n=n, score=float(row["score"]))
+        + user_message(program, example.inputs)
+        + MODEL_ANSWER
+        + str(row["answer"])
+        + FEEDBACK
+        + _shown(row.get("feedback") or "wrong answer")
+        for n, (example, row) in enumerate(failures, 1)
     ]
-    blocks = []
-    for n, (example, row) in enumerate(failures, 1):
-        blocks.append(
-            f"Example {n} (score {float(row['score']):.2f}):\n"
-            + user_message(program, example.inputs)
-            + "\nModel answer:\n"
-            + str(row["answer"])
-            + "\nFeedback: "
-            + _shown(row.get("feedback") or "wrong answer")
-        )
-    parts.append("Mistakes:\n" + "\n\n".join(blocks))
-    return [{"role": "system", "content": REFLECTOR}, {"role": "user", "content": "\n\n".join(parts)}]
+    mistakes = MISTAKES_HEADER + SECTION_BREAK.join(blocks)
+    return request(REFLECTOR, [*task_parts(program, instruction), mistakes])
 
 
 def merge_messages(inputs: CompileInputs, first: str, second: str) -> list[dict[str, str]]:
     """The reflection model's prompt to merge two instructions of different lineages."""
     program = inputs.program
     parts = [
-        f"Task: {program.name}",
-        "Instruction A:\n" + (first or "(none)"),
-        "Instruction B:\n" + (second or "(none)"),
-        "Outputs:\n" + "\n".join(f"- {describe_field(f)}" for f in program.signature.outputs),
+        TASK + program.name,
+        INSTRUCTION_A + (first or NO_INSTRUCTION),
+        INSTRUCTION_B + (second or NO_INSTRUCTION),
+        OUTPUTS_HEADER + field_list(program.signature.outputs),
     ]
-    return [{"role": "system", "content": MERGER}, {"role": "user", "content": "\n\n".join(parts)}]
+    return request(MERGER, parts)
 
 
 def _shown(feedback: str) -> str:
@@ -419,91 +226,148 @@ def compile_program(inputs: CompileInputs) -> CompileResult:
 
 
 def _search(log: Search, s: dict[str, Any]) -> None:
-    g = Gepa(log, s)
-    inputs = g.inputs
-    lm = reflection_lm(inputs, s)
-    configured = g.baseline.instructions
-    log.incumbent = g.trial("configured instructions", configured, inputs.val)
-    g.pool.append(Member(0, configured, (), 0, log.incumbent))
-    seen = [configured]
-    rejected: dict[str, int] = {}
-    rounds: list[dict[str, Any]] = []
-    log.lineage.update(instructions=[configured], rejected_proposals=rejected, rounds=rounds)
-    limit = max_rounds(s, len(inputs.train), len(inputs.val))
-    log.lineage["budget"] = {
-        "max_metric_calls": budget(s, len(inputs.train), len(inputs.val)),
-        "rounds": limit,
-    }
+    g = Gepa(log, s, reflection_lm(log.inputs, s))
+    g.start()
+    for round_ in range(1, max_rounds(s, len(log.inputs.train), len(log.inputs.val)) + 1):
+        g.run_round(round_)
+    g.finish()
 
-    for round_ in range(1, limit + 1):
-        batch = g.minibatch(round_)
-        pair = g.merge_pair(round_) if s["merge"] and round_ % MERGE_EVERY == 0 else None
+
+Ask = tuple[list[Member], list[Rows], list[dict[str, str]]]  # parents, their minibatch rows, the request
+
+
+class Gepa:
+    """One gepa search over a Search log; its state lives here, in the Pool and in the saved State."""
+
+    def __init__(self, log: Search, s: dict[str, Any], lm: LM) -> None:
+        self.log, self.inputs, self.s = log, log.inputs, s
+        self.saved = SavedSearch(log, state_path(self.inputs, s), lm)
+        self.search_half, self.confirm_half = log.half_examples()
+        self.pool = Pool(self.inputs.seed, self.search_half)
+        self.seen = [self.saved.baseline.instructions]  # every instruction so far, for the duplicate check
+        self.rejected: dict[str, int] = {}
+        self.rounds: list[dict[str, Any]] = []
+
+    def start(self) -> None:
+        """Score the configured program on val: the incumbent, and the pool's first member."""
+        inputs, log = self.inputs, self.log
+        configured = self.saved.baseline.instructions
+        self.incumbent = log.incumbent = self.saved.trial("configured instructions", configured, inputs.val)
+        self.pool.members.append(Member(0, configured, (), 0, self.incumbent))
+        log.lineage.update(instructions=[configured], rejected_proposals=self.rejected, rounds=self.rounds)
+        log.lineage["budget"] = {
+            "max_metric_calls": budget(self.s, len(inputs.train), len(inputs.val)),
+            "rounds": max_rounds(self.s, len(inputs.train), len(inputs.val)),
+        }
+
+    def run_round(self, round_: int) -> None:
+        """One round: ask for a rewrite (a reflection, or a merge of two lineages), then test it."""
+        batch = self.minibatch(round_)
+        pair = self.pool.merge_pair(round_) if self.s["merge"] and round_ % MERGE_EVERY == 0 else None
         entry: dict[str, Any] = {"round": round_, "minibatch": [e.id for e in batch]}
-        rounds.append(entry)
-        if pair is not None:
-            parents = list(pair)
-            entry.update(kind="merge", parents=[p.index for p in parents])
-            parent_rows = [
-                g.run(p.instruction, batch, f"round {round_}: parents on a minibatch") for p in parents
-            ]
-            messages = merge_messages(inputs, parents[0].instruction, parents[1].instruction)
-        else:
-            parents = [g.sample_parent(round_)]
-            entry.update(kind="reflect", parents=[parents[0].index])
-            parent_rows = [g.run(parents[0].instruction, batch, f"round {round_}: parent on a minibatch")]
-            failures = [
-                (e, parent_rows[0][e.id]) for e in batch if float(parent_rows[0][e.id]["score"]) < 1.0
-            ]
-            entry["feedback"] = [
-                {"id": e.id, "score": row["score"], "feedback": _shown(row.get("feedback") or "")}
-                for e, row in failures
-            ]
-            if not failures:
-                entry["outcome"] = "parent perfect on the minibatch; nothing to reflect on"
-                continue
-            messages = reflection_messages(inputs, parents[0].instruction, failures)
+        self.rounds.append(entry)
+        asked = (
+            self.ask_merge(round_, pair, batch, entry)
+            if pair is not None
+            else self.ask_reflection(round_, batch, entry)
+        )
+        if asked is not None:
+            self.try_rewrite(round_, batch, entry, *asked)
+
+    def ask_merge(
+        self, round_: int, pair: tuple[Member, Member], batch: list[Example], entry: dict[str, Any]
+    ) -> Ask:
+        """The merge request for two parents, and their minibatch rows."""
+        parents = list(pair)
+        entry.update(kind="merge", parents=[p.index for p in parents])
+        rows = [
+            self.saved.run(p.instruction, batch, f"round {round_}: parents on a minibatch") for p in parents
+        ]
+        return parents, rows, merge_messages(self.inputs, parents[0].instruction, parents[1].instruction)
+
+    def ask_reflection(self, round_: int, batch: list[Example], entry: dict[str, Any]) -> Ask | None:
+        """The reflection request on a frontier parent's failures, and its minibatch rows; None when
+        the parent is perfect on the minibatch."""
+        parent = self.pool.sample_parent(round_)
+        entry.update(kind="reflect", parents=[parent.index])
+        rows = self.saved.run(parent.instruction, batch, f"round {round_}: parent on a minibatch")
+        failures = [(e, rows[e.id]) for e in batch if float(rows[e.id]["score"]) < 1.0]
+        entry["feedback"] = [
+            {"id": e.id, "score": row["score"], "feedback": _shown(row.get("feedback") or "")}
+            for e, row in failures
+        ]
+        if not failures:
+            entry["outcome"] = "parent perfect on the minibatch; nothing to reflect on"
+            return None
+        return [parent], [rows], reflection_messages(self.inputs, parent.instruction, failures)
+
+    def try_rewrite(
+        self,
+        round_: int,
+        batch: list[Example],
+        entry: dict[str, Any],
+        parents: list[Member],
+        parent_rows: list[Rows],
+        messages: list[dict[str, str]],
+    ) -> None:
+        """Ask for the rewrite; refuse it, or accept it when it beats its parents on the minibatch."""
         parent_best = max(sum(float(r["score"]) for r in rows.values()) for rows in parent_rows)
-        text = parse_instruction(g.reflect(lm, f"round {round_}", messages, round_))
+        text = parse_instruction(self.saved.reflect(f"round {round_}", messages, round_))
         entry["rewrite"] = text
-        why = rejection(inputs, text, seen)
+        why = rejection(self.inputs, text, self.seen)
         if why is not None:
-            rejected[why] = rejected.get(why, 0) + 1
+            self.rejected[why] = self.rejected.get(why, 0) + 1
             entry["outcome"] = f"refused: {why}"
-            continue
-        seen.append(text)
-        child_rows = g.run(text, batch, f"round {round_}: rewrite on the minibatch")
+            return
+        self.seen.append(text)
+        child_rows = self.saved.run(text, batch, f"round {round_}: rewrite on the minibatch")
         child_total = sum(float(r["score"]) for r in child_rows.values())
         entry["minibatch_scores"] = {"parent": round(parent_best, 6), "rewrite": round(child_total, 6)}
         if child_total <= parent_best:
             entry["outcome"] = "not better on the minibatch"
-            continue
-        index = len(g.pool)
+            return
+        members = self.pool.members
+        index = len(members)
         root = index if parents[0].index == 0 and len(parents) == 1 else parents[0].root
-        trial = g.trial(f"round {round_} rewrite of candidate {parents[0].index}", text, g.search_half)
-        g.pool.append(Member(index, text, tuple(p.index for p in parents), root, trial))
-        log.lineage["instructions"].append(text)
-        entry.update(outcome="accepted", candidate=index, search_score=log.search_score(trial))
-
-    if rejected:
-        reasons = ", ".join(f"{n} {why}" for why, n in sorted(rejected.items()))
-        log.notes.append(f"{sum(rejected.values())} rewritten instructions refused: {reasons}")
-    floor = log.search_score(log.incumbent)
-    better = sorted(
-        (m for m in g.pool[1:] if m.trial is not None and log.search_score(m.trial) > floor),
-        key=lambda m: (-log.search_score(m.trial), m.index),  # type: ignore[arg-type]
-    )
-    for member in better[:CONFIRM_TOP]:
-        assert member.trial is not None
-        g.trial(member.trial.name, member.instruction, inputs.val, calls=len(g.confirm_half))
-    log.lineage["metric_calls"] = len(g.counted)
-    if g.replayed:
-        log.notes.append(f"resumed: {g.replayed} of {len(g.counted)} metric calls read from the saved state")
-    if not better and len(g.pool) > 1:
-        log.notes.append(
-            f"no candidate was significantly better than the configured program: {len(g.pool) - 1} "
-            f"rewrites scored on the search half of val ({len(g.search_half)} examples), none beat it "
-            "there; keeping the configured program"
+        trial = self.saved.trial(
+            f"round {round_} rewrite of candidate {parents[0].index}", text, self.search_half
         )
+        members.append(Member(index, text, tuple(p.index for p in parents), root, trial))
+        self.log.lineage["instructions"].append(text)
+        entry.update(outcome="accepted", candidate=index, search_score=self.log.search_score(trial))
+
+    def finish(self) -> None:
+        """Score the best rewrites that beat the configured program on the confirmation half; notes."""
+        log, members = self.log, self.pool.members
+        if self.rejected:
+            log.notes.append(refusals_note(self.rejected, "rewritten instructions"))
+        floor = log.search_score(self.incumbent)
+        better = sorted(
+            (m for m in members[1:] if m.trial is not None and log.search_score(m.trial) > floor),
+            key=lambda m: (-log.search_score(m.trial), m.index),  # type: ignore[arg-type]
+        )
+        for member in better[:CONFIRM_TOP]:
+            assert member.trial is not None
+            self.saved.trial(
+                member.trial.name, member.instruction, self.inputs.val, calls=len(self.confirm_half)
+            )
+        log.lineage["metric_calls"] = len(self.saved.counted)
+        if self.saved.replayed:
+            log.notes.append(
+                f"resumed: {self.saved.replayed} of {len(self.saved.counted)} metric calls "
+                "read from the saved state"
+            )
+        if not better and len(members) > 1:
+            log.notes.append(
+                f"no candidate was significantly better than the configured program: {len(members) - 1} "
+                f"rewrites scored on the search half of val ({len(self.search_half)} examples), none beat it "
+                "there; keeping the configured program"
+            )
+
+    def minibatch(self, round_: int) -> list[Example]:
+        """The round's training minibatch, drawn with the seed."""
+        mb, _, _ = _sizes(self.inputs, self.s)
+        return seeded_rng(self.inputs.seed, "gepa", "minibatch", round_).sample(list(self.inputs.train), mb)
 
 
 def estimate_calls(settings: dict[str, Any], n_train: int, n_val: int) -> CallEstimate:

@@ -16,7 +16,7 @@ from promptc.optimizers.base import (
     run_search,
     with_defaults,
 )
-from promptc.optimizers.bootstrap import labeled_set
+from promptc.optimizers.demos import labeled_set
 from promptc.program import Candidate
 
 SETTINGS: dict[str, Any] = {

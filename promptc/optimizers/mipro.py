@@ -9,7 +9,7 @@
    call), `proposal_examples` labeled training examples and a tip drawn with the seed
    from TIPS (`tips: false` leaves the tip out). Proposals that are empty, too long,
    duplicates, copies of training inputs, or (enum outputs) silent on a label name are
-   refused (`rejection` says why); the lineage and the notes count them.
+   refused (optimizers/proposals.py says why); the lineage and the notes count them.
 3. The configured program (instruction 0, zero-shot) is scored on the whole
    validation split.
 4. `num_trials` trials: `optuna.samplers.TPESampler(seed=...)` picks an (instruction,
@@ -41,19 +41,15 @@ program, target, seed, settings and data, plus a run id: each run has its own st
 
 from __future__ import annotations
 
-import dataclasses
 import fcntl
 import hashlib
 import json
 import math
 import os
-import re
 import time
 import uuid
-from collections import Counter
 from typing import Any
 
-from promptc.adapter import assistant_message, describe_field, user_message
 from promptc.config import promptc_home
 from promptc.errors import BudgetExceeded
 from promptc.lm import LM
@@ -63,18 +59,30 @@ from promptc.optimizers.base import (
     CompileResult,
     Search,
     Trial,
-    labeled_demo,
     mean,
     run_search,
     seeded_rng,
     with_defaults,
 )
-from promptc.optimizers.bootstrap import (
+from promptc.optimizers.demos import (
     DEMO_SETTINGS,
     bootstrapped_sets,
     labeled_set,
     trace_pool,
     traced_count,
+)
+from promptc.optimizers.proposals import (
+    PROPOSAL_MAX_TOKENS,
+    PROPOSER,
+    TIP_PREFIX,
+    data_summary,
+    examples_part,
+    parse_instruction,
+    prompt_lm,
+    refusals_note,
+    rejection,
+    request,
+    task_parts,
 )
 from promptc.program import Candidate, Demo
 
@@ -111,11 +119,6 @@ SETTINGS: dict[str, Any] = {
     },
 }
 
-PROPOSER = (
-    "You write instructions for a language model. Propose one new instruction for the task below: "
-    "what the model should look at in the inputs and how to decide the outputs, in a few sentences. "
-    "Reply in exactly this format:\ninstruction: <the new instruction>"
-)
 TIPS = (
     "Keep the instruction short and direct.",
     "Name the cues in the input that decide each possible output.",
@@ -125,7 +128,6 @@ TIPS = (
     "Explain what distinguishes outputs that are easy to confuse.",
 )
 PROPOSAL_TEMPERATURE = 0.7
-PROPOSAL_MAX_TOKENS = 160  # "a few sentences"; small local models ramble on when let
 
 
 def _settings(raw: dict[str, Any]) -> dict[str, Any]:
@@ -133,131 +135,22 @@ def _settings(raw: dict[str, Any]) -> dict[str, Any]:
     return {**PRESETS[s["auto"]], **s}
 
 
-def summarise_data(inputs: CompileInputs) -> str:
-    """A short description of the training data, computed without a model call."""
-    train = inputs.train
-    lines = [f"{len(train)} training examples."]
-    for f in inputs.program.signature.outputs:
-        values = [e.outputs[f.name] for e in train]
-        if f.type in ("enum", "bool"):
-            counts = Counter(str(v) for v in values).most_common()
-            lines.append(f"{f.name}: " + ", ".join(f"{value} {n}" for value, n in counts))
-        elif f.type in ("int", "float") and values:
-            lines.append(f"{f.name}: from {min(values)} to {max(values)}")
-        elif values:
-            words = [len(json.dumps(v).split()) if f.type == "json" else len(str(v).split()) for v in values]
-            lines.append(f"{f.name}: {sum(words) / len(words):.0f} words on average")
-    for f in inputs.program.signature.inputs:
-        if f.type == "str" and train:
-            words = [len(str(e.inputs[f.name]).split()) for e in train]
-            lines.append(
-                f"{f.name}: {sum(words) / len(words):.0f} words on average ({min(words)}-{max(words)})"
-            )
-    return "\n".join(lines)
-
-
 def proposal_messages(inputs: CompileInputs, s: dict[str, Any], index: int) -> list[dict[str, str]]:
     """The prompt-model messages for instruction proposal number index (seeded examples and tip)."""
     program = inputs.program
     rng = seeded_rng(inputs.seed, "propose", index)
     shown = rng.sample(list(inputs.train), min(s["proposal_examples"], len(inputs.train)))
-    parts = [
-        f"Task: {program.name}",
-        "Current instruction:\n" + (program.signature.instructions or "(none)"),
-        "Inputs:\n" + "\n".join(f"- {describe_field(f)}" for f in program.signature.inputs),
-        "Outputs:\n" + "\n".join(f"- {describe_field(f)}" for f in program.signature.outputs),
-        "Data summary:\n" + summarise_data(inputs),
-    ]
+    parts = [*task_parts(program, program.signature.instructions), data_summary(inputs)]
     if shown:
-        blocks = [
-            user_message(program, e.inputs) + "\n" + assistant_message(program, labeled_demo(e))
-            for e in shown
-        ]
-        parts.append("Examples:\n" + "\n\n".join(blocks))
+        parts.append(examples_part(program, shown))
     if s["tips"]:
-        parts.append("Tip: " + rng.choice(TIPS))
-    return [{"role": "system", "content": PROPOSER}, {"role": "user", "content": "\n\n".join(parts)}]
-
-
-def parse_instruction(text: str) -> str:
-    """The instruction in a proposal reply, on one line."""
-    m = re.search(r"instruction\s*:\s*", text, re.IGNORECASE)
-    body = text[m.end() :] if m else text
-    return " ".join(body.strip().strip("`\"'").split())
-
-
-def prompt_lm(inputs: CompileInputs, spec: dict[str, Any] | None, temperature: float) -> LM:
-    """The prompt model: spec's model when given (its revision checked), else the target;
-    sampled at temperature, with spec's max_tokens or PROPOSAL_MAX_TOKENS."""
-    target = inputs.lm.target
-    if spec is not None:
-        # Another model: the target's endpoints, key and rate caps are not its (litellm's defaults apply).
-        target = dataclasses.replace(
-            target,
-            model=spec["model"],
-            revision=spec["revision"],
-            api_base=None,
-            api_key_env=None,
-            deployments=(),
-            rpm=None,
-            tpm=None,
-        )
-    target = dataclasses.replace(
-        target,
-        temperature=temperature,
-        max_tokens=int((spec or {}).get("max_tokens", PROPOSAL_MAX_TOKENS)),
-    )
-    lm = inputs.lm.for_target(target)
-    if spec is not None:
-        lm.check_revision()
-    return lm
+        parts.append(TIP_PREFIX + rng.choice(TIPS))
+    return request(PROPOSER, parts)
 
 
 def _prompt_lm(inputs: CompileInputs, s: dict[str, Any]) -> LM:
     spec = s.get("prompt_model")
     return prompt_lm(inputs, spec, float((spec or {}).get("temperature", PROPOSAL_TEMPERATURE)))
-
-
-MAX_INSTRUCTION_CHARS = 600  # "a few sentences"; longer ones are rambling or cut off by the token cap
-COPY_WORDS = 6  # a run of this many words from a training input counts as copying it
-
-
-def _words(text: str) -> list[str]:
-    return re.findall(r"\w+", text.casefold())
-
-
-def _runs(words: list[str], n: int) -> set[tuple[str, ...]]:
-    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
-
-
-def rejection(inputs: CompileInputs, text: str, kept: list[str]) -> str | None:
-    """Why a proposed instruction is unusable, or None when it may be searched.
-
-    Refused: empty; longer than MAX_INSTRUCTION_CHARS; a duplicate (same words) of one kept
-    already; one that copies a training input (COPY_WORDS words in a row, or a whole
-    shorter input of 4 or more words: training data in the prompt is memorised, not taught);
-    and, for enum outputs, one that leaves out a label name (the model must be told them).
-    """
-    words = _words(text)
-    if not words:
-        return "empty"
-    if len(text) > MAX_INSTRUCTION_CHARS:
-        return f"longer than {MAX_INSTRUCTION_CHARS} characters"
-    if any(words == _words(k) for k in kept):
-        return "duplicate"
-    runs, joined = _runs(words, COPY_WORDS), " " + " ".join(words) + " "
-    for example in inputs.train:
-        for value in example.inputs.values():
-            source = _words(str(value))
-            if runs & _runs(source, COPY_WORDS) or (
-                4 <= len(source) < COPY_WORDS and " " + " ".join(source) + " " in joined
-            ):
-                return "copies a training input"
-    for f in inputs.program.signature.outputs:
-        missing = [str(label) for label in f.labels if " " + " ".join(_words(str(label))) + " " not in joined]
-        if f.type == "enum" and missing:
-            return "leaves out a label name"
-    return None
 
 
 def propose_instructions(inputs: CompileInputs, s: dict[str, Any]) -> tuple[list[str], dict[str, int]]:
@@ -338,12 +231,11 @@ def compile_program(inputs: CompileInputs) -> CompileResult:
     return run_search(inputs, lambda log: _search(log, s))
 
 
-def _search(log: Search, s: dict[str, Any]) -> None:
-    import optuna
+Pair = tuple[int, int]  # (instruction index, demo set index)
 
+
+def _search(log: Search, s: dict[str, Any]) -> None:
     inputs = log.inputs
-    val = inputs.val
-    scores: dict[tuple[int, int], dict[str, float]] = {}
     baseline = log.score_incumbent(
         "instruction 0 + zero-shot", Candidate(inputs.program.signature.instructions)
     )
@@ -353,92 +245,121 @@ def _search(log: Search, s: dict[str, Any]) -> None:
         instructions=instructions, demo_sets=[name for name, _ in demo_sets], rejected_proposals=rejected
     )
     if rejected:
-        reasons = ", ".join(f"{n} {why}" for why, n in sorted(rejected.items()))
-        log.notes.append(
-            f"{sum(rejected.values())} of {s['num_candidates'] - 1} proposed instructions refused: {reasons}"
-        )
-
-    pairs = [(i, j) for i in range(len(instructions)) for j in range(len(demo_sets))]
-    n_trials = min(s["num_trials"], len(pairs) - 1)
+        log.notes.append(refusals_note(rejected, f"of {s['num_candidates'] - 1} proposed instructions"))
+    n_trials = min(s["num_trials"], len(instructions) * len(demo_sets) - 1)
     name = study_name(inputs, s)
     study, url = _study(inputs, name, n_trials)
     log.lineage["optuna_study"] = name
     log.notes.append(f"optuna study {study.study_name!r} in {url} (open it with: optuna-dashboard {url})")
+    _PairSearch(log, s, study, instructions, demo_sets, baseline).run(n_trials)
 
-    def candidate(pair: tuple[int, int]) -> Candidate:
-        return Candidate(instructions[pair[0]], demo_sets[pair[1]][1])
 
-    def label(pair: tuple[int, int]) -> str:
-        return f"instruction {pair[0]} + {demo_sets[pair[1]][0]}"
+class _PairSearch:
+    """The TPE trials of one mipro search: what is known of each (instruction, demo set) pair.
 
-    scores[(0, 0)] = dict(baseline.scores)
-    known = {(0, 0): baseline.full_score}  # the mean of every example scored so far, per pair
-    minibatch_score: dict[tuple[int, int], float] = {}
-    fully = {(0, 0)}
-    tried: list[tuple[int, int]] = []
-    untried_rng = seeded_rng(inputs.seed, "untried")
-    minibatch_rng = seeded_rng(inputs.seed, "minibatch")
-    size = min(s["minibatch_size"], len(val))
+    Per pair: the scores of every val example scored so far, their mean (`known`), the
+    minibatch score; which pairs are scored on the whole of val; the order pairs were tried.
+    """
 
-    def suggest(trial: Any) -> tuple[int, int]:
+    def __init__(
+        self,
+        log: Search,
+        s: dict[str, Any],
+        study: Any,
+        instructions: list[str],
+        demo_sets: list[tuple[str, tuple[Demo, ...]]],
+        baseline: Trial,
+    ) -> None:
+        self.log, self.s, self.study = log, s, study
+        self.instructions, self.demo_sets = instructions, demo_sets
+        self.pairs: list[Pair] = [(i, j) for i in range(len(instructions)) for j in range(len(demo_sets))]
+        self.val = log.inputs.val
+        self.size = min(s["minibatch_size"], len(self.val))
+        self.scores: dict[Pair, dict[str, float]] = {(0, 0): dict(baseline.scores)}
+        self.known: dict[Pair, float] = {(0, 0): baseline.full_score}  # mean of every example scored so far
+        self.minibatch_score: dict[Pair, float] = {}
+        self.fully: set[Pair] = {(0, 0)}
+        self.tried: list[Pair] = []
+        self.untried_rng = seeded_rng(log.inputs.seed, "untried")
+        self.minibatch_rng = seeded_rng(log.inputs.seed, "minibatch")
+
+    def candidate(self, pair: Pair) -> Candidate:
+        """The pair's instruction with its demo set."""
+        return Candidate(self.instructions[pair[0]], self.demo_sets[pair[1]][1])
+
+    def label(self, pair: Pair) -> str:
+        """The pair's name in the trial log."""
+        return f"instruction {pair[0]} + {self.demo_sets[pair[1]][0]}"
+
+    def run(self, n_trials: int) -> None:
+        """n_trials minibatch trials; every minibatch_full_eval_steps and at the end, a full validation."""
+        for step in range(1, n_trials + 1):
+            trial, pair = self.ask()
+            self.score_minibatch(trial, pair, f"trial {step}/{n_trials}: {self.label(pair)}")
+            if step % self.s["minibatch_full_eval_steps"] == 0 or step == n_trials:
+                pending = [p for p in self.tried if p not in self.fully]
+                if pending:
+                    self.score_fully(min(pending, key=self.full_priority))
+
+    def ask(self) -> tuple[Any, Pair]:
+        """TPE's next pair; one already scored is told its known score and swapped for an untried one."""
+        trial = self.study.ask()
+        pair = self.suggest(trial)
+        if pair in self.known:
+            self.study.tell(trial, self.known[pair])
+            pair = self.untried_rng.choice([p for p in self.pairs if p not in self.known])
+            self.study.enqueue_trial({"instruction": pair[0], "demo_set": pair[1]})
+            trial = self.study.ask()
+            pair = self.suggest(trial)
+        trial.set_user_attr("instruction", self.instructions[pair[0]])
+        trial.set_user_attr("demo_set", self.demo_sets[pair[1]][0])
+        return trial, pair
+
+    def suggest(self, trial: Any) -> Pair:
+        """The pair an optuna trial suggests."""
         return (
-            trial.suggest_categorical("instruction", list(range(len(instructions)))),
-            trial.suggest_categorical("demo_set", list(range(len(demo_sets)))),
+            trial.suggest_categorical("instruction", list(range(len(self.instructions)))),
+            trial.suggest_categorical("demo_set", list(range(len(self.demo_sets)))),
         )
 
-    def score_fully(pair: tuple[int, int]) -> None:
-        rest = [e for e in val if e.id not in scores[pair]]
-        ev, requests = log.evaluate(candidate(pair), rest, f"scoring {label(pair)} on the rest of val")
-        scores[pair].update({r.id: r.score for r in ev.records})
-        known[pair] = mean([scores[pair][e.id] for e in val])
-        fully.add(pair)
-        log.record(
-            Trial(
-                label(pair),
-                candidate(pair),
-                known[pair],
-                requests,
-                n=len(val),
-                full=True,
-                scores=scores[pair],
-            )
-        )
+    def score_minibatch(self, trial: Any, pair: Pair, stage: str) -> None:
+        """Score a pair on a seeded minibatch of val, tell the study and record the trial."""
+        import optuna
 
-    for step in range(1, n_trials + 1):
-        trial = study.ask()
-        pair = suggest(trial)
-        if pair in known:
-            study.tell(trial, known[pair])
-            pair = untried_rng.choice([p for p in pairs if p not in known])
-            study.enqueue_trial({"instruction": pair[0], "demo_set": pair[1]})
-            trial = study.ask()
-            pair = suggest(trial)
-        trial.set_user_attr("instruction", instructions[pair[0]])
-        trial.set_user_attr("demo_set", demo_sets[pair[1]][0])
-        batch = [val[k] for k in sorted(minibatch_rng.sample(range(len(val)), size))]
+        val = self.val
+        batch = [val[k] for k in sorted(self.minibatch_rng.sample(range(len(val)), self.size))]
         try:
-            ev, requests = log.evaluate(candidate(pair), batch, f"trial {step}/{n_trials}: {label(pair)}")
+            ev, requests = self.log.evaluate(self.candidate(pair), batch, stage)
         except BudgetExceeded:
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
             raise
-        study.tell(trial, ev.overall.mean)
-        scores[pair] = {r.id: r.score for r in ev.records}
-        known[pair] = minibatch_score[pair] = ev.overall.mean
-        tried.append(pair)
-        full = len(batch) == len(val)
-        if full:
-            fully.add(pair)
-        log.record(
-            Trial(
-                label(pair), candidate(pair), ev.overall.mean, requests, len(batch), full, dict(scores[pair])
-            )
+        self.study.tell(trial, ev.overall.mean)
+        self.scores[pair] = {r.id: r.score for r in ev.records}
+        self.known[pair] = self.minibatch_score[pair] = ev.overall.mean
+        self.tried.append(pair)
+        self.record(pair, ev.overall.mean, requests, len(batch), dict(self.scores[pair]))
+
+    def full_priority(self, pair: Pair) -> tuple[float, int, int]:
+        """The order pending pairs are scored fully in: best minibatch score, fewer demos, earlier."""
+        return -self.minibatch_score[pair], len(self.demo_sets[pair[1]][1]), self.tried.index(pair)
+
+    def score_fully(self, pair: Pair) -> None:
+        """Score a pair on the val examples it has not seen and record it, fully scored."""
+        scores = self.scores[pair]
+        rest = [e for e in self.val if e.id not in scores]
+        ev, requests = self.log.evaluate(
+            self.candidate(pair), rest, f"scoring {self.label(pair)} on the rest of val"
         )
-        if step % s["minibatch_full_eval_steps"] == 0 or step == n_trials:
-            pending = [p for p in tried if p not in fully]
-            if pending:
-                score_fully(
-                    min(pending, key=lambda p: (-minibatch_score[p], len(demo_sets[p[1]][1]), tried.index(p)))
-                )
+        scores.update({r.id: r.score for r in ev.records})
+        self.known[pair] = mean([scores[e.id] for e in self.val])
+        self.record(pair, self.known[pair], requests, len(self.val), scores)
+
+    def record(self, pair: Pair, score: float, requests: int, n: int, scores: dict[str, float]) -> None:
+        """Log a trial of the pair on n val examples (fully scored when n is all of val)."""
+        full = n == len(self.val)
+        if full:
+            self.fully.add(pair)
+        self.log.record(Trial(self.label(pair), self.candidate(pair), score, requests, n, full, scores))
 
 
 def estimate_calls(settings: dict[str, Any], n_train: int, n_val: int) -> CallEstimate:

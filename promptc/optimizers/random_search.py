@@ -22,7 +22,7 @@ from promptc.optimizers.base import (
     run_search,
     with_defaults,
 )
-from promptc.optimizers.bootstrap import (
+from promptc.optimizers.demos import (
     DEMO_SETTINGS,
     bootstrapped_sets,
     labeled_set,

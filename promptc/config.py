@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from promptc.errors import ConfigError
 from promptc.program import Field, Program, Signature
+from promptc.providers import is_in_process
 from promptc.safe_yaml import read_yaml
 
 
@@ -249,8 +250,6 @@ def _budget(raw: dict[str, Any]) -> Budget:
 
 def check_endpoint(target: Target, path: Path, where: str = "target") -> None:
     """Refuse api_base or api_key_env on an in-process model, and an api_base with a bad port."""
-    from promptc.lm import is_in_process  # lm imports this module
-
     if is_in_process(target.model) and target.logprobs:
         raise ConfigError(
             f"{path}: {where}.logprobs: {target.model} runs in process and scores labels already",
@@ -340,8 +339,6 @@ def load_configs(path: str | Path) -> tuple[Config, ...]:
 
 def check_deployments(target: Target, path: Path, where: str = "target") -> None:
     """Refuse deployments on an in-process model, beside target.api_base / api_key_env, or repeated."""
-    from promptc.lm import is_in_process  # lm imports this module
-
     if is_in_process(target.model):
         raise ConfigError(
             f"{path}: {where}.deployments: {target.model} runs in process; it has no servers",

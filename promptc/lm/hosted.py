@@ -1,7 +1,7 @@
 """Hosted models through litellm: endpoint and key, a router across deployments, rate caps, one
 attempt's request and reply, and the check that the reply came from the pinned revision.
 
-Only promptc/lm/ imports litellm (here and in bridge.py), always lazily.
+Only promptc/lm/ imports litellm (here, in bridge.py and in tokens.py), always lazily.
 """
 
 from __future__ import annotations

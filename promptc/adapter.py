@@ -1,4 +1,8 @@
-"""Render a program + candidate into chat messages; parse and coerce the model's reply."""
+"""Render a program + candidate into chat messages; parse and coerce the model's reply.
+
+The reply format shown here is held by the answer grammar of promptc.grammar where a provider
+supports grammars.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from promptc.grammar import REASONING
+from promptc.grammar import answer_grammar as answer_grammar  # evaluate.py imports it from here
 from promptc.program import Candidate, Demo, Field, Program
 
-REASONING = "reasoning"
 Message = dict[str, str]
+INPUTS_HEADER = "Inputs:\n"  # opens the system message's field list (after the instructions)
+FORMAT_HEADER = "Reply in exactly this format:"  # opens the system message's reply format
 
 
 @dataclass
@@ -46,12 +53,12 @@ def system_prompt(program: Program, candidate: Candidate) -> str:
     parts = []
     if candidate.instructions:
         parts.append(candidate.instructions)
-    parts.append("Inputs:\n" + "\n".join(f"- {describe_field(f)}" for f in sig.inputs))
+    parts.append(INPUTS_HEADER + "\n".join(f"- {describe_field(f)}" for f in sig.inputs))
     parts.append("Outputs:\n" + "\n".join(f"- {describe_field(f)}" for f in sig.outputs))
     fmt = [f"{f.name}: <{f.name}>" for f in sig.outputs]
     if program.module == "chain_of_thought":
         fmt.insert(0, f"{REASONING}: <think step by step in one or two sentences>")
-    parts.append("Reply in exactly this format:\n" + "\n".join(fmt))
+    parts.append(FORMAT_HEADER + "\n" + "\n".join(fmt))
     return "\n\n".join(parts)
 
 
@@ -63,45 +70,12 @@ def _format_value(value: Any) -> str:
     return str(value)
 
 
-# Value rules of the answer grammar, by field type. str and json values are free text, so a
-# signature with such an output gets no grammar.
-_VALUE_RULES = {
-    "bool": '("true" | "false")',
-    "int": '"-"? [0-9]+',
-    "float": '"-"? [0-9]+ ("." [0-9]+)?',
-}
-
-
-def _gbnf_literal(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
 def label_field(program: Program) -> Field | None:
     """The one enum output a label-log-probability decision answers; None for other signatures."""
     outputs = program.signature.outputs
     if program.module == "predict" and len(outputs) == 1 and outputs[0].type == "enum":
         return outputs[0]
     return None
-
-
-def answer_grammar(program: Program) -> str | None:
-    """A GBNF grammar for the reply format assistant_message shows, or None when it cannot be closed.
-
-    Where a provider supports grammars (the embedded llama.cpp models), replies are held to
-    this format, so an enum answer is always one of its labels and a number is a number.
-    """
-    rules = []
-    for f in program.signature.outputs:
-        if f.type == "enum":
-            value = "(" + " | ".join(_gbnf_literal(str(label)) for label in f.labels) + ")"
-        elif f.type in _VALUE_RULES:
-            value = _VALUE_RULES[f.type]
-        else:
-            return None
-        rules.append(f"{_gbnf_literal(f.name + ': ')} {value}")
-    if program.module == "chain_of_thought":
-        rules.insert(0, f"{_gbnf_literal(REASONING + ': ')} [^\\n]+")
-    return "root ::= " + ' "\\n" '.join(rules)
 
 
 def user_message(program: Program, inputs: dict[str, Any]) -> str:
@@ -154,7 +128,7 @@ def _sections(text: str, names: list[str]) -> dict[str, str]:
 def coerce_output(f: Field, text: str, constrained: bool = False) -> Any:
     """Read one output value of the field's type from the model's text.
 
-    constrained: the reply was held to answer_grammar, so an enum value cut short by the
+    constrained: the reply was held to the answer grammar (promptc.grammar), so an enum value cut short by the
     token cap that starts exactly one label can only have gone on to be that label.
     """
     value = text.strip().strip("`\"'").strip()
@@ -207,7 +181,7 @@ def coerce_output(f: Field, text: str, constrained: bool = False) -> Any:
 def parse_reply(program: Program, text: str, constrained: bool = False) -> tuple[dict[str, Any], str | None]:
     """The outputs (and reasoning, for chain of thought) in a reply; raises ParseError.
 
-    constrained: the reply was held to answer_grammar(program) (see coerce_output).
+    constrained: the reply was held to promptc.grammar.answer_grammar(program) (see coerce_output).
     """
     outputs = program.signature.outputs
     names = [f.name for f in outputs]

@@ -1,4 +1,8 @@
-"""Load a YAML config, validate it against the shipped JSON Schema, return frozen dataclasses."""
+"""Load a YAML config, validate it against the shipped JSON Schema, return frozen dataclasses.
+
+Every default lives in the schema (config_schema.py reads it): the dataclasses take theirs from
+it, and each section's builder fills a block's missing keys from it. Target checks: targets.py.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,14 @@ import json
 import os
 import stat
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+from promptc.config_schema import schema_default, validate, with_defaults
 from promptc.errors import ConfigError
 from promptc.program import Field, Program, Signature
 from promptc.safe_yaml import read_yaml
+from promptc.targets import check_distinct_targets, check_endpoint, pick_target
 
 
 @dataclass(frozen=True)
@@ -23,7 +27,7 @@ class Deployment:
 
     api_base: str
     api_key_env: str | None = None
-    weight: float = 1.0  # share of requests, relative to the other deployments
+    weight: float = float(schema_default("deployment", "weight"))  # share of requests, relative to the others
     rpm: int | None = None  # requests per minute this deployment takes
     tpm: int | None = None  # tokens per minute this deployment takes
 
@@ -34,19 +38,19 @@ class Target:
 
     model: str
     revision: str
-    temperature: float = 0.0
-    max_tokens: int = 64
-    concurrency: int = 4
-    max_retries: int = 3
-    timeout_s: float = 60.0
-    constrained: bool = True  # hold replies to the answer format where the provider supports grammars
+    temperature: float = float(schema_default("target", "temperature"))
+    max_tokens: int = int(schema_default("target", "max_tokens"))
+    concurrency: int = int(schema_default("target", "concurrency"))
+    max_retries: int = int(schema_default("target", "max_retries"))
+    timeout_s: float = float(schema_default("target", "timeout_s"))
+    constrained: bool = bool(schema_default("target", "constrained"))  # hold replies to the answer format
     # Where a hosted model is served, and the NAME of the environment variable holding its key.
     # Neither is part of the cache key: the exact revision, checked on every fresh reply, is.
     api_base: str | None = None
     api_key_env: str | None = None
     # A hosted provider that returns token log-probabilities (OpenAI, vLLM, llama.cpp's server):
     # enum outputs can then be decided by label log-probability, as on the embedded models.
-    logprobs: bool = False
+    logprobs: bool = bool(schema_default("target", "logprobs"))
     # Rate caps across all concurrent workers: requests and tokens per minute sent to the provider.
     rpm: int | None = None
     tpm: int | None = None
@@ -67,20 +71,22 @@ class DataSpec:
     val: Path | None = None
     test: Path | None = None
     file: Path | None = None
-    split_column: str = "split"
-    id_column: str = "id"
+    split_column: str = str(schema_default("data", "split_column"))
+    id_column: str = str(schema_default("data", "id_column"))
     slice_column: str | None = None
-    near_duplicate_threshold: float = 0.5
+    near_duplicate_threshold: float = float(schema_default("data", "near_duplicate_threshold"))
 
 
 @dataclass(frozen=True)
 class OptimizerSpec:
     """Which optimizer to run, its settings and its seed."""
 
-    name: str = "auto"
-    seed: int = 0
-    settings: dict[str, Any] = field(default_factory=dict)
-    confidence: float = 0.9  # selection: better than the configured program at this level
+    name: str = str(schema_default("optimizer", "name"))
+    seed: int = int(schema_default("optimizer", "seed"))
+    settings: dict[str, Any] = field(default_factory=lambda: dict(schema_default("optimizer", "settings")))
+    confidence: float = float(
+        schema_default("optimizer", "confidence")
+    )  # selection: beat the configured program
 
 
 @dataclass(frozen=True)
@@ -106,10 +112,10 @@ class Gates:
     overall: GateRule | None = None
     default: GateRule | None = None
     slices: dict[str, GateRule] = field(default_factory=dict)
-    reference: str = "baseline"
-    mode: str = "point"
-    confidence: float = 0.95
-    higher_is_better: bool = True
+    reference: str = str(schema_default("gates", "reference"))
+    mode: str = str(schema_default("gates", "mode"))
+    confidence: float = float(schema_default("gates", "confidence"))
+    higher_is_better: bool = bool(schema_default("gates", "higher_is_better"))
 
 
 @dataclass(frozen=True)
@@ -140,66 +146,6 @@ class Config:
     target_names: tuple[str, ...] = ()
 
 
-def _schema() -> dict[str, Any]:
-    text = resources.files("promptc").joinpath("schema/config.schema.json").read_text()
-    data: dict[str, Any] = json.loads(text)
-    return data
-
-
-def _key_path(parts: Any) -> str:
-    return ".".join(str(p) for p in parts) or "(top level)"
-
-
-# Keys whose wrong values may hold a secret (a key pasted in place of a variable name, a URL
-# with credentials): their errors say what is expected and never repeat the value.
-UNECHOED_KEYS = (["target", "api_base"], ["target", "api_key_env"])
-
-
-def _unechoed(parts: list[Any]) -> bool:
-    """A target's or a deployment's api_base or api_key_env (see UNECHOED_KEYS), under target or
-    under a name in targets."""
-    if len(parts) >= 3 and parts[0] == "targets":
-        parts = ["target", *parts[2:]]
-    return parts in UNECHOED_KEYS or (
-        parts[:2] == ["target", "deployments"] and parts[-1:] in (["api_base"], ["api_key_env"])
-    )
-
-
-def _validate(raw: Any, path: Path) -> None:
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(_schema())
-    errors = sorted(validator.iter_errors(raw), key=lambda e: list(map(str, e.absolute_path)))
-    if not errors:
-        return
-    lines = []
-    for err in errors:
-        message = err.message
-        if _unechoed(list(err.absolute_path)):
-            message = f"must be {err.schema.get('description', 'a string')} (the value is not shown)"
-        elif err.validator == "oneOf" and list(err.absolute_path) == ["data"]:
-            message = "give either train, val and test files, or one file with a split column"
-        elif err.validator == "oneOf" and not err.absolute_path:
-            both = "target" in raw and "targets" in raw
-            message = (
-                "give either target (one model) or targets (named models), not both"
-                if both
-                else "give target (one model) or targets (named models)"
-            )
-        elif err.validator == "additionalProperties":
-            allowed = sorted(err.schema.get("properties", {}))
-            message += f" (allowed keys: {', '.join(allowed)})" if allowed else ""
-        elif err.validator == "enum":
-            message += f" (allowed: {', '.join(map(str, err.validator_value))})"
-        elif err.validator == "pattern" and "description" in err.schema:
-            message += f" (expected {err.schema['description']})"
-        lines.append(f"  {_key_path(err.absolute_path)}: {message}")
-    raise ConfigError(
-        f"{path}: invalid config\n" + "\n".join(lines),
-        fix="edit the keys named above; the schema is promptc/schema/config.schema.json",
-    )
-
-
 def check_labels(spec: dict[str, Any], where: str, path: Path) -> None:
     """Refuse enum labels that differ only in case or surrounding space (answers are matched so)."""
     for name, item in spec.items():
@@ -219,11 +165,11 @@ def _fields(spec: dict[str, Any]) -> tuple[Field, ...]:
         Field(
             name=name,
             type=item["type"],
-            description=item.get("description", ""),
+            description=item["description"],
             labels=tuple(item.get("labels", ())),
             schema=item.get("schema"),
         )
-        for name, item in spec.items()
+        for name, item in ((name, with_defaults("field", item)) for name, item in spec.items())
     )
 
 
@@ -242,87 +188,99 @@ def _resolve(base: Path, value: str | None, key: str, config: Path) -> Path | No
         ) from None
 
 
+def _program(raw: dict[str, Any], path: Path) -> Program:
+    """program: the signature, with enum labels and field names checked."""
+    prog = with_defaults("program", raw["program"])
+    program = Program(
+        name=prog["name"],
+        version=prog["version"],
+        module=prog["module"],
+        signature=Signature(
+            inputs=_fields(prog["inputs"]),
+            outputs=_fields(prog["outputs"]),
+            instructions=prog["instructions"].strip(),
+        ),
+    )
+    check_labels(prog["inputs"], "program.inputs", path)
+    check_labels(prog["outputs"], "program.outputs", path)
+    clash = set(prog["inputs"]) & set(prog["outputs"])
+    if clash:
+        raise ConfigError(
+            f"{path}: program: field {sorted(clash)[0]!r} is both an input and an output",
+            fix="give input and output fields distinct names",
+        )
+    return program
+
+
+def _deployment(block: dict[str, Any]) -> Deployment:
+    d = with_defaults("deployment", block)
+    weight = float(d["weight"])
+    return Deployment(d["api_base"], d.get("api_key_env"), weight, d.get("rpm"), d.get("tpm"))
+
+
+def _target(block: dict[str, Any]) -> Target:
+    """One target block (target, or a name under targets)."""
+    t = with_defaults("target", block)
+    return Target(
+        model=t["model"],
+        revision=str(t["revision"]),
+        temperature=float(t["temperature"]),
+        max_tokens=int(t["max_tokens"]),
+        concurrency=int(t["concurrency"]),
+        max_retries=int(t["max_retries"]),
+        timeout_s=float(t["timeout_s"]),
+        constrained=bool(t["constrained"]),
+        api_base=t.get("api_base"),
+        api_key_env=t.get("api_key_env"),
+        logprobs=bool(t["logprobs"]),
+        rpm=t.get("rpm"),
+        tpm=t.get("tpm"),
+        deployments=tuple(_deployment(d) for d in t.get("deployments", ())),
+    )
+
+
+def _data(raw: dict[str, Any], base: Path, path: Path) -> DataSpec:
+    """data: the split files, resolved against the config's directory, and their columns."""
+    d = with_defaults("data", raw["data"])
+    return DataSpec(
+        train=_resolve(base, d.get("train"), "data.train", path),
+        val=_resolve(base, d.get("val"), "data.val", path),
+        test=_resolve(base, d.get("test"), "data.test", path),
+        file=_resolve(base, d.get("file"), "data.file", path),
+        split_column=d["split_column"],
+        id_column=d["id_column"],
+        slice_column=d.get("slice_column"),
+        near_duplicate_threshold=float(d["near_duplicate_threshold"]),
+    )
+
+
+def _optimizer(raw: dict[str, Any]) -> OptimizerSpec:
+    o = with_defaults("optimizer", raw.get("optimizer", {}))
+    return OptimizerSpec(
+        name=o["name"], seed=int(o["seed"]), settings=dict(o["settings"]), confidence=float(o["confidence"])
+    )
+
+
+def _gate_rule(r: dict[str, Any] | None) -> GateRule | None:
+    return None if r is None else GateRule(**{k: r[k] for k in GATE_RULE_KEYS if k in r})
+
+
+def _gates(raw: dict[str, Any]) -> Gates:
+    g = with_defaults("gates", raw.get("gates", {}))
+    return Gates(
+        overall=_gate_rule(g.get("overall")),
+        default=_gate_rule(g.get("default")),
+        slices={name: GateRule(**r) for name, r in g.get("slices", {}).items()},
+        reference=g["reference"],
+        mode=g["mode"],
+        confidence=float(g["confidence"]),
+        higher_is_better=bool(g["higher_is_better"]),
+    )
+
+
 def _budget(raw: dict[str, Any]) -> Budget:
     cost = raw.get("max_cost_usd")
     return Budget(max_calls=raw.get("max_calls"), max_cost_usd=None if cost is None else float(cost))
-
-
-def check_endpoint(target: Target, path: Path, where: str = "target") -> None:
-    """Refuse api_base or api_key_env on an in-process model, and an api_base with a bad port."""
-    from promptc.lm import is_in_process  # lm imports this module
-
-    if is_in_process(target.model) and target.logprobs:
-        raise ConfigError(
-            f"{path}: {where}.logprobs: {target.model} runs in process and scores labels already",
-            fix=f"remove {where}.logprobs; it is for hosted models that return token log-probabilities",
-        )
-    for key in ("api_base", "api_key_env"):
-        if is_in_process(target.model) and getattr(target, key) is not None:
-            raise ConfigError(
-                f"{path}: {where}.{key}: {target.model} runs in process; it has no server or key",
-                fix=f"remove {where}.{key}, or name a hosted model (e.g. openai/<name>) in {where}.model",
-            )
-    if target.deployments:
-        check_deployments(target, path, where)
-    bases = [(f"{where}.api_base", target.api_base)] + [
-        (f"{where}.deployments.{i}.api_base", d.api_base) for i, d in enumerate(target.deployments)
-    ]
-    for key, base in bases:
-        if base is None:
-            continue
-        try:
-            port = urlsplit(base).port
-        except ValueError:  # not a number, or past 65535
-            port = 0
-        if port == 0:
-            raise ConfigError(
-                f"{path}: {key}: the port is not a number from 1 to 65535",
-                fix=f"set {key} to a URL such as http://127.0.0.1:8080/v1",
-            )
-
-
-def pick_target(raw: dict[str, Any], path: Path, name: str | None) -> tuple[str | None, dict[str, Any]]:
-    """The target block a command runs on: `target`, or the one named in `targets` (--target NAME).
-
-    With several named targets a command that needs one must be told which: a default would
-    let `promote` or `run` act on a model revision the user did not mean.
-    """
-    if "target" in raw:
-        if name is not None:
-            raise ConfigError(
-                f"{path}: --target {name!r}: the config names one model under target:, not named targets",
-                fix="drop --target, or name each model under targets: NAME: {model: ..., revision: ...}",
-            )
-        return None, raw["target"]
-    targets: dict[str, Any] = raw["targets"]
-    names = ", ".join(targets)
-    if name is None:
-        if len(targets) == 1:
-            return next(iter(targets.items()))
-        raise ConfigError(
-            f"{path}: targets: names {len(targets)} models ({names}); this command runs on one",
-            fix=f"pass --target NAME (one of: {names}); promptc compile --matrix compiles them all",
-        )
-    if name not in targets:
-        raise ConfigError(
-            f"{path}: --target {name!r}: no such name under targets:",
-            fix=f"pass one of: {names}",
-        )
-    return name, targets[name]
-
-
-def check_distinct_targets(raw: dict[str, Any], path: Path) -> None:
-    """Refuse two named targets on one model revision: they would share one artifact cell."""
-    seen: dict[tuple[str, str], str] = {}
-    for name, block in raw.get("targets", {}).items():
-        key = (block["model"], str(block["revision"]))
-        if key in seen:
-            raise ConfigError(
-                f"{path}: targets.{name}: the same model and revision as targets.{seen[key]} "
-                f"({key[0]}@{key[1]})",
-                fix="name each model revision once: a program version and a model revision make one cell",
-            )
-        seen[key] = name
 
 
 def target_names(path: str | Path) -> tuple[str | None, ...]:
@@ -336,31 +294,6 @@ def target_names(path: str | Path) -> tuple[str | None, ...]:
 def load_configs(path: str | Path) -> tuple[Config, ...]:
     """One Config per target (the compilation matrix), in file order."""
     return tuple(load_config(path, name) for name in target_names(path))
-
-
-def check_deployments(target: Target, path: Path, where: str = "target") -> None:
-    """Refuse deployments on an in-process model, beside target.api_base / api_key_env, or repeated."""
-    from promptc.lm import is_in_process  # lm imports this module
-
-    if is_in_process(target.model):
-        raise ConfigError(
-            f"{path}: {where}.deployments: {target.model} runs in process; it has no servers",
-            fix=f"remove {where}.deployments, or name a hosted model (e.g. openai/<name>) in {where}.model",
-        )
-    for key in ("api_base", "api_key_env"):
-        if getattr(target, key) is not None:
-            raise ConfigError(
-                f"{path}: {where}.{key}: give it per deployment when {where}.deployments is set",
-                fix=f"move {where}.{key} into each entry of {where}.deployments",
-            )
-    seen: set[str] = set()
-    for i, deployment in enumerate(target.deployments):
-        if deployment.api_base in seen:
-            raise ConfigError(
-                f"{path}: {where}.deployments.{i}.api_base: the same server is named twice",
-                fix="name each deployment's server once (its weight sets its share of requests)",
-            )
-        seen.add(deployment.api_base)
 
 
 # Where and how fast a hosted model is served does not change what it answers (the revision,
@@ -382,102 +315,34 @@ def promptc_home() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "promptc"
 
 
-def load_config(path: str | Path, target_name: str | None = None) -> Config:
-    """Read, validate and convert a YAML config file, for one target (by name with `targets:`)."""
-    path = Path(path)
+def _read(path: Path) -> dict[str, Any]:
+    """The config file's YAML mapping, validated against the schema."""
     raw = read_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError(
             f"{path}: the config must be a YAML mapping with keys program, target, ...",
             fix="see configs/ for an example",
         )
-    _validate(raw, path)
+    validate(raw, path)
+    return raw
 
+
+def load_config(path: str | Path, target_name: str | None = None) -> Config:
+    """Read, validate and convert a YAML config file, for one target (by name with `targets:`)."""
+    path = Path(path)
+    raw = _read(path)
     base = path.resolve().parent
-    prog = raw["program"]
-    program = Program(
-        name=prog["name"],
-        version=prog["version"],
-        module=prog.get("module", "predict"),
-        signature=Signature(
-            inputs=_fields(prog["inputs"]),
-            outputs=_fields(prog["outputs"]),
-            instructions=prog.get("instructions", "").strip(),
-        ),
-    )
-    check_labels(prog["inputs"], "program.inputs", path)
-    check_labels(prog["outputs"], "program.outputs", path)
-    clash = set(prog["inputs"]) & set(prog["outputs"])
-    if clash:
-        raise ConfigError(
-            f"{path}: program: field {sorted(clash)[0]!r} is both an input and an output",
-            fix="give input and output fields distinct names",
-        )
+    program = _program(raw, path)
     check_distinct_targets(raw, path)
-    name, t = pick_target(raw, path, target_name)
-    where = "target" if name is None else f"targets.{name}"
-    target = Target(
-        model=t["model"],
-        revision=str(t["revision"]),
-        temperature=float(t.get("temperature", 0.0)),
-        max_tokens=int(t.get("max_tokens", 64)),
-        concurrency=int(t.get("concurrency", 4)),
-        max_retries=int(t.get("max_retries", 3)),
-        timeout_s=float(t.get("timeout_s", 60.0)),
-        constrained=bool(t.get("constrained", True)),
-        api_base=t.get("api_base"),
-        api_key_env=t.get("api_key_env"),
-        logprobs=bool(t.get("logprobs", False)),
-        rpm=t.get("rpm"),
-        tpm=t.get("tpm"),
-        deployments=tuple(
-            Deployment(
-                api_base=d["api_base"],
-                api_key_env=d.get("api_key_env"),
-                weight=float(d.get("weight", 1.0)),
-                rpm=d.get("rpm"),
-                tpm=d.get("tpm"),
-            )
-            for d in t.get("deployments", ())
-        ),
-    )
-    check_endpoint(target, path, where)
-    d = raw["data"]
-    data = DataSpec(
-        train=_resolve(base, d.get("train"), "data.train", path),
-        val=_resolve(base, d.get("val"), "data.val", path),
-        test=_resolve(base, d.get("test"), "data.test", path),
-        file=_resolve(base, d.get("file"), "data.file", path),
-        split_column=d.get("split_column", "split"),
-        id_column=d.get("id_column", "id"),
-        slice_column=d.get("slice_column"),
-        near_duplicate_threshold=float(d.get("near_duplicate_threshold", 0.5)),
-    )
-    o = raw.get("optimizer", {})
-    optimizer = OptimizerSpec(
-        name=o.get("name", "auto"),
-        seed=int(o.get("seed", 0)),
-        settings=dict(o.get("settings", {})),
-        confidence=float(o.get("confidence", 0.9)),
-    )
-    g = raw.get("gates", {})
-
-    def rule(r: dict[str, Any] | None) -> GateRule | None:
-        return None if r is None else GateRule(**{k: r[k] for k in GATE_RULE_KEYS if k in r})
-
-    gates = Gates(
-        overall=rule(g.get("overall")),
-        default=rule(g.get("default")),
-        slices={name: GateRule(**r) for name, r in g.get("slices", {}).items()},
-        reference=g.get("reference", "baseline"),
-        mode=g.get("mode", "point"),
-        confidence=float(g.get("confidence", 0.95)),
-        higher_is_better=bool(g.get("higher_is_better", True)),
-    )
-    artifacts_dir = _resolve(base, raw.get("artifacts", "artifacts"), "artifacts", path)
+    name, block = pick_target(raw, path, target_name)
+    target = _target(block)
+    check_endpoint(target, path, "target" if name is None else f"targets.{name}")
+    data = _data(raw, base, path)
+    optimizer, gates = _optimizer(raw), _gates(raw)
+    top = with_defaults("config", raw)
+    artifacts_dir = _resolve(base, top["artifacts"], "artifacts", path)
     cache_path = _resolve(base, raw.get("cache"), "cache", path) or promptc_home() / "cache.sqlite"
     assert artifacts_dir is not None
-    digest = config_digest(raw, t)
     return Config(
         path=path,
         program=program,
@@ -488,7 +353,7 @@ def load_config(path: str | Path, target_name: str | None = None) -> Config:
         gates=gates,
         artifacts_dir=artifacts_dir,
         cache_path=cache_path,
-        digest=digest,
+        digest=config_digest(raw, block),
         budget=_budget(raw.get("budget", {})),
         target_name=name,
         target_names=tuple(raw.get("targets", ())),

@@ -217,7 +217,7 @@ class LocalProvider:
             return known_revision(path, promptc_home() / "model-revisions.json")
 
     def _grammar(self, text: str | None) -> Any:
-        """The compiled llama.cpp grammar for a GBNF text (compiled once per text)."""
+        """The compiled llama.cpp grammar for a GBNF text from promptc.grammar (compiled once per text)."""
         if text is None:
             return None
         if text not in self._grammars:

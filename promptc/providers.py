@@ -6,8 +6,11 @@ A distribution registers a provider class under a model prefix in its pyproject.
     echo = "my_package.provider:EchoProvider"
 
 and `target.model: echo/<name>` then runs in-process through that class (see `Provider`).
-promptc registers its own two this way: `local` (the embedded GGUF models) and `fake` (the
-deterministic test models of promptc.testing). Every other prefix is a hosted model for litellm.
+promptc registers its own two this way: `local` (the embedded GGUF models) and `fake` (its
+deterministic fake models). Every other prefix is a hosted model for litellm.
+
+This module owns the contract (`Provider`, `TransientProviderError`) and the lookup from a
+model string to its provider; promptc.lm calls providers directly and bridges them into litellm.
 """
 
 from __future__ import annotations
@@ -23,6 +26,10 @@ from promptc.errors import BadInput
 GROUP = "promptc.providers"
 Messages = list[dict[str, str]]
 _PREFIX = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+
+
+class TransientProviderError(Exception):
+    """Raised by in-process providers for failures worth retrying."""
 
 
 class Provider(Protocol):
@@ -74,6 +81,17 @@ _instances: dict[str, Provider] = {}
 def is_provider(prefix: str) -> bool:
     """True when a plugin serves models with this prefix (without importing it)."""
     return prefix in registered()
+
+
+def is_in_process(model: str) -> bool:
+    """Whether a model string names an in-process provider (local GGUF files, fakes, plugins)."""
+    return is_provider(model.split("/", 1)[0])
+
+
+def provider_for(model: str) -> Provider | None:
+    """The in-process provider behind a model string; None for a hosted model."""
+    prefix = model.split("/", 1)[0]
+    return get(prefix) if is_provider(prefix) else None
 
 
 def get(prefix: str) -> Provider:

@@ -44,10 +44,18 @@ import threading
 from collections import Counter
 from typing import Any
 
-from promptc.lm import TransientProviderError
+from promptc.adapter import FORMAT_HEADER, INPUTS_HEADER
+from promptc.grammar import REASONING
+from promptc.providers import TransientProviderError
 
 REVISION = "fake0000000000000000"
 _WORD = re.compile(r"[a-z0-9']+")
+CUES = "Cues:"  # how label cues open, in instructions and in the instructions these models propose
+# Written by the optimizers' proposer prompts: "Current instruction:" by copro.py, mipro.py and gepa.py;
+# "Examples:" by copro.py and mipro.py; "Tip:" by mipro.py.
+CURRENT_INSTRUCTION = "Current instruction:\n"
+EXAMPLES = "Examples:\n"
+TIP = "\n\nTip:"
 
 
 def _words(text: str) -> set[str]:
@@ -55,8 +63,8 @@ def _words(text: str) -> set[str]:
 
 
 def _output_names(system: str) -> list[str]:
-    fmt = system.split("Reply in exactly this format:", 1)[-1]
-    return [m.group(1) for m in re.finditer(r"^(\w+): <", fmt, re.MULTILINE) if m.group(1) != "reasoning"]
+    fmt = system.split(FORMAT_HEADER, 1)[-1]
+    return [m.group(1) for m in re.finditer(r"^(\w+): <", fmt, re.MULTILINE) if m.group(1) != REASONING]
 
 
 def _first_label(system: str) -> str:
@@ -134,7 +142,7 @@ def _biased_scores(messages: list[dict[str, str]]) -> dict[str, float]:
     """fake/biased: cue-word evidence per label, plus a bias of 4 for the first label."""
     system = messages[0]["content"] if messages[0]["role"] == "system" else ""
     labels = _labels(system)
-    instructions = system.split("\n\nInputs:\n", 1)[0]
+    instructions = system.split("\n\n" + INPUTS_HEADER, 1)[0]
     cues = {m.group(1): _words(m.group(2)) for m in _CUE.finditer(instructions)}
     query = _words(messages[-1]["content"])
     return {
@@ -149,11 +157,11 @@ _CUE = re.compile(r"([\w-]+) = ([\w' -]+(?:, [\w' -]+)*)")
 
 
 def _chain_of_thought(system: str) -> bool:
-    return "\nreasoning: <" in system.split("Reply in exactly this format:", 1)[-1]
+    return f"\n{REASONING}: <" in system.split(FORMAT_HEADER, 1)[-1]
 
 
 def _answer(system: str, reasoning: str, lines: list[str]) -> str:
-    return "\n".join(([f"reasoning: {reasoning}"] if _chain_of_thought(system) else []) + lines)
+    return "\n".join(([f"{REASONING}: {reasoning}"] if _chain_of_thought(system) else []) + lines)
 
 
 def _labels(system: str) -> list[str]:
@@ -166,7 +174,7 @@ def _zero_shot(messages: list[dict[str, str]], *, follow_cues: bool) -> str:
     names = _output_names(system) or ["answer"]
     label, why = _first_label(system), "nothing in the input points to a particular answer"
     if follow_cues:
-        instructions = system.split("\n\nInputs:\n", 1)[0]
+        instructions = system.split("\n\n" + INPUTS_HEADER, 1)[0]
         cues = {
             m.group(1): _words(m.group(2))
             for m in _CUE.finditer(instructions)
@@ -197,16 +205,16 @@ def _nearest_demo(messages: list[dict[str, str]]) -> str | None:
             best, answer, shared = (score, -i), turns[i + 1]["content"], query & demo
     if answer is None:
         return None
-    lines = [line for line in answer.splitlines() if not line.startswith("reasoning:")]
+    lines = [line for line in answer.splitlines() if not line.startswith(f"{REASONING}:")]
     words = ", ".join(sorted(shared)[:4]) or "nothing"
     return _answer(system, f"it shares {words} with a worked example", lines)
 
 
 def _propose(prompt: str) -> str:
     """An instruction: the current one plus, per label, the words only that label's examples use."""
-    current = prompt.split("Current instruction:\n", 1)[-1].split("\n\n", 1)[0].strip()
+    current = prompt.split(CURRENT_INSTRUCTION, 1)[-1].split("\n\n", 1)[0].strip()
     current = "" if current == "(none)" else current + " "
-    examples = prompt.split("Examples:\n", 1)[-1].split("\n\nTip:", 1)[0] if "Examples:\n" in prompt else ""
+    examples = prompt.split(EXAMPLES, 1)[-1].split(TIP, 1)[0] if EXAMPLES in prompt else ""
     words: dict[str, Counter[str]] = {}
     for block in examples.split("\n\n"):
         lines = block.strip().splitlines()
@@ -221,14 +229,14 @@ def _propose(prompt: str) -> str:
         own = sorted((w for w in counts if w not in others), key=lambda w: (-counts[w], w))[:8]
         if own:
             cues.append(f"{label} = {', '.join(own)}")
-    return f"instruction: {current}Cues: {'; '.join(cues)}." if cues else f"instruction: {current}"
+    return f"instruction: {current}{CUES} {'; '.join(cues)}." if cues else f"instruction: {current}"
 
 
 def _reflect(prompt: str) -> str:
     """gepa's rewrite: the instruction without its cues, then old cues merged with feedback cues."""
     labels = _labels(prompt)
     head = re.search(r"(?:Current instruction|Instruction A):\n(.*)", prompt)
-    base = head.group(1).split(" Cues: ", 1)[0].strip() if head else ""
+    base = head.group(1).split(f" {CUES} ", 1)[0].strip() if head else ""
     base = "" if base == "(none)" else base
     cues: dict[str, list[str]] = {label: [] for label in labels}
     for m in _CUE.finditer(prompt):
@@ -252,7 +260,7 @@ def _reflect(prompt: str) -> str:
     rest = [label for label, ws in cues.items() if not ws]
     tail = f" Other labels: {', '.join(rest)}." if rest else ""
     return (
-        f"instruction: {(base + ' ').lstrip()}Cues: {'; '.join(named)}.{tail}"
+        f"instruction: {(base + ' ').lstrip()}{CUES} {'; '.join(named)}.{tail}"
         if named
         else f"instruction: {base}"
     )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from promptc.adapter import ParseError, answer_grammar, parse_reply, render_messages
+from promptc.adapter import ParseError, parse_reply, render_messages
+from promptc.grammar import answer_grammar
 from promptc.program import Candidate, Demo, Field, Program, Signature
 
 TRIAGE = Program(

@@ -307,7 +307,7 @@ def test_a_compile_through_30_percent_injected_faults_writes_the_clean_artifact(
 
 
 def test_label_scores_are_read_at_the_answer_token_of_a_hosted_reply() -> None:
-    from promptc.lm import label_scores_from_tokens
+    from promptc.lm.label_scores import label_scores_from_tokens
 
     labels = ["billing", "technical", "account", "shipping"]
     tokens = [

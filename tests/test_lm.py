@@ -19,7 +19,8 @@ import pytest
 from promptc.cache import CallCache
 from promptc.config import Target
 from promptc.errors import BadInput, BudgetExceeded, ProviderError, RevisionMismatch
-from promptc.lm import LM, provider_for
+from promptc.lm import LM
+from promptc.providers import provider_for
 from tests.fake_openai import FakeOpenAI
 
 MESSAGES = [{"role": "system", "content": "x"}, {"role": "user", "content": "ticket: hello"}]
@@ -89,7 +90,7 @@ def test_map_keeps_input_order_with_concurrency(tmp_path: Path, route: str) -> N
 def test_the_answer_grammar_reaches_only_providers_that_honour_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from promptc.lm import provider_for
+    from promptc.providers import provider_for
 
     provider = provider_for("fake/echo")
     assert provider is not None

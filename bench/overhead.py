@@ -97,8 +97,10 @@ def measure(n: int) -> dict[str, float]:
     from promptc.adapter import render_messages
     from promptc.cache import CallCache
     from promptc.config import Target
-    from promptc.lm import LM, _litellm, provider_for
+    from promptc.lm import LM
+    from promptc.lm.bridge import import_litellm
     from promptc.program import Candidate, Demo, Field, Program, Signature
+    from promptc.providers import provider_for
 
     target = Target("fake/learner", "fake00000000", concurrency=1)
     program = Program(
@@ -129,7 +131,7 @@ def measure(n: int) -> dict[str, float]:
     provider = provider_for(target.model)
     assert provider is not None
     out["provider.complete only"] = rate(lambda i: provider.complete("learner", short(i), {}), n)
-    litellm = _litellm()  # imports litellm and registers promptc's providers with it
+    litellm = import_litellm()  # imports litellm and registers promptc's providers with it
 
     out["litellm.completion -> provider"] = rate(
         lambda i: litellm.completion(model="fake/learner", messages=short(i)), n

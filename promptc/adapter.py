@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from promptc.grammar import REASONING
-from promptc.grammar import answer_grammar as answer_grammar  # evaluate.py imports it from here
 from promptc.program import Candidate, Demo, Field, Program
 
 Message = dict[str, str]

@@ -8,10 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from promptc.adapter import ParseError, answer_grammar, label_field, parse_reply, render_messages
+from promptc.adapter import ParseError, label_field, parse_reply, render_messages
 from promptc.calibration import choose, label_probs
 from promptc.data import Example
 from promptc.errors import RuntimeFailure
+from promptc.grammar import answer_grammar
 from promptc.lm import LM
 from promptc.metrics import Metric, Verdict
 from promptc.program import Candidate, Program

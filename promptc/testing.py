@@ -46,16 +46,21 @@ from typing import Any
 
 from promptc.adapter import FORMAT_HEADER, INPUTS_HEADER
 from promptc.grammar import REASONING
+from promptc.optimizers.gepa import INSTRUCTION_A, MERGER, MISTAKE, MODEL_ANSWER, REFLECTOR
+from promptc.optimizers.proposals import (
+    CURRENT_INSTRUCTION,
+    EXAMPLES_HEADER,
+    NO_INSTRUCTION,
+    PROPOSER,
+    SECTION_BREAK,
+    TIP_PREFIX,
+)
 from promptc.providers import TransientProviderError
 
 REVISION = "fake0000000000000000"
 _WORD = re.compile(r"[a-z0-9']+")
 CUES = "Cues:"  # how label cues open, in instructions and in the instructions these models propose
-# Written by the optimizers' proposer prompts: "Current instruction:" by copro.py, mipro.py and gepa.py;
-# "Examples:" by copro.py and mipro.py; "Tip:" by mipro.py.
-CURRENT_INSTRUCTION = "Current instruction:\n"
-EXAMPLES = "Examples:\n"
-TIP = "\n\nTip:"
+TIP = SECTION_BREAK + TIP_PREFIX.rstrip()  # mipro's tip closes the examples section
 
 
 def _words(text: str) -> set[str]:
@@ -102,9 +107,9 @@ class FakeProvider:
         system = messages[0]["content"] if messages[0]["role"] == "system" else ""
         if model == "echo":
             text = messages[-1]["content"]
-        elif model in ("learner", "flaky", "ignorer") and REFLECTOR_MARK in system:
+        elif model in ("learner", "flaky", "ignorer") and system in (REFLECTOR, MERGER):
             text = _reflect(messages[-1]["content"])
-        elif model in ("learner", "flaky", "ignorer") and PROPOSER_MARK in system:
+        elif model in ("learner", "flaky", "ignorer") and PROPOSER in system:
             text = _propose(messages[-1]["content"])
         elif model in ("learner", "flaky"):
             text = _nearest_demo(messages) or _zero_shot(messages, follow_cues=True)
@@ -151,8 +156,8 @@ def _biased_scores(messages: list[dict[str, str]]) -> dict[str, float]:
     }
 
 
-REFLECTOR_MARK = "You improve the instruction of a language model"  # gepa's prompts (optimizers/gepa.py)
-PROPOSER_MARK = "Propose one new instruction"  # in mipro's proposer prompt (optimizers/mipro.py PROPOSER)
+_REWRITTEN = re.compile(f"(?:{re.escape(CURRENT_INSTRUCTION)}|{re.escape(INSTRUCTION_A)})(.*)")
+_MISTAKE = re.compile("\n" + re.escape(MISTAKE.split("{n}")[0]) + r"\d+ ")
 _CUE = re.compile(r"([\w-]+) = ([\w' -]+(?:, [\w' -]+)*)")
 
 
@@ -213,8 +218,8 @@ def _nearest_demo(messages: list[dict[str, str]]) -> str | None:
 def _propose(prompt: str) -> str:
     """An instruction: the current one plus, per label, the words only that label's examples use."""
     current = prompt.split(CURRENT_INSTRUCTION, 1)[-1].split("\n\n", 1)[0].strip()
-    current = "" if current == "(none)" else current + " "
-    examples = prompt.split(EXAMPLES, 1)[-1].split(TIP, 1)[0] if EXAMPLES in prompt else ""
+    current = "" if current == NO_INSTRUCTION else current + " "
+    examples = prompt.split(EXAMPLES_HEADER, 1)[-1].split(TIP, 1)[0] if EXAMPLES_HEADER in prompt else ""
     words: dict[str, Counter[str]] = {}
     for block in examples.split("\n\n"):
         lines = block.strip().splitlines()
@@ -235,19 +240,19 @@ def _propose(prompt: str) -> str:
 def _reflect(prompt: str) -> str:
     """gepa's rewrite: the instruction without its cues, then old cues merged with feedback cues."""
     labels = _labels(prompt)
-    head = re.search(r"(?:Current instruction|Instruction A):\n(.*)", prompt)
+    head = _REWRITTEN.search(prompt)
     base = head.group(1).split(f" {CUES} ", 1)[0].strip() if head else ""
-    base = "" if base == "(none)" else base
+    base = "" if base == NO_INSTRUCTION else base
     cues: dict[str, list[str]] = {label: [] for label in labels}
     for m in _CUE.finditer(prompt):
         if m.group(1) in cues:
             cues[m.group(1)] += [w for w in m.group(2).split(", ") if w not in cues[m.group(1)]]
     failed: dict[str, Counter[str]] = {}
-    for block in re.split(r"\nExample \d+ ", prompt)[1:]:
+    for block in _MISTAKE.split(prompt)[1:]:
         expected = re.search(r"expected (\S+?)[,;]", block)
         if expected is None or expected.group(1) not in cues:
             continue
-        text = block.split("\n", 1)[-1].split("\nModel answer:", 1)[0]
+        text = block.split("\n", 1)[-1].split(MODEL_ANSWER, 1)[0]
         words = _WORD.findall(text.split(": ", 1)[-1].lower())
         failed.setdefault(expected.group(1), Counter()).update(words)
     for label, counts in failed.items():

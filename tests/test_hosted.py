@@ -19,7 +19,7 @@ import pytest
 from promptc.cache import CallCache
 from promptc.config import Deployment, Target, load_config
 from promptc.errors import BadInput, ProviderError
-from promptc.lm import LM
+from promptc.lm import LM, price
 from tests.conftest import LABELS, ConfigWriter
 from tests.fake_openai import FAULTS, FakeOpenAI, FaultProxy
 from tests.test_cli import artifact_id, invoke
@@ -543,6 +543,19 @@ def test_the_cost_cap_stops_the_search_cleanly_and_keeps_the_best_so_far(
     assert leftovers == []  # nothing half-written
 
 
+def test_a_cost_cap_on_a_model_litellm_cannot_price_is_refused_before_any_call(
+    server: FakeOpenAI, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    def capped(cfg: dict[str, Any]) -> None:
+        hosted(server.url)(cfg)
+        cfg["budget"] = {"max_cost_usd": 0.01}
+
+    result = invoke("compile", write_config(capped))
+    assert result.exit_code == 2, result.output
+    assert f"litellm has no price for {MODEL}" in result.output and "budget.max_calls" in result.output
+    assert server.requests == [] and not list((tmp_path / "artifacts").rglob("*.json"))
+
+
 # A router across several deployments of one model (target.deployments).
 
 
@@ -580,6 +593,9 @@ def test_a_dead_deployment_fails_over_to_the_live_one(
     replies = [lm.complete([{"role": "user", "content": f"ticket: login {i}"}]).text for i in range(10)]
     assert all(replies) and len(server.requests) == 10
     assert 1 <= lm.usage.retries <= 2  # the dead one is cooled down after its first failure
+    # litellm's router enters unpriced models in its price table at $0; promptc takes them out again,
+    # so a report still says the cost is unknown and a cost cap is still refused.
+    assert price(MODEL, 1000, 0) is None
 
 
 def test_a_router_compile_gets_the_artifact_of_a_single_endpoint_and_checks_each_reply(

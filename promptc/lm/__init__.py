@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from promptc.cache import CallCache, call_key
 from promptc.config import Target
-from promptc.errors import BudgetExceeded, ProviderError, RevisionMismatch
+from promptc.errors import BadInput, BudgetExceeded, ProviderError, RevisionMismatch
 from promptc.grammar import constrains
 from promptc.lm.bridge import call_direct
 from promptc.lm.hosted import Hosted, check_reported_model, served_alike
@@ -110,6 +110,13 @@ class LM:
         max_calls: int | None = None,
         max_cost_usd: float | None = None,
     ) -> None:
+        if max_cost_usd is not None and price(target.model, 1, 1) is None:
+            raise BadInput(
+                f"budget.max_cost_usd: litellm has no price for {target.model}, so promptc cannot count "
+                "what its calls cost and the cap would never stop the search",
+                fix="cap the search with budget.max_calls instead, or name the model as litellm prices "
+                "it (for example openai/gpt-4o-mini, with target.api_base for a self-hosted server)",
+            )
         self.target = target
         self.cache = cache
         self.max_calls = max_calls

@@ -139,6 +139,7 @@ class Hosted:
                     }
                     for i, (d, key) in enumerate(zip(self.target.deployments, keys, strict=True))
                 ]
+                priced = set(litellm.model_cost)
                 router = litellm.Router(
                     model_list=model_list,
                     routing_strategy="simple-shuffle",
@@ -146,6 +147,10 @@ class Hosted:
                     allowed_fails=0,
                     cooldown_time=ROUTER_COOLDOWN_S,
                 )
+                # The router enters its deployments in litellm's process-wide price table, a model
+                # litellm has no price for at $0; taken out again, such a model stays unpriced.
+                for name in set(litellm.model_cost) - priced:
+                    del litellm.model_cost[name]
                 self._routed = (router, [k for k in keys if k])
             return self._routed
 

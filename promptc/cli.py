@@ -156,7 +156,9 @@ def compile_cmd(
 ) -> None:
     """Compile the program on train+val, evaluate it on test, write an artifact."""
     from promptc.errors import BadInput
-    from promptc.lifecycle import compile_config, estimate_compile, matrix
+    from promptc.estimate import estimate_compile
+    from promptc.lifecycle import compile_config
+    from promptc.matrix import matrix
 
     if all_targets and target is not None:
         raise BadInput("--matrix compiles every target; --target names one", fix="pass one of the two")
@@ -283,8 +285,7 @@ def _eval_shard(
 ) -> None:
     """Evaluate one shard and write its file; no gates: a shard cannot be judged alone."""
     from promptc.errors import BadInput
-    from promptc.lifecycle import evaluate_shard
-    from promptc.shards import check_out_path, parse_shard, write_shard
+    from promptc.shards import check_out_path, evaluate_shard, parse_shard, write_shard
 
     if shard is None:
         raise BadInput(
@@ -337,7 +338,7 @@ def merge(
     target: TargetOpt = None,
 ) -> None:
     """Judge the shard files of `eval --shard` together, exactly as one eval; exit 1 if a gate fails."""
-    from promptc.lifecycle import merge_shards
+    from promptc.merge import merge_shards
 
     cfg = _config(config, target)
     outcome = merge_shards(cfg, shards)
@@ -428,7 +429,7 @@ def rollback(
 @app.command(name="list")
 def list_cmd(config: ConfigArg, target: TargetOpt = None) -> None:
     """Artifacts and aliases of the program for the config's model revision."""
-    from promptc.lifecycle import registry_view
+    from promptc.registry import registry_view
 
     cfg = _config(config, target)
     view = registry_view(cfg)
@@ -440,13 +441,13 @@ def list_cmd(config: ConfigArg, target: TargetOpt = None) -> None:
     for col in ("version", "optimizer", "baseline", "candidate", "aliases"):
         table.add_column(col)
     for art in view.artifacts:
-        ev = art.content["evaluation"]
+        content = art.typed
         table.add_row(
             art.id,
-            escape(art.content["program"]["version"]),
-            escape(art.content["lineage"]["optimizer"]["name"]),
-            f"{ev['baseline']['summaries'][OVERALL]['mean']:.3f}",
-            f"{ev['candidate']['summaries'][OVERALL]['mean']:.3f}",
+            escape(content.program.version),
+            escape(content.lineage.optimizer.name),
+            f"{content.evaluation.baseline.overall.mean:.3f}",
+            f"{content.evaluation.candidate.overall.mean:.3f}",
             escape(", ".join(sorted(by_id.get(art.id, [])))),
         )
     out.print(table)
@@ -457,7 +458,7 @@ def list_cmd(config: ConfigArg, target: TargetOpt = None) -> None:
 @app.command()
 def history(config: ConfigArg, target: TargetOpt = None) -> None:
     """Every alias change (compiles, promotions, rollbacks) for the config's model revision."""
-    from promptc.lifecycle import registry_view
+    from promptc.registry import registry_view
 
     cfg = _config(config, target)
     table = Table(title=escape(f"history of {cfg.program.name} for {cfg.target.model}@{cfg.target.revision}"))
@@ -479,7 +480,8 @@ OptionalConfig = Annotated[
 @app.command()
 def show(artifact: ArtifactArg, config: OptionalConfig = None, target: TargetOpt = None) -> None:
     """The compiled prompt exactly as the model receives it, the demos, lineage and scores."""
-    from promptc.lifecycle import find_artifact, prompt_preview
+    from promptc.lifecycle import prompt_preview
+    from promptc.resolve import find_artifact
 
     art = find_artifact(artifact, _config(config, target) if config else None)
     c = art.content
@@ -522,7 +524,7 @@ def diff(a: ArtifactArg, b: ArtifactArg, config: OptionalConfig = None, target: 
     """Instructions, demos and per-slice scores of two artifacts side by side."""
     import difflib
 
-    from promptc.lifecycle import find_artifact
+    from promptc.resolve import find_artifact
 
     cfg = _config(config, target) if config else None
     left, right = find_artifact(a, cfg), find_artifact(b, cfg)
@@ -621,7 +623,7 @@ def matrix_cmd(
     """Program version x model revision -> artifact, holdout scores, gate verdict and aliases."""
     import json
 
-    from promptc.lifecycle import matrix
+    from promptc.matrix import matrix
 
     configs = load_configs(config)
     cells = matrix(configs)
@@ -649,7 +651,7 @@ def export(
 ) -> None:
     """Fine-tuning data: the artifact's teacher traces on train that pass the metric, as JSONL."""
     from promptc.export import check_format, check_split, export_traces
-    from promptc.lifecycle import find_artifact
+    from promptc.resolve import find_artifact
 
     check_format(fmt)
     check_split(split)

@@ -26,14 +26,17 @@ from pathlib import Path
 from typing import Any
 
 from promptc.adapter import assistant_message, render_messages
-from promptc.artifacts import Artifact, atomic_write
+from promptc.artifacts import atomic_write
 from promptc.config import Config
 from promptc.errors import BadInput, RevisionMismatch
 from promptc.evaluate import evaluate
+from promptc.lifecycle import checked_splits, target_lm
 from promptc.lm import Usage
 from promptc.metrics import load_metric
 from promptc.program import Candidate, Demo, Program, baseline_candidate
 from promptc.progress import Reporter, Silent
+from promptc.resolve import check_program
+from promptc.store import Artifact
 
 FORMATS = ("openai-chat-jsonl", "jsonl")
 SPLITS = {"train": ("train",), "val": ("val",), "train+val": ("train", "val")}
@@ -105,8 +108,6 @@ def export_traces(
     reporter: Reporter | None = None,
 ) -> ExportOutcome:
     """Run the artifact's candidate over train (or val) and write the passing traces as JSONL."""
-    from promptc.lifecycle import _checked_splits, _lm, check_program
-
     check_format(fmt)
     splits = check_split(split)
     check_output(out, force)
@@ -119,11 +120,11 @@ def export_traces(
     check_program(config, artifact)
     reporter = reporter or Silent()
     program = config.program
-    teacher = Candidate.from_dict(artifact.content["candidate"])
+    teacher = artifact.typed.candidate
     student = student_candidate(program, teacher)
     metric = load_metric(config.metric, program.signature, config.path.resolve().parent)
-    data = _checked_splits(config)
-    lm = _lm(config)
+    data = checked_splits(config)
+    lm = target_lm(config)
     lines: list[str] = []
     failed = 0
     for name in splits:

@@ -122,10 +122,10 @@ def check_shards(config: Config, artifact: Artifact, splits: Splits, files: list
     """Refuse shard files of another artifact, config or test split, or that do not cover the test
     split exactly once; put their records back together in test split order."""
     test_split = splits.hashes()["test"]
-    program = artifact.content["program"]
+    program = artifact.typed.program
     expected_meta = {
-        "program": program["name"],
-        "version": program["version"],
+        "program": program.name,
+        "version": program.version,
         "model": artifact.model,
         "revision": artifact.revision,
     }

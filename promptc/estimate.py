@@ -77,10 +77,24 @@ def estimate_compile(config: Config) -> CompileEstimate:
         "completion_tokens": sum(n * r for _, n, _, r in calls),
         "tokenizer": tokenizers[0] if tokenizers else "",
     }
-    if all(is_in_process(m) for m in models):
-        return CompileEstimate(
-            config.optimizer.name, sizes, search, holdout, 0.0, models, (), config.budget, **token_estimate
-        )
+    # In-process models cost nothing; litellm's price table is not consulted for them.
+    cost, unpriced = (0.0, ()) if all(is_in_process(m) for m in models) else _price(calls)
+    return CompileEstimate(
+        config.optimizer.name,
+        sizes,
+        search,
+        holdout,
+        cost,
+        models,
+        unpriced,
+        config.budget,
+        **token_estimate,
+    )
+
+
+def _price(calls: list[tuple[str, int, int, int]]) -> tuple[float | None, tuple[str, ...]]:
+    """The cost of (model, calls, prompt tokens, reply tokens) rows at litellm's list price, and the
+    models it has no price for (the cost is None when there is one)."""
     total = 0.0
     unpriced: dict[str, None] = {}
     for model, n, tokens, replies in calls:
@@ -89,15 +103,4 @@ def estimate_compile(config: Config) -> CompileEstimate:
             unpriced[model] = None
         else:
             total += n * each
-    cost = None if unpriced else total
-    return CompileEstimate(
-        config.optimizer.name,
-        sizes,
-        search,
-        holdout,
-        cost,
-        models,
-        tuple(unpriced),
-        config.budget,
-        **token_estimate,
-    )
+    return (None if unpriced else total), tuple(unpriced)

@@ -29,7 +29,8 @@ os.environ["NO_PROXY"] = "127.0.0.1"
 
 from bench.results_md import replace_section  # noqa: E402
 from promptc.config import Budget, OptimizerSpec, load_config  # noqa: E402
-from promptc.lifecycle import compile_config, estimate_compile  # noqa: E402
+from promptc.estimate import estimate_compile  # noqa: E402
+from promptc.lifecycle import compile_config  # noqa: E402
 from promptc.lm import count_tokens  # noqa: E402
 from tests.fake_openai import FakeOpenAI  # noqa: E402
 

@@ -163,7 +163,6 @@ def run_one(task: str, optimizer: str, seed: int, sizes: tuple[int, int, int]) -
     """Compile one (task, optimizer, seed); the row for the results table."""
     from promptc.config import load_config
     from promptc.lifecycle import compile_config
-    from promptc.program import Candidate
     from promptc.stats import paired_interval
 
     raw = yaml.safe_load(prepare(task, sizes).read_text())
@@ -190,7 +189,7 @@ def run_one(task: str, optimizer: str, seed: int, sizes: tuple[int, int, int]) -
         "search_requests": outcome.search_usage.requests,
         "search_calls": outcome.search_usage.calls,
         "wall_s": round(wall, 1),
-        "kept": Candidate.from_dict(outcome.artifact.content["candidate"]).describe(),
+        "kept": outcome.artifact.typed.candidate.describe(),
         "artifact": outcome.artifact.id,
         "date": time.strftime("%Y-%m-%d %H:%M"),
     }

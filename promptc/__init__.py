@@ -9,6 +9,6 @@ __version__ = "0.1.0"
 
 def load(config_path: str, ref: str = "production") -> Any:
     """The released program behind an alias (or artifact id) as a callable: ``load(cfg)(ticket=...)``."""
-    from promptc.lifecycle import load as load_program
+    from promptc.api import load as load_program
 
     return load_program(config_path, ref)

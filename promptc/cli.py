@@ -132,7 +132,9 @@ def compile_cmd(
 ) -> None:
     """Compile the program on train+val, evaluate it on test, write an artifact."""
     from promptc.errors import BadInput
-    from promptc.lifecycle import compile_config, estimate_compile, matrix
+    from promptc.estimate import estimate_compile
+    from promptc.lifecycle import compile_config
+    from promptc.matrix import matrix
 
     if all_targets and target is not None:
         raise BadInput("--matrix compiles every target; --target names one", fix="pass one of the two")
@@ -220,8 +222,7 @@ def _eval_shard(
 ) -> None:
     """Evaluate one shard and write its file; no gates: a shard cannot be judged alone."""
     from promptc.errors import BadInput
-    from promptc.lifecycle import evaluate_shard
-    from promptc.shards import check_out_path, parse_shard, write_shard
+    from promptc.shards import check_out_path, evaluate_shard, parse_shard, write_shard
 
     if shard is None:
         raise BadInput(
@@ -270,7 +271,7 @@ def merge(
     target: TargetOpt = None,
 ) -> None:
     """Judge the shard files of `eval --shard` together, exactly as one eval; exit 1 if a gate fails."""
-    from promptc.lifecycle import merge_shards
+    from promptc.merge import merge_shards
 
     cfg = load_config(config, target)
     outcome = merge_shards(cfg, shards)

@@ -81,7 +81,7 @@ def rollback(
 
 def list_cmd(config: ConfigArg, target: TargetOpt = None) -> None:
     """Artifacts and aliases of the program for the config's model revision."""
-    from promptc.lifecycle import registry_view
+    from promptc.registry import registry_view
 
     cfg = load_config(config, target)
     view = registry_view(cfg)
@@ -92,7 +92,7 @@ def list_cmd(config: ConfigArg, target: TargetOpt = None) -> None:
 
 def history(config: ConfigArg, target: TargetOpt = None) -> None:
     """Every alias change (compiles, promotions, rollbacks) for the config's model revision."""
-    from promptc.lifecycle import registry_view
+    from promptc.registry import registry_view
 
     cfg = load_config(config, target)
     out.print(history_table(cfg, registry_view(cfg)))
@@ -100,7 +100,8 @@ def history(config: ConfigArg, target: TargetOpt = None) -> None:
 
 def show(artifact: ArtifactArg, config: OptionalConfig = None, target: TargetOpt = None) -> None:
     """The compiled prompt exactly as the model receives it, the demos, lineage and scores."""
-    from promptc.lifecycle import find_artifact, prompt_preview
+    from promptc.lifecycle import prompt_preview
+    from promptc.resolve import find_artifact
 
     art = find_artifact(artifact, load_config(config, target) if config else None)
     print_artifact_head(art)
@@ -111,7 +112,7 @@ def show(artifact: ArtifactArg, config: OptionalConfig = None, target: TargetOpt
 
 def diff(a: ArtifactArg, b: ArtifactArg, config: OptionalConfig = None, target: TargetOpt = None) -> None:
     """Instructions, demos and per-slice scores of two artifacts side by side."""
-    from promptc.lifecycle import find_artifact
+    from promptc.resolve import find_artifact
 
     cfg = load_config(config, target) if config else None
     left, right = find_artifact(a, cfg), find_artifact(b, cfg)
@@ -157,7 +158,7 @@ def matrix_cmd(
     """Program version x model revision -> artifact, holdout scores, gate verdict and aliases."""
     import json
 
-    from promptc.lifecycle import matrix
+    from promptc.matrix import matrix
 
     configs = load_configs(config)
     cells = matrix(configs)
@@ -184,7 +185,7 @@ def export(
 ) -> None:
     """Fine-tuning data: the artifact's teacher traces on train that pass the metric, as JSONL."""
     from promptc.export import check_format, check_split, export_traces
-    from promptc.lifecycle import find_artifact
+    from promptc.resolve import find_artifact
 
     check_format(fmt)
     check_split(split)

@@ -26,14 +26,18 @@ from pathlib import Path
 from typing import Any
 
 from promptc.adapter import assistant_message, render_messages
-from promptc.artifacts import Artifact, atomic_write
+from promptc.artifacts import atomic_write
 from promptc.config import Config
+from promptc.data import Example
 from promptc.errors import BadInput, RevisionMismatch
-from promptc.evaluate import evaluate
+from promptc.evaluate import Record, evaluate
+from promptc.lifecycle import checked_splits, target_lm
 from promptc.lm import Usage
 from promptc.metrics import load_metric
 from promptc.program import Candidate, Demo, Program, baseline_candidate
 from promptc.progress import Reporter, Silent
+from promptc.resolve import check_program
+from promptc.store import Artifact
 
 FORMATS = ("openai-chat-jsonl", "jsonl")
 SPLITS = {"train": ("train",), "val": ("val",), "train+val": ("train", "val")}
@@ -105,8 +109,6 @@ def export_traces(
     reporter: Reporter | None = None,
 ) -> ExportOutcome:
     """Run the artifact's candidate over train (or val) and write the passing traces as JSONL."""
-    from promptc.lifecycle import _checked_splits, _lm, check_program
-
     check_format(fmt)
     splits = check_split(split)
     check_output(out, force)
@@ -119,11 +121,11 @@ def export_traces(
     check_program(config, artifact)
     reporter = reporter or Silent()
     program = config.program
-    teacher = Candidate.from_dict(artifact.content["candidate"])
+    teacher = artifact.typed.candidate
     student = student_candidate(program, teacher)
     metric = load_metric(config.metric, program.signature, config.path.resolve().parent)
-    data = _checked_splits(config)
-    lm = _lm(config)
+    data = checked_splits(config)
+    lm = target_lm(config)
     lines: list[str] = []
     failed = 0
     for name in splits:
@@ -131,27 +133,42 @@ def export_traces(
         advance = reporter.stage(f"teacher traces on {name}", len(examples))
         ev = evaluate(program, teacher, examples, metric, lm, seed=config.optimizer.seed, on_done=advance)
         for example, record in zip(examples, ev.records, strict=True):
-            p = record.prediction
-            if p.outputs is None or record.score < min_score:
+            line = trace_line(program, student, fmt, name, example, record, min_score)
+            if line is None:
                 failed += 1
-                continue
-            demo = Demo(inputs=dict(example.inputs), outputs=dict(p.outputs), reasoning=p.reasoning)
-            messages: list[dict[str, Any]] = [
-                dict(m) for m in render_messages(program, student, example.inputs)
-            ]
-            messages.append({"role": "assistant", "content": assistant_message(program, demo)})
-            row: dict[str, Any] = {"messages": messages}
-            if fmt == "jsonl":
-                row = {
-                    "id": example.id,
-                    "split": name,
-                    "inputs": example.inputs,
-                    "outputs": p.outputs,
-                    **({"reasoning": p.reasoning} if p.reasoning else {}),
-                    "score": record.score,
-                    **({"feedback": record.feedback} if record.feedback else {}),
-                    "messages": messages,
-                }
-            lines.append(json.dumps(row, ensure_ascii=False, sort_keys=fmt == "jsonl") + "\n")
+            else:
+                lines.append(line)
     atomic_write(out, "".join(lines))
     return ExportOutcome(out, fmt, splits, len(lines), failed, lm.usage)
+
+
+def trace_line(
+    program: Program,
+    student: Candidate,
+    fmt: str,
+    split: str,
+    example: Example,
+    record: Record,
+    min_score: float,
+) -> str | None:
+    """One teacher trace as a line in the export format (the student's prompt, the teacher's
+    answer), or None when the teacher gave no answer or scored below min_score."""
+    p = record.prediction
+    if p.outputs is None or record.score < min_score:
+        return None
+    demo = Demo(inputs=dict(example.inputs), outputs=dict(p.outputs), reasoning=p.reasoning)
+    messages: list[dict[str, Any]] = [dict(m) for m in render_messages(program, student, example.inputs)]
+    messages.append({"role": "assistant", "content": assistant_message(program, demo)})
+    row: dict[str, Any] = {"messages": messages}
+    if fmt == "jsonl":
+        row = {
+            "id": example.id,
+            "split": split,
+            "inputs": example.inputs,
+            "outputs": p.outputs,
+            **({"reasoning": p.reasoning} if p.reasoning else {}),
+            "score": record.score,
+            **({"feedback": record.feedback} if record.feedback else {}),
+            "messages": messages,
+        }
+    return json.dumps(row, ensure_ascii=False, sort_keys=fmt == "jsonl") + "\n"

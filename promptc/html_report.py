@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from promptc.adapter import label_field
-from promptc.artifacts import Artifact
+from promptc.artifacts import ArtifactContent
 from promptc.evaluate import scope_name
 from promptc.gates import GateReport, SliceResult
 from promptc.lifecycle import prompt_preview
@@ -22,6 +22,7 @@ from promptc.lm import is_in_process, price
 from promptc.program import Candidate, Program
 from promptc.report_data import NO_ANSWER, ReportData, score_set
 from promptc.stats import mean_interval
+from promptc.store import Artifact
 
 CHANGE_RULES = {"max_drop": -1.0, "max_rel_drop": -1.0, "min_gain": 1.0, "min_rel_gain": 1.0}
 FLOOR_RULES = ("min", "max")
@@ -86,17 +87,17 @@ def chosen_trial(trials: Sequence[dict[str, Any]], candidate: Candidate) -> int 
     return None
 
 
-def _history(content: dict[str, Any]) -> str:
+def _history(content: ArtifactContent) -> str:
     from promptc.charts import TrialPoint, history_svg
 
-    trials = content["lineage"].get("trials", [])
+    trials = content.lineage.trials
     if not trials:
         return "<p>No trials are recorded in this artifact's lineage.</p>"
     points = [
         TrialPoint(str(t["name"]), t.get("val_score"), bool(t.get("full", True)), int(t.get("calls", 0)))
         for t in trials
     ]
-    chosen = chosen_trial(trials, Candidate.from_dict(content["candidate"]))
+    chosen = chosen_trial(trials, content.candidate)
     unscored = sum(1 for p in points if p.score is None)
     note = f"<p>{unscored} trial(s) kept without a validation score.</p>" if unscored else ""
     names = "".join(
@@ -212,7 +213,7 @@ def _gate_table(report: GateReport) -> str:
 
 
 def _prompt(artifact: Artifact) -> str:
-    candidate = Candidate.from_dict(artifact.content["candidate"])
+    candidate = artifact.typed.candidate
     parts = [f"<ul>{''.join(f'<li>{_e(line)}</li>' for line in candidate.decision_lines())}</ul>"]
     for title, messages in prompt_preview(artifact):
         parts.append(f"<h3>messages as the model receives them{_e(title)} (inputs as {{placeholders}})</h3>")
@@ -223,8 +224,11 @@ def _prompt(artifact: Artifact) -> str:
     return "".join(parts)
 
 
-def _cost(model: str, lineage: dict[str, Any]) -> str:
-    """What the compile's tokens (search and holdout, cached calls included) cost at list price."""
+def _cost(model: str, lineage: Mapping[str, Any]) -> str:
+    """What the compile's tokens (search and holdout, cached calls included) cost at list price.
+
+    lineage is the lineage as stored (Lineage.to_dict()): older artifacts lack the split counts.
+    """
     if is_in_process(model):
         return "$0 (in-process model)"
     tokens = (lineage.get("prompt_tokens"), lineage.get("completion_tokens"))
@@ -238,24 +242,23 @@ def _cost(model: str, lineage: dict[str, Any]) -> str:
 
 def _lineage(data: ReportData) -> str:
     art = data.artifact
-    lineage = art.content["lineage"]
-    optimizer = lineage.get("optimizer", {})
-    cost_text = _cost(art.model, lineage)
+    lineage = art.typed.lineage
+    optimizer = lineage.optimizer
+    cost_text = _cost(art.model, lineage.to_dict())
     items: Iterable[tuple[str, Any]] = (
         ("model", f"{art.model}@{art.revision}"),
-        ("splits (content hashes)", ", ".join(f"{k} {v}" for k, v in lineage.get("splits", {}).items())),
+        ("splits (content hashes)", ", ".join(f"{k} {v}" for k, v in lineage.splits.items())),
         (
             "optimizer",
-            f"{optimizer.get('name')}, seed {optimizer.get('seed')}, "
-            f"settings {json.dumps(optimizer.get('settings', {}))}",
+            f"{optimizer.name}, seed {optimizer.seed}, settings {json.dumps(optimizer.settings)}",
         ),
-        ("metric", lineage.get("metric")),
-        ("model calls", f"{lineage.get('lm_requests')} ({lineage.get('search_requests')} in the search)"),
-        ("tokens", lineage.get("tokens")),
+        ("metric", lineage.metric),
+        ("model calls", f"{lineage.lm_requests} ({lineage.search_requests} in the search)"),
+        ("tokens", lineage.tokens),
         ("cost", cost_text),
-        ("stopped by budget", lineage.get("stopped_by_budget")),
-        ("promptc version", lineage.get("promptc_version")),
-        ("config sha256", lineage.get("config_sha256")),
+        ("stopped by budget", lineage.stopped_by_budget),
+        ("promptc version", lineage.promptc_version),
+        ("config sha256", lineage.config_sha256),
         ("artifact file", art.path),
     )
     return "<dl>" + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in items) + "</dl>"
@@ -299,7 +302,7 @@ CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'
 def render_html(data: ReportData) -> str:
     """The whole report as one HTML document."""
     art = data.artifact
-    program = Program.from_dict(art.content["program"])
+    program = art.typed.program
     verdict = "pass" if data.gates.passed else "fail"
     title = f"{program.name} {program.version}: artifact {art.id}"
     failures = "".join(f"<li>{_e(c.message)}</li>" for c in data.gates.failures)
@@ -310,7 +313,7 @@ def render_html(data: ReportData) -> str:
             "Release gates",
             _gate_table(data.gates) + (f"<h3>failed checks</h3><ul>{failures}</ul>" if failures else ""),
         ),
-        ("history", "Search history (validation split)", _history(art.content)),
+        ("history", "Search history (validation split)", _history(art.typed)),
         ("confusion", "Confusion matrices (test split)", _confusion(data, program)),
         ("flipped", "Flipped examples", _flips(data)),
         ("prompt", "The compiled prompt", _prompt(art)),

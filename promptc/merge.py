@@ -1,18 +1,22 @@
 """`promptc merge`: check that shard files are the N shards of one sharded eval, each once, covering
-the test split exactly, and put their records back together in test split order."""
+the test split exactly, put their records back together in test split order, and judge them as
+`promptc eval` judges an unsharded run."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
-from promptc.artifacts import Artifact
 from promptc.config import Config
 from promptc.data import Splits
 from promptc.errors import BadInput
 from promptc.evaluate import Evaluation, Record, summarise_records
 from promptc.gates import ScoreSet
+from promptc.lifecycle import EvalOutcome, checked_splits, judge_evaluation
 from promptc.lm import Usage
-from promptc.shards import ShardFile, deal
+from promptc.resolve import check_program, resolve_artifact
+from promptc.shards import ShardFile, deal, read_shard
+from promptc.store import Artifact
 
 
 def _name(f: ShardFile) -> str:
@@ -118,10 +122,10 @@ def check_shards(config: Config, artifact: Artifact, splits: Splits, files: list
     """Refuse shard files of another artifact, config or test split, or that do not cover the test
     split exactly once; put their records back together in test split order."""
     test_split = splits.hashes()["test"]
-    program = artifact.content["program"]
+    program = artifact.typed.program
     expected_meta = {
-        "program": program["name"],
-        "version": program["version"],
+        "program": program.name,
+        "version": program.version,
         "model": artifact.model,
         "revision": artifact.revision,
     }
@@ -170,3 +174,20 @@ def check_shards(config: Config, artifact: Artifact, splits: Splits, files: list
         usage = usage + f.usage
     reference = (files[0].reference, ScoreSet({i: ref[i] for i in order}, {i: slices[i] for i in order}))
     return Merged(evaluations[0], evaluations[1], reference, usage)
+
+
+def merge_shards(config: Config, paths: list[Path]) -> EvalOutcome:
+    """Check shard files form one evaluation of the current test split, then judge it as `eval` does."""
+    files = [read_shard(path) for path in paths]
+    if not files:
+        raise BadInput(
+            "no shard files given", fix=f"pass every file of promptc eval {config.path} --shard I/N"
+        )
+    check_together(files)
+    artifact = resolve_artifact(config, files[0].artifact)
+    check_program(config, artifact)
+    splits = checked_splits(config)
+    merged = check_shards(config, artifact, splits, files)
+    return judge_evaluation(
+        config, artifact, merged.baseline, merged.candidate, merged.reference, merged.usage
+    )

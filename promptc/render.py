@@ -21,8 +21,9 @@ from promptc.lm import Usage
 from promptc.progress import Advance
 
 if TYPE_CHECKING:
+    from promptc.estimate import CompileEstimate
     from promptc.leakage import SplitReport
-    from promptc.lifecycle import CompileEstimate, CompileOutcome
+    from promptc.lifecycle import CompileOutcome
 
 # Logs (CI, pipes) get wide tables instead of 80-column wrapping; terminals keep their width.
 out = Console(width=None if sys.stdout.isatty() else 120)
@@ -247,7 +248,7 @@ def print_estimate(cfg: Config, estimate: CompileEstimate) -> None:
 
 def trial_table(outcome: CompileOutcome) -> Table:
     """Every candidate the optimizer scored on the validation split; the chosen one marked."""
-    chosen = outcome.artifact.content["candidate"]
+    chosen = outcome.artifact.typed.candidate.to_dict()
     table = Table(title="trials (validation split)")
     for col in ("trial", "val score", "examples", "requests", ""):
         table.add_column(col)

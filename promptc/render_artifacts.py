@@ -8,13 +8,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from promptc.config import Config
-from promptc.evaluate import OVERALL, scope_name
-from promptc.program import Candidate
+from promptc.evaluate import scope_name
 from promptc.render import out
 
 if TYPE_CHECKING:
-    from promptc.artifacts import Artifact
-    from promptc.lifecycle import MatrixCell, RegistryView
+    from promptc.matrix import MatrixCell
+    from promptc.registry import RegistryView
+    from promptc.store import Artifact
 
 LINEAGE_KEYS = ("promptc_version", "config_sha256", "metric", "optimizer", "splits", "lm_requests", "tokens")
 
@@ -29,13 +29,13 @@ def artifact_table(cfg: Config, view: RegistryView) -> Table:
     for col in ("version", "optimizer", "baseline", "candidate", "aliases"):
         table.add_column(col)
     for art in view.artifacts:
-        ev = art.content["evaluation"]
+        content = art.typed
         table.add_row(
             art.id,
-            escape(art.content["program"]["version"]),
-            escape(art.content["lineage"]["optimizer"]["name"]),
-            f"{ev['baseline']['summaries'][OVERALL]['mean']:.3f}",
-            f"{ev['candidate']['summaries'][OVERALL]['mean']:.3f}",
+            escape(content.program.version),
+            escape(content.lineage.optimizer.name),
+            f"{content.evaluation.baseline.overall.mean:.3f}",
+            f"{content.evaluation.candidate.overall.mean:.3f}",
             escape(", ".join(sorted(by_id.get(art.id, [])))),
         )
     return table
@@ -55,16 +55,15 @@ def history_table(cfg: Config, view: RegistryView) -> Table:
 
 def print_artifact_head(art: Artifact) -> None:
     """An artifact's id, program, model revision and file, and how its candidate decides."""
-    c = art.content
+    c = art.typed
     out.print(
         f"[bold]artifact {art.id}[/]  "
-        + escape(f"{c['program']['name']} {c['program']['version']}  {art.model}@{art.revision}"),
+        + escape(f"{c.program.name} {c.program.version}  {art.model}@{art.revision}"),
         soft_wrap=True,
     )
     out.print(f"file: {art.path}", markup=False, soft_wrap=True)
-    candidate = Candidate.from_dict(c["candidate"])
     out.rule("decision")
-    for line in candidate.decision_lines():
+    for line in c.candidate.decision_lines():
         out.print(line, markup=False, highlight=False)
 
 
@@ -80,7 +79,7 @@ def print_prompt(preview: list[tuple[str, list[dict[str, str]]]]) -> None:
 def print_lineage(art: Artifact) -> None:
     """Where an artifact came from: promptc version, config, metric, optimizer, splits, usage."""
     out.rule("lineage")
-    lineage = art.content["lineage"]
+    lineage = art.typed.lineage.to_dict()
     for key in LINEAGE_KEYS:
         out.print(f"[bold]{key}[/]: {escape(str(lineage.get(key)))}", highlight=False, soft_wrap=True)
 
@@ -90,33 +89,33 @@ def holdout_table(art: Artifact) -> Table:
     table = Table(title="holdout scores")
     for col in ("slice", "n", "baseline", "candidate"):
         table.add_column(col)
-    ev = art.content["evaluation"]
-    for name, summary in ev["candidate"]["summaries"].items():
-        base = ev["baseline"]["summaries"].get(name, {}).get("mean")
+    ev = art.typed.evaluation
+    for name, summary in ev.candidate.summaries.items():
+        base = ev.baseline.summaries.get(name)
         table.add_row(
             escape(scope_name(name)),
-            str(summary["n"]),
-            "-" if base is None else f"{base:.3f}",
-            f"{summary['mean']:.3f}",
+            str(summary.n),
+            "-" if base is None else f"{base.mean:.3f}",
+            f"{summary.mean:.3f}",
         )
     return table
 
 
 def print_diff(left: Artifact, right: Artifact) -> None:
     """Two artifacts side by side: decision and instructions as unified diffs, demos, scores."""
-    lc, rc = left.content, right.content
+    lc, rc = left.typed.candidate, right.typed.candidate
     out.rule(f"decision: {left.id} -> {right.id}")
     _print_unified_diff(
-        Candidate.from_dict(lc["candidate"]).decision_lines(),
-        Candidate.from_dict(rc["candidate"]).decision_lines(),
+        lc.decision_lines(),
+        rc.decision_lines(),
         left.id,
         right.id,
         same="(same decision)",
     )
     out.rule(f"instructions: {left.id} -> {right.id}")
     _print_unified_diff(
-        lc["candidate"]["instructions"].splitlines(),
-        rc["candidate"]["instructions"].splitlines(),
+        lc.instructions.splitlines(),
+        rc.instructions.splitlines(),
         left.id,
         right.id,
         same="(same instructions)",
@@ -137,14 +136,14 @@ def demo_table(left: Artifact, right: Artifact) -> Table:
     demos = Table(title="demos")
     demos.add_column(left.id)
     demos.add_column(right.id)
-    ld, rd = left.content["candidate"]["demos"], right.content["candidate"]["demos"]
+    ld, rd = left.typed.candidate.demos, right.typed.candidate.demos
     for i in range(max(len(ld), len(rd))):
         cells = []
         for ds in (ld, rd):
             if i < len(ds):
                 d = ds[i]
-                text = "; ".join(f"{k}={v}" for k, v in d["inputs"].items())
-                cells.append(escape(f"{d.get('source_id') or '-'}: {text[:60]} -> {d['outputs']}"))
+                text = "; ".join(f"{k}={v}" for k, v in d.inputs.items())
+                cells.append(escape(f"{d.source_id or '-'}: {text[:60]} -> {d.outputs}"))
             else:
                 cells.append("")
         demos.add_row(*cells)
@@ -156,10 +155,10 @@ def score_change_table(left: Artifact, right: Artifact) -> Table:
     scores = Table(title="holdout scores (candidate)")
     for col in ("slice", left.id, right.id, "change"):
         scores.add_column(col)
-    lc, rc = left.content, right.content
-    ls, rs = lc["evaluation"]["candidate"]["summaries"], rc["evaluation"]["candidate"]["summaries"]
+    ls, rs = left.typed.evaluation.candidate.summaries, right.typed.evaluation.candidate.summaries
     for name in dict.fromkeys([*ls, *rs]):
-        lm_, rm_ = ls.get(name, {}).get("mean"), rs.get(name, {}).get("mean")
+        lm_ = ls[name].mean if name in ls else None
+        rm_ = rs[name].mean if name in rs else None
         change = f"{rm_ - lm_:+.3f}" if lm_ is not None and rm_ is not None else "-"
         scores.add_row(
             escape(scope_name(name)),

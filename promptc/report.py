@@ -17,12 +17,12 @@ from promptc.lifecycle import EvalOutcome
 def eval_report(outcome: EvalOutcome) -> dict[str, Any]:
     """The JSON report: verdict, per-slice numbers and checks, usage, every prediction."""
     usage = outcome.usage
-    content = outcome.artifact.content
+    program = outcome.artifact.typed.program
     return {
         "passed": outcome.gates.passed,
         "artifact": outcome.artifact.id,
-        "program": content["program"]["name"],
-        "version": content["program"]["version"],
+        "program": program.name,
+        "version": program.version,
         "model": outcome.artifact.model,
         "revision": outcome.artifact.revision,
         "gates": outcome.gates.to_dict(),
@@ -105,12 +105,13 @@ def markdown(outcome: EvalOutcome) -> str:
     """A summary ready for a pull-request comment."""
     report = outcome.gates
     art = outcome.artifact
+    program = art.typed.program
     level = f"{report.confidence:.0%}"
     largest = max((abs(s.delta) for s in report.slices if s.delta is not None), default=0.0)
     lines = [
         f"### promptc eval: {':white_check_mark: gates passed' if report.passed else ':x: gates failed'}",
         "",
-        f"`{art.content['program']['name']}` {art.content['program']['version']} · artifact `{art.id}` · "
+        f"`{program.name}` {program.version} · artifact `{art.id}` · "
         f"`{art.model}@{art.revision}` · mode `{report.mode}` · reference: {report.reference}",
         "",
         f"| slice | n | score [{level} CI] | reference | change [{level} CI] | trend "
@@ -147,7 +148,7 @@ def write_reports(
         write_text(json_path, json.dumps(eval_report(outcome), indent=2, ensure_ascii=False) + "\n", "--json")
         written.append(json_path)
     if junit is not None:
-        write_text(junit, junit_xml(outcome.gates, outcome.artifact.content["program"]["name"]), "--junit")
+        write_text(junit, junit_xml(outcome.gates, outcome.artifact.typed.program.name), "--junit")
         written.append(junit)
     if md is not None:
         write_text(md, markdown(outcome), "--markdown")

@@ -7,13 +7,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from promptc.artifacts import Artifact
 from promptc.config import Config
 from promptc.data import Example, load_splits
 from promptc.errors import BadInput
 from promptc.evaluate import Evaluation
 from promptc.gates import GateReport, ScoreSet, check_gates
-from promptc.lifecycle import EvalOutcome, check_program, resolve_artifact
+from promptc.lifecycle import EvalOutcome
+from promptc.resolve import check_program, resolve_artifact
+from promptc.store import Artifact
 
 NO_ANSWER = "(no answer)"
 
@@ -70,7 +71,7 @@ def score_set(answers: Sequence[Answer]) -> ScoreSet:
 
 def _test_examples(config: Config, artifact: Artifact, *, stored: bool) -> dict[str, Example]:
     splits = load_splits(config.data, config.program.signature)
-    if stored and artifact.content["lineage"]["splits"]["test"] != splits.hashes()["test"]:
+    if stored and artifact.typed.lineage.splits["test"] != splits.hashes()["test"]:
         raise BadInput(
             f"artifact {artifact.id} was evaluated on another test split than {config.path} names",
             fix=f"re-evaluate it on this split: promptc eval {config.path} --artifact {artifact.id} "
@@ -122,10 +123,7 @@ def from_eval(config: Config, outcome: EvalOutcome, usage: str = "") -> ReportDa
     if not outcome.gates.reference.startswith("baseline"):
         other = resolve_artifact(config, config.gates.reference)
         # Stored answers pair with this run only when they were made on the same test split.
-        same = (
-            other.content["lineage"]["splits"]["test"]
-            == outcome.artifact.content["lineage"]["splits"]["test"]
-        )
+        same = other.typed.lineage.splits["test"] == outcome.artifact.typed.lineage.splits["test"]
         if same and set(examples) == {a.id for a in _stored(other, "candidate")}:
             flips_against, reference = outcome.gates.reference, _stored(other, "candidate")
     return ReportData(

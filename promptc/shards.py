@@ -5,7 +5,8 @@ A shard is dealt, not hashed into: the test ids are sorted by the sha256 of each
 round robin, so shard sizes differ by at most one (CI waits for the largest shard), slices mix
 across shards, and an example's shard depends on its id and the set of ids only: never on the
 machine, the file's row order, or which other shards run. The set of ids is pinned by the test
-split's digest, which every shard file records and `merge` checks.
+split's digest, which every shard file records and `merge` checks. evaluate_shard is the core of
+`promptc eval --shard I/N`.
 """
 
 from __future__ import annotations
@@ -21,13 +22,18 @@ from pathlib import Path
 from typing import Any
 
 from promptc import __version__
-from promptc.artifacts import Artifact, atomic_write, canonical_json
+from promptc.artifacts import atomic_write, canonical_json
 from promptc.config import Config
 from promptc.data import Example, Splits
 from promptc.errors import BadInput
 from promptc.evaluate import Evaluation, Prediction, Record
 from promptc.gates import ScoreSet
+from promptc.lifecycle import checked_splits, evaluate_pair, target_lm
 from promptc.lm import Usage
+from promptc.progress import Reporter, Silent
+from promptc.reference import reference_scores, scores_of
+from promptc.resolve import check_program, resolve_artifact
+from promptc.store import Artifact
 
 FORMAT = 1
 MAX_SHARDS = 10_000  # also in schema/shard.schema.json
@@ -274,3 +280,19 @@ def _validate(data: Any, path: Path, fix: str) -> None:
     ]
     more = [f"  ... and {len(errors) - 5} more"] if len(errors) > 5 else []
     raise BadInput(f"{path}: not a valid promptc shard file\n" + "\n".join(lines + more), fix=fix)
+
+
+def evaluate_shard(config: Config, ref: str, shard: Shard, reporter: Reporter | None = None) -> ShardFile:
+    """Evaluate an artifact, the baseline and the reference on one shard of the test split; no gates."""
+    reporter = reporter or Silent()
+    artifact = resolve_artifact(config, ref)
+    check_program(config, artifact)
+    splits = checked_splits(config)
+    examples = shard.select(splits.test)
+    lm = target_lm(config)
+    candidate = artifact.typed.candidate
+    baseline, cand_eval = evaluate_pair(config, splits, lm, candidate, reporter, examples)
+    label, ref_scores = reference_scores(
+        config, scores_of(baseline), splits, lambda: lm, reporter, examples=examples
+    )
+    return ShardFile.of(config, artifact, shard, splits, baseline, cand_eval, (label, ref_scores), lm.usage)

@@ -13,9 +13,13 @@ from typing import Any
 
 import pytest
 
-from promptc.artifacts import Registry, Store, content_id
+from promptc.artifacts import ArtifactContent, content_id
+from promptc.config import load_config
 from promptc.errors import ArtifactError, BadInput
+from promptc.lifecycle import compile_config
+from promptc.registry import Registry
 from promptc.report import write_text
+from promptc.store import Store
 from tests.conftest import ConfigWriter
 from tests.test_cli import artifact_id, invoke
 
@@ -268,3 +272,26 @@ def test_show_diff_and_promote_read_through_the_sidecar(write_config: ConfigWrit
     result = invoke("compile", gated)
     assert result.exit_code in (0, 1), result.output
     assert f"production ({art})" in result.output
+
+
+def test_typed_content_round_trips_a_compiled_artifact_and_keeps_its_id(write_config: ConfigWriter) -> None:
+    outcome = compile_config(load_config(write_config()))
+    stored = outcome.artifact.content
+    typed = ArtifactContent.from_dict(stored)
+    assert typed.to_dict() == stored
+    assert json.dumps(typed.to_dict()) == json.dumps(stored)  # the same keys in the same order
+    assert ArtifactContent.from_dict(typed.to_dict()) == typed == outcome.artifact.typed
+    assert content_id(typed.to_dict()) == outcome.artifact.id
+    on_disk = json.loads(outcome.artifact.path.read_text())
+    assert content_id(ArtifactContent.from_dict(on_disk).to_dict()) == outcome.artifact.id
+
+
+def test_typed_content_keeps_the_keys_older_artifacts_lack_out(
+    write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    _, _, path = _compiled(write_config, tmp_path)
+    stored = json.loads(path.read_text())
+    for key in ("search", "stopped_by_budget", "search_requests", "prompt_tokens", "completion_tokens"):
+        del stored["lineage"][key]
+    del stored["target"]["constrained"]
+    assert ArtifactContent.from_dict(stored).to_dict() == stored

@@ -11,13 +11,14 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from promptc.api import load
 from promptc.cache import CallCache
 from promptc.calibration import content_free_bias, fit_bias, label_probs
 from promptc.cli import app
 from promptc.config import load_config
 from promptc.data import Example, load_splits
 from promptc.evaluate import Prediction, combine, evaluate
-from promptc.lifecycle import compile_config, load
+from promptc.lifecycle import compile_config
 from promptc.lm import LM
 from promptc.metrics import load_metric
 from promptc.optimizers import OPTIMIZERS

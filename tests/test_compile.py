@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 
 from promptc.cli import app
 from promptc.config import load_config
-from promptc.lifecycle import compile_config, estimate_compile
+from promptc.estimate import estimate_compile
+from promptc.lifecycle import compile_config
 from promptc.program import Candidate, baseline_candidate
 from tests.conftest import ConfigWriter
 

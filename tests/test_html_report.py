@@ -347,9 +347,9 @@ def test_the_chosen_trial_is_found_by_its_candidate_digest_among_look_alikes() -
 
 
 def test_the_lineage_prices_the_compile_tokens_for_hosted_models(write_config: ConfigWriter) -> None:
-    from promptc.artifacts import Store
     from promptc.config import load_config
     from promptc.html_report import _cost
+    from promptc.store import Store
 
     config = write_config()
     result = invoke("compile", config)

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from promptc.api import load
 from promptc.config import load_config, load_configs
 from promptc.errors import ConfigError, RevisionMismatch
-from promptc.lifecycle import load
 from tests.conftest import ConfigWriter
 from tests.test_cli import invoke
 

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from promptc.artifacts import Registry, Store
 from promptc.errors import BadInput
+from promptc.registry import Registry
+from promptc.store import Store
 
 TARGET = {"model": "fake/learner", "revision": "fake00000000"}
 

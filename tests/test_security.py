@@ -9,8 +9,11 @@ from typing import Any
 
 import pytest
 
-from promptc.artifacts import Registry, Store, content_id, read_sidecar, write_sidecar
+from promptc.artifacts import content_id
 from promptc.errors import ArtifactError, BadInput
+from promptc.registry import Registry
+from promptc.sidecar import read_sidecar, write_sidecar
+from promptc.store import Store
 from tests.conftest import ConfigWriter
 from tests.test_cli import artifact_id, invoke
 

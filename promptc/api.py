@@ -1,0 +1,40 @@
+"""The Python serving API: `promptc.load()` and the CompiledProgram it returns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from promptc.config import Config, load_config
+from promptc.errors import RuntimeFailure
+from promptc.evaluate import predict
+from promptc.lifecycle import target_lm
+from promptc.resolve import resolve_artifact
+from promptc.store import Artifact
+
+
+class CompiledProgram:
+    """A released artifact as a callable: outputs for keyword inputs; no optimizer in the loop."""
+
+    def __init__(self, config: Config, artifact: Artifact) -> None:
+        self.config = config
+        self.artifact = artifact
+        self.program = artifact.typed.program
+        self.candidate = artifact.typed.candidate
+        self._lm = target_lm(config)
+
+    def __call__(self, **inputs: Any) -> dict[str, Any]:
+        """Answer one set of inputs; raises RuntimeFailure when the reply cannot be parsed."""
+        prediction = predict(self.program, self.candidate, self._lm, inputs)
+        if prediction.outputs is None:
+            raise RuntimeFailure(f"could not parse the model's reply {prediction.raw!r}: {prediction.error}")
+        return prediction.outputs
+
+
+def load(config_path: str | Path, ref: str = "production", target: str | None = None) -> CompiledProgram:
+    """Load the artifact behind an alias (or id) as a callable, refusing another model revision.
+
+    target names one of the config's `targets:` (required when it names several).
+    """
+    config = load_config(config_path, target)
+    return CompiledProgram(config, resolve_artifact(config, ref))

@@ -11,7 +11,8 @@ from promptc.config import Budget, Config
 from promptc.lifecycle import checked_splits
 from promptc.lm import count_tokens, is_in_process, price
 from promptc.optimizers import get_optimizer
-from promptc.optimizers.base import CallEstimate, labeled_demo
+from promptc.optimizers.base import CallEstimate
+from promptc.optimizers.demos import labeled_demo
 from promptc.program import Candidate, baseline_candidate
 
 

@@ -45,13 +45,12 @@ from promptc.optimizers.base import (
     CompileResult,
     Search,
     Trial,
-    labeled_demo,
     mean,
     run_search,
     seeded_rng,
     with_defaults,
 )
-from promptc.optimizers.demos import balanced_demos
+from promptc.optimizers.demos import balanced_demos, labeled_demo
 from promptc.program import Candidate
 
 SETTINGS: dict[str, Any] = {

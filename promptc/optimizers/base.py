@@ -41,7 +41,7 @@ from promptc.errors import BudgetExceeded, RuntimeFailure
 from promptc.evaluate import Evaluation, Prediction, evaluate
 from promptc.lm import LM
 from promptc.metrics import Metric
-from promptc.program import Candidate, Demo, Program
+from promptc.program import Candidate, Program
 from promptc.progress import Reporter, Silent
 
 
@@ -132,11 +132,6 @@ CONFIRM_TOP = 3  # candidates chosen on the search half that are tested on the c
 
 # The setting of single-candidate optimizers that scores their one candidate on val.
 VALIDATE_SETTING: dict[str, Any] = {"type": "boolean", "default": False}
-
-
-def labeled_demo(example: Example) -> Demo:
-    """A demo made from a training example's gold outputs."""
-    return Demo(inputs=dict(example.inputs), outputs=dict(example.outputs), source_id=example.id)
 
 
 def with_defaults(schema: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any
 from promptc.adapter import label_field
 from promptc.data import Example
 from promptc.evaluate import predict, score_prediction
-from promptc.optimizers.base import CompileInputs, labeled_demo, seeded_rng
+from promptc.optimizers.base import CompileInputs, seeded_rng
 from promptc.program import Candidate, Demo
 
 # Settings shared by every optimizer that bootstraps demos.
@@ -28,6 +28,11 @@ DEMO_SETTINGS: dict[str, Any] = {
 }
 
 MAX_LABELS_SHOWN = 24  # a balanced set shows every label once, up to this many
+
+
+def labeled_demo(example: Example) -> Demo:
+    """A demo made from a training example's gold outputs."""
+    return Demo(inputs=dict(example.inputs), outputs=dict(example.outputs), source_id=example.id)
 
 
 def trace(

@@ -19,7 +19,8 @@ from typing import Any
 from promptc.adapter import assistant_message, describe_field, user_message
 from promptc.data import Example
 from promptc.lm import LM
-from promptc.optimizers.base import CompileInputs, labeled_demo
+from promptc.optimizers.base import CompileInputs
+from promptc.optimizers.demos import labeled_demo
 from promptc.program import Field, Program
 
 # What every instruction request ends with; parse_instruction reads the reply after "instruction:".

@@ -51,6 +51,7 @@ from promptc.optimizers.proposals import (
     PROPOSER,
     data_summary,
     examples_part,
+    model_spec,
     parse_instruction,
     prompt_lm,
     refusals_note,
@@ -68,16 +69,7 @@ SETTINGS: dict[str, Any] = {
         "depth": {"type": "integer", "minimum": 1, "default": 2},
         "init_temperature": {"type": "number", "minimum": 0, "maximum": 2, "default": 0.7},
         "proposal_examples": {"type": "integer", "minimum": 0, "default": 6},
-        "prompt_model": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["model", "revision"],
-            "properties": {
-                "model": {"type": "string", "minLength": 1},
-                "revision": {"type": "string", "minLength": 1},
-                "max_tokens": {"type": "integer", "minimum": 1},
-            },
-        },
+        "prompt_model": model_spec(False),
     },
 }
 

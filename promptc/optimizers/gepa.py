@@ -69,6 +69,7 @@ from promptc.optimizers.proposals import (
     SECTION_BREAK,
     TASK,
     field_list,
+    model_spec,
     parse_instruction,
     prompt_lm,
     refusals_note,
@@ -86,17 +87,7 @@ SETTINGS: dict[str, Any] = {
     "additionalProperties": False,
     "required": ["reflection_model"],
     "properties": {
-        "reflection_model": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["model", "revision"],
-            "properties": {
-                "model": {"type": "string", "minLength": 1},
-                "revision": {"type": "string", "minLength": 1},
-                "temperature": {"type": "number", "minimum": 0, "maximum": 2},
-                "max_tokens": {"type": "integer", "minimum": 1},
-            },
-        },
+        "reflection_model": model_spec(True),
         "auto": {"enum": list(AUTO_ROUNDS), "default": "light"},
         "max_metric_calls": {"type": "integer", "minimum": 1},
         "minibatch_size": {"type": "integer", "minimum": 1, "default": 3},

@@ -47,6 +47,24 @@ MAX_INSTRUCTION_CHARS = 600  # "a few sentences"; longer ones are rambling or cu
 COPY_WORDS = 6  # a run of this many words from a training input counts as copying it
 
 
+def model_spec(temperature: bool) -> dict[str, Any]:
+    """The settings schema of a prompt or reflection model: model and revision, max_tokens, and its
+    own sampling temperature where the optimizer takes one from it."""
+    properties: dict[str, Any] = {
+        "model": {"type": "string", "minLength": 1},
+        "revision": {"type": "string", "minLength": 1},
+    }
+    if temperature:
+        properties["temperature"] = {"type": "number", "minimum": 0, "maximum": 2}
+    properties["max_tokens"] = {"type": "integer", "minimum": 1}
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["model", "revision"],
+        "properties": properties,
+    }
+
+
 def prompt_lm(inputs: CompileInputs, spec: dict[str, Any] | None, temperature: float) -> LM:
     """The prompt model: spec's model when given (its revision checked), else the target;
     sampled at temperature, with spec's max_tokens or PROPOSAL_MAX_TOKENS."""

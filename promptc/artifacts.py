@@ -43,19 +43,19 @@ def content_id(content: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(content).encode()).hexdigest()[:ID_LENGTH]
 
 
-def check_target(model: str, revision: str, config: Path | None = None) -> None:
+def check_target(model: str, revision: str, config: Path | None = None, key: str = "target") -> None:
     """Refuse a model or revision that would not make one safe folder name under the artifacts root."""
     where = f"{config}: " if config else ""
     if not REVISION.fullmatch(revision):
         raise BadInput(
-            f"{where}target.revision {revision!r} is not a revision id",
-            fix="set target.revision to the provider's snapshot id (or the GGUF file's sha256 prefix): "
+            f"{where}{key}.revision {revision!r} is not a revision id",
+            fix=f"set {key}.revision to the provider's snapshot id (or the GGUF file's sha256 prefix): "
             "letters, digits and . _ : + -, starting with a letter or digit, at most 128 characters",
         )
     if not model or len(model) > 200 or any(ord(c) < 32 or c == "\\" for c in model):
         raise BadInput(
-            f"{where}target.model {model!r} cannot name a folder under the artifacts root",
-            fix="set target.model to a litellm model string without control characters or backslashes",
+            f"{where}{key}.model {model!r} cannot name a folder under the artifacts root",
+            fix=f"set {key}.model to a litellm model string without control characters or backslashes",
         )
 
 

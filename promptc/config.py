@@ -145,6 +145,11 @@ class Config:
     target_name: str | None = None
     target_names: tuple[str, ...] = ()
 
+    @property
+    def target_key(self) -> str:
+        """Where this config's target is written: `target`, or `targets.NAME`."""
+        return "target" if self.target_name is None else f"targets.{self.target_name}"
+
 
 def check_labels(spec: dict[str, Any], where: str, path: Path) -> None:
     """Refuse enum labels that differ only in case or surrounding space (answers are matched so)."""

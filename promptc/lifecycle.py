@@ -69,7 +69,7 @@ def target_lm(config: Config) -> LM:
     """The config's target model behind its call cache, its revision checked against the provider."""
     check_writable(config, "cache")
     lm = LM(config.target, CallCache(config.cache_path))
-    lm.check_revision()
+    lm.check_revision(config.target_key)
     return lm
 
 
@@ -91,7 +91,7 @@ class CompileOutcome:
 def compile_config(config: Config, reporter: Reporter | None = None) -> CompileOutcome:
     """Check data, compile on train+val, evaluate baseline and candidate on test, store the artifact."""
     reporter = reporter or Silent()
-    check_target(config.target.model, config.target.revision, config.path)
+    check_target(config.target.model, config.target.revision, config.path, config.target_key)
     splits = checked_splits(config)
     check_writable(config, "artifacts")  # now, not after the model calls
     result, search_lm, lm = _search(config, splits, reporter)

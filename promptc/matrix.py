@@ -49,7 +49,7 @@ def matrix(configs: tuple[Config, ...]) -> list[MatrixCell]:
     rows: dict[str, list[MatrixCell]] = {}
     for config in configs:
         model, revision = config.target.model, config.target.revision
-        check_target(model, revision, config.path)
+        check_target(model, revision, config.path, config.target_key)
         registry = Registry(config.artifacts_dir, config.program.name)
         aliases = registry.aliases(model, revision)
         by_version: dict[str, list[Artifact]] = {config.program.version: []}

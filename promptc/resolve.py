@@ -14,7 +14,7 @@ from promptc.store import Artifact, Store
 
 def resolve_artifact(config: Config, ref: str) -> Artifact:
     """An artifact by alias (for the config's model revision) or id, refused for another revision."""
-    check_target(config.target.model, config.target.revision, config.path)
+    check_target(config.target.model, config.target.revision, config.path, config.target_key)
     registry = Registry(config.artifacts_dir, config.program.name)
     aliases = registry.aliases(config.target.model, config.target.revision)
     if ref not in aliases and not is_id_prefix(ref):

@@ -237,3 +237,23 @@ def test_matrix_lists_each_program_version_per_revision(write_config: ConfigWrit
     ]
     # latest moved to 1.1.0 on the ignorer's revision; the 1.0.0 cell keeps its artifact without it
     assert rows[1]["aliases"] == {} and "latest" in rows[3]["aliases"]
+
+
+@pytest.mark.parametrize(
+    ("revision", "expected"),
+    [
+        ("deadbeef0000", "targets.other.revision is 'deadbeef0000' but fake/learner is revision"),
+        ("not a revision", "targets.other.revision 'not a revision' is not a revision id"),
+    ],
+)
+def test_a_wrong_revision_under_targets_is_named_by_its_key(
+    write_config: ConfigWriter, revision: str, expected: str
+) -> None:
+    def edit(cfg: dict[str, Any]) -> None:
+        named_targets(cfg, ("learner",))
+        cfg["targets"]["other"] = {"model": "fake/learner", "revision": revision}
+
+    result = invoke("compile", write_config(edit), "--target", "other")
+    assert result.exit_code == 2, result.output
+    assert expected in " ".join(result.output.split())
+    assert "set targets.other.revision" in " ".join(result.output.split())

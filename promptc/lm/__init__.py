@@ -157,17 +157,18 @@ class LM:
             found = sorted(self._observed)
         return [{"target": t, "model": m, "system_fingerprint": f} for t, m, f in found if m]
 
-    def check_revision(self) -> None:
-        """Refuse to run when an in-process model's file is not the configured revision."""
+    def check_revision(self, key: str = "target") -> None:
+        """Refuse to run when an in-process model's file is not the configured revision (`key`: where
+        the config names the target, for the message)."""
         provider = provider_for(self.target.model)
         if provider is None:
             return  # hosted models: the configured snapshot id is the revision
         actual = provider.revision(self.target.model.split("/", 1)[1])
         if not (actual.startswith(self.target.revision) and len(self.target.revision) >= 8):
             raise RevisionMismatch(
-                f"target.revision is {self.target.revision!r} "
+                f"{key}.revision is {self.target.revision!r} "
                 f"but {self.target.model} is revision {actual[:12]!r}",
-                fix=f"set target.revision: {actual[:12]} and compile and evaluate for this model revision",
+                fix=f"set {key}.revision: {actual[:12]} and compile and evaluate for this model revision",
             )
 
     @property

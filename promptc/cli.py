@@ -177,6 +177,7 @@ def eval_cmd(
 ) -> None:
     """Evaluate an artifact (and its reference) on the test split; exit 1 if a gate fails."""
     from promptc.lifecycle import evaluate_config
+    from promptc.report import check_report_paths
 
     if shard is not None or shard_out is not None:
         reports = {"--json": json_path, "--junit": junit, "--markdown": markdown, "--html": html}
@@ -184,6 +185,7 @@ def eval_cmd(
             config, target, artifact, shard, shard_out, [k for k, v in reports.items() if v is not None]
         )
         return
+    check_report_paths({"--json": json_path, "--junit": junit, "--markdown": markdown, "--html": html})
     cfg = load_config(config, target)
     with progress_bars() as reporter:
         outcome = evaluate_config(cfg, artifact, reporter)
@@ -272,7 +274,9 @@ def merge(
 ) -> None:
     """Judge the shard files of `eval --shard` together, exactly as one eval; exit 1 if a gate fails."""
     from promptc.merge import merge_shards
+    from promptc.report import check_report_paths
 
+    check_report_paths({"--json": json_path, "--junit": junit, "--markdown": markdown, "--html": html})
     cfg = load_config(config, target)
     outcome = merge_shards(cfg, shards)
     out.print(
@@ -295,8 +299,10 @@ def report(
 ) -> None:
     """Write an HTML report of an artifact's stored evaluation; no model is called."""
     from promptc.html_report import write_html
+    from promptc.report import check_report_paths
     from promptc.report_data import from_artifact
 
+    check_report_paths({"--out": out_path})
     data = from_artifact(load_config(config, target), artifact, against)
     write_html(out_path, data)
     out.print(f"report written to {out_path}", markup=False, soft_wrap=True)

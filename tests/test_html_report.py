@@ -363,3 +363,19 @@ def test_the_lineage_prices_the_compile_tokens_for_hosted_models(write_config: C
     assert priced.startswith("$") and "list price" in priced and "1,000,000 prompt" in priced
     assert _cost("openai/promptc-test", split).startswith("unknown")
     assert _cost("openai/gpt-4o-mini", {"tokens": 10}).startswith("not recorded")
+
+
+@pytest.mark.parametrize("option", ["--json", "--junit", "--markdown", "--html"])
+def test_an_unwritable_report_path_is_refused_before_any_model_call(
+    write_config: ConfigWriter, tmp_path: Path, option: str
+) -> None:
+    config = write_config()
+    _compile(config)
+    (tmp_path / "file").write_text("x")
+    for bad, problem in ((tmp_path / "file" / "r.out", "is a file, not a folder"), (tmp_path, "is a folder")):
+        result = invoke("eval", str(config), "--artifact", "latest", option, str(bad))
+        assert result.exit_code == 2, result.output
+        assert (
+            problem in " ".join(result.output.split()) and f"pass a writable {option} path" in result.output
+        )
+        assert "model calls" not in result.output and "gates" not in result.output  # refused before eval

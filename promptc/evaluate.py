@@ -16,7 +16,7 @@ from promptc.grammar import answer_grammar
 from promptc.lm import LM
 from promptc.metrics import Metric, Verdict
 from promptc.program import Candidate, Program
-from promptc.stats import mean_interval
+from promptc.stats import mean, mean_interval
 
 OVERALL = "(overall)"  # the key of the whole test split among the per-slice summaries
 
@@ -206,24 +206,21 @@ class Evaluation:
         return out
 
 
-def summarise(scores: list[float], *, seed: int, confidence: float = 0.95) -> Summary:
-    """n, mean and the gates' interval for the mean (stats.mean_interval; seed is unused)."""
+def summarise(scores: list[float], *, confidence: float = 0.95) -> Summary:
+    """n, mean and the gates' interval for the mean (stats.mean_interval)."""
     low, high = mean_interval(scores, confidence)
-    mean = sum(scores) / len(scores) if scores else 0.0
-    return Summary(n=len(scores), mean=round(mean, 6), ci_low=round(low, 6), ci_high=round(high, 6))
+    return Summary(n=len(scores), mean=round(mean(scores), 6), ci_low=round(low, 6), ci_high=round(high, 6))
 
 
-def summarise_records(
-    records: tuple[Record, ...], *, seed: int, confidence: float = 0.95
-) -> dict[str, Summary]:
+def summarise_records(records: tuple[Record, ...], *, confidence: float = 0.95) -> dict[str, Summary]:
     """Summaries overall and for each slice, slices sorted by name."""
     by_slice: dict[str, list[float]] = {}
     for r in records:
         if r.slice is not None:
             by_slice.setdefault(r.slice, []).append(r.score)
-    out = {OVERALL: summarise([r.score for r in records], seed=seed, confidence=confidence)}
+    out = {OVERALL: summarise([r.score for r in records], confidence=confidence)}
     for name in sorted(by_slice):
-        out[name] = summarise(by_slice[name], seed=seed, confidence=confidence)
+        out[name] = summarise(by_slice[name], confidence=confidence)
     return out
 
 
@@ -259,7 +256,6 @@ def evaluate(
     metric: Metric,
     lm: LM,
     *,
-    seed: int = 0,
     on_done: Callable[[], None] | None = None,
 ) -> Evaluation:
     """Run the candidate over examples and score each one.
@@ -298,4 +294,4 @@ def evaluate(
         Record(e.id, e.slice, p, v.score, v.feedback)
         for e, p, v in zip(examples, predictions, verdicts, strict=True)
     )
-    return Evaluation(records=records, summaries=summarise_records(records, seed=seed))
+    return Evaluation(records=records, summaries=summarise_records(records))

@@ -131,7 +131,7 @@ def export_traces(
     for name in splits:
         examples = data.train if name == "train" else data.val
         advance = reporter.stage(f"teacher traces on {name}", len(examples))
-        ev = evaluate(program, teacher, examples, metric, lm, seed=config.optimizer.seed, on_done=advance)
+        ev = evaluate(program, teacher, examples, metric, lm, on_done=advance)
         for example, record in zip(examples, ev.records, strict=True):
             line = trace_line(program, student, fmt, name, example, record, min_score)
             if line is None:

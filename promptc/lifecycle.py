@@ -203,12 +203,11 @@ def evaluate_pair(
 ) -> tuple[Evaluation, Evaluation]:
     """The baseline and the candidate on the test split (or on examples of it: a shard)."""
     metric = load_metric(config.metric, config.program.signature, config.path.resolve().parent)
-    seed = config.optimizer.seed
     test = splits.test if examples is None else examples
     out = []
     for name, cand in (("baseline", baseline_candidate(config.program)), ("candidate", candidate)):
         advance = reporter.stage(f"evaluating {name} on test", len(test))
-        out.append(evaluate(config.program, cand, test, metric, lm, seed=seed, on_done=advance))
+        out.append(evaluate(config.program, cand, test, metric, lm, on_done=advance))
     return out[0], out[1]
 
 

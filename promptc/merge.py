@@ -161,12 +161,11 @@ def check_shards(config: Config, artifact: Artifact, splits: Splits, files: list
                         fix=f"re-run the sharded eval that wrote {_name(f)}",
                     )
     order = [e.id for e in splits.test]
-    seed = config.optimizer.seed
     evaluations = []
     for which in ("baseline", "candidate"):
         by_example: dict[str, Record] = {r.id: r for f in files for r in getattr(f, which)}
         ordered = tuple(by_example[i] for i in order)
-        evaluations.append(Evaluation(ordered, summarise_records(ordered, seed=seed)))
+        evaluations.append(Evaluation(ordered, summarise_records(ordered)))
     ref = {i: s for f in files for i, s in f.reference_scores}
     slices = {e.id: e.slice for e in splits.test}
     usage = Usage()

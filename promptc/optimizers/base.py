@@ -186,7 +186,6 @@ class Search:
             list(examples),
             inputs.metric,
             inputs.lm,
-            seed=inputs.seed,
             on_done=step,
         )
         return ev, inputs.lm.usage.requests - before

@@ -177,7 +177,7 @@ def eval_cmd(
 ) -> None:
     """Evaluate an artifact (and its reference) on the test split; exit 1 if a gate fails."""
     from promptc.lifecycle import evaluate_config
-    from promptc.report import check_report_paths
+    from promptc.paths import check_report_paths
 
     if shard is not None or shard_out is not None:
         reports = {"--json": json_path, "--junit": junit, "--markdown": markdown, "--html": html}
@@ -274,7 +274,7 @@ def merge(
 ) -> None:
     """Judge the shard files of `eval --shard` together, exactly as one eval; exit 1 if a gate fails."""
     from promptc.merge import merge_shards
-    from promptc.report import check_report_paths
+    from promptc.paths import check_report_paths
 
     check_report_paths({"--json": json_path, "--junit": junit, "--markdown": markdown, "--html": html})
     cfg = load_config(config, target)
@@ -299,7 +299,7 @@ def report(
 ) -> None:
     """Write an HTML report of an artifact's stored evaluation; no model is called."""
     from promptc.html_report import write_html
-    from promptc.report import check_report_paths
+    from promptc.paths import check_report_paths
     from promptc.report_data import from_artifact
 
     check_report_paths({"--out": out_path})

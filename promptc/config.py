@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -363,42 +362,3 @@ def load_config(path: str | Path, target_name: str | None = None) -> Config:
         target_name=name,
         target_names=tuple(raw.get("targets", ())),
     )
-
-
-def _stat(path: Path) -> os.stat_result | None:
-    """The path's stat, or None when it does not exist (yet)."""
-    try:
-        return path.stat()
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-
-
-def check_writable(config: Config, key: str) -> None:
-    """Refuse an `artifacts` or `cache` location promptc could not write, before any model call."""
-    path = config.artifacts_dir if key == "artifacts" else config.cache_path
-    fix = f"set {key}: in {config.path} to a path in a writable directory" + (
-        " (or set PROMPTC_HOME)" if key == "cache" else ""
-    )
-
-    def refuse(what: str) -> ConfigError:
-        return ConfigError(f"{config.path}: {key}: {what}", fix=fix)
-
-    try:
-        directory = path
-        if key == "cache":
-            directory = path.parent
-            found = _stat(path)
-            if found is not None and stat.S_ISDIR(found.st_mode):
-                raise refuse(f"{path} is a directory, not the cache file")
-            if found is not None and not os.access(path, os.W_OK):
-                raise refuse(f"{path} is not writable")
-        probe, found = directory, _stat(directory)
-        while found is None and probe != probe.parent:
-            probe = probe.parent
-            found = _stat(probe)
-    except OSError as exc:
-        raise refuse(f"{path}: {exc.strerror or exc}") from None
-    if found is None or not stat.S_ISDIR(found.st_mode):
-        raise refuse(f"{probe} is not a directory")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise refuse(f"{probe} is not writable")

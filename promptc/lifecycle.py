@@ -27,7 +27,7 @@ from promptc.artifacts import (
     check_target,
 )
 from promptc.cache import CallCache
-from promptc.config import Config, check_writable
+from promptc.config import Config
 from promptc.data import Example, Splits, coerce_value, load_splits
 from promptc.errors import BadInput, CheckFailed
 from promptc.evaluate import Evaluation, Prediction, evaluate, predict
@@ -37,6 +37,7 @@ from promptc.lm import LM, Usage
 from promptc.metrics import load_metric
 from promptc.optimizers import get_optimizer
 from promptc.optimizers.base import CompileInputs, CompileResult, Trial
+from promptc.paths import check_writable
 from promptc.program import Candidate, baseline_candidate
 from promptc.progress import Reporter, Silent
 from promptc.reference import reference_scores, scores_of, stored_scores

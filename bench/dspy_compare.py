@@ -9,7 +9,7 @@ program on the holdout (test) split, and records holdout accuracy, model calls d
 and during the holdout evaluation, and wall time. Model calls are counted for both tools in one
 place, at the embedded llama.cpp provider (promptc.local.LocalProvider.complete), which both
 reach through litellm: DSPy via `dspy.LM("local/smollm2-135m-instruct", engine="litellm")` once
-promptc.lm._litellm() has registered the provider. No cache serves a call: promptc gets fresh,
+promptc.lm.bridge.import_litellm() has registered the provider. No cache serves a call: promptc gets fresh,
 empty call caches (one for compile, one for the holdout); DSPy runs with cache=False and its
 disk and memory caches off. Each (dataset, pair, tool) runs in its own subprocess so that the
 tools never share state (dspy is not even imported in promptc's runs).
@@ -159,7 +159,7 @@ def load_task(dataset: str, sizes: tuple[int | None, ...] | None = None) -> tupl
 
 def warm_up(config: Any) -> None:
     """Load the model (not counted, not timed)."""
-    from promptc.lm import provider_for
+    from promptc.providers import provider_for
 
     provider = provider_for(config.target.model)
     assert provider is not None
@@ -205,7 +205,7 @@ def run_promptc(config: Any, splits: Any, pair: str, seed: int | None = None) ->
         compile_cached = lm.usage.cached
         eval_lm = LM(config.target, CallCache(Path(tmp) / "holdout.sqlite"))
         calls0, lm0, start = METER.calls, METER.seconds, time.perf_counter()
-        evaluation = evaluate(config.program, result.candidate, splits.test, metric, eval_lm, seed=seed)
+        evaluation = evaluate(config.program, result.candidate, splits.test, metric, eval_lm)
         eval_s, eval_calls = time.perf_counter() - start, METER.calls - calls0
         eval_lm_s = METER.seconds - lm0
     return {
@@ -321,9 +321,9 @@ def run_dspy(config: Any, splits: Any, pair: str, seed: int | None = None) -> di
     shuffled_with = seed
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["DSPY_CACHEDIR"] = tmp  # nothing of DSPy's lands in the home directory
-        from promptc.lm import _litellm
+        from promptc.lm.bridge import import_litellm
 
-        _litellm()  # registers local/ with litellm before DSPy calls it
+        import_litellm()  # registers local/ with litellm before DSPy calls it
         import dspy
 
         dspy.configure_cache(enable_disk_cache=False, enable_memory_cache=False)

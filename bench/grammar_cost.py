@@ -25,7 +25,7 @@ from promptc.data import load_splits
 from promptc.evaluate import predict, score_prediction
 from promptc.lm import LM
 from promptc.metrics import load_metric
-from promptc.optimizers.base import labeled_demo
+from promptc.optimizers.demos import labeled_demo
 from promptc.program import Candidate
 
 

@@ -38,14 +38,17 @@ def _compile(path: Path, seed: int = 0, settings: dict[str, Any] | None = None) 
     return OPTIMIZERS["copro"].compile(inputs), inputs.lm
 
 
-def _zero_shot(path: Path) -> float:
+def zero_shot_score(path: Path) -> float:
+    """The uncompiled program's score on the config's val split."""
     inputs = _inputs(path, 0, {})
     return evaluate(
         inputs.program, baseline_candidate(inputs.program), inputs.val, inputs.metric, inputs.lm
     ).overall.mean
 
 
-def _val80(tmp_path: Path) -> Any:
+def val80(tmp_path: Path) -> Any:
+    """A config edit: an 80-example val split (two 40-example halves for the noise-aware selection)."""
+
     def edit(cfg: dict[str, Any]) -> None:
         write_jsonl(tmp_path / "data" / "val80.jsonl", make_examples(80, seed=2, start=100))
         cfg["data"]["val"] = "data/val80.jsonl"
@@ -57,9 +60,9 @@ def test_copro_finds_a_better_instruction_and_beats_the_configured_program(
     write_config: ConfigWriter, tmp_path: Path
 ) -> None:
     # fake/learner proposes the configured instruction plus label cues, and follows cues when it answers.
-    path = write_config(_val80(tmp_path))
+    path = write_config(val80(tmp_path))
     result, _ = _compile(path, settings={"proposal_examples": 12})
-    zero_shot = _zero_shot(path)
+    zero_shot = zero_shot_score(path)
     assert zero_shot == pytest.approx(0.25)
     assert result.candidate.demos == ()
     assert result.candidate.instructions.startswith("Route the ticket. Cues: ")
@@ -101,7 +104,7 @@ def test_copro_keeps_the_configured_program_when_no_proposal_is_better(write_con
     path = write_config(model="fake/ignorer")
     result, _ = _compile(path, settings=SMALL)
     assert result.candidate == baseline_candidate(load_config(path).program)
-    assert result.val_score == pytest.approx(_zero_shot(path))
+    assert result.val_score == pytest.approx(zero_shot_score(path))
     assert len(result.trials) > 1
     assert any("no candidate was significantly better than the configured program" in n for n in result.notes)
 

@@ -19,14 +19,14 @@ from promptc.cache import CallCache
 from promptc.config import load_config
 from promptc.data import load_splits
 from promptc.errors import ConfigError
-from promptc.evaluate import evaluate
 from promptc.lm import LM
 from promptc.metrics import load_metric
 from promptc.optimizers import OPTIMIZERS, get_optimizer
 from promptc.optimizers.base import CompileInputs, CompileResult
 from promptc.optimizers.gepa import REFLECTOR, reflection_messages
 from promptc.program import baseline_candidate
-from tests.conftest import ConfigWriter, base_config, make_examples, write_jsonl
+from tests.conftest import ConfigWriter, base_config
+from tests.test_copro import val80, zero_shot_score
 
 REFLECTION = {"model": "fake/learner", "revision": "fake00000000"}
 SMALL = {"reflection_model": REFLECTION, "max_metric_calls": 200, "minibatch_size": 6}
@@ -47,29 +47,14 @@ def _compile(path: Path, seed: int = 0, settings: dict[str, Any] | None = None) 
     return OPTIMIZERS["gepa"].compile(inputs), inputs.lm
 
 
-def _zero_shot(path: Path) -> float:
-    inputs = _inputs(path, 0, {})
-    return evaluate(
-        inputs.program, baseline_candidate(inputs.program), inputs.val, inputs.metric, inputs.lm
-    ).overall.mean
-
-
-def _val80(tmp_path: Path) -> Any:
-    def edit(cfg: dict[str, Any]) -> None:
-        write_jsonl(tmp_path / "data" / "val80.jsonl", make_examples(80, seed=2, start=100))
-        cfg["data"]["val"] = "data/val80.jsonl"
-
-    return edit
-
-
 def test_reflection_on_feedback_improves_a_target_that_follows_cues(
     write_config: ConfigWriter, tmp_path: Path
 ) -> None:
     # fake/learner as the reflection model turns "expected billing, got ..." feedback into label
     # cues; fake/learner as the target follows cues in its instructions.
-    path = write_config(_val80(tmp_path))
+    path = write_config(val80(tmp_path))
     result, _ = _compile(path, settings={**SMALL, "max_metric_calls": 600})
-    zero_shot = _zero_shot(path)
+    zero_shot = zero_shot_score(path)
     assert zero_shot == pytest.approx(0.25)
     assert result.candidate.demos == ()
     assert result.candidate.instructions.startswith("Route the ticket. Cues: ")
@@ -110,7 +95,7 @@ def test_gepa_keeps_the_configured_program_when_no_rewrite_is_better(write_confi
         path, settings={**SMALL, "reflection_model": {"model": "fake/ignorer", "revision": "fake00000000"}}
     )
     assert result.candidate == baseline_candidate(load_config(path).program)
-    assert result.val_score == pytest.approx(_zero_shot(path))
+    assert result.val_score == pytest.approx(zero_shot_score(path))
     assert all(r["outcome"] != "accepted" for r in result.lineage["rounds"])
 
 
@@ -133,7 +118,7 @@ def test_the_dry_run_bound_holds_and_a_second_run_makes_no_calls(write_config: C
 
 
 def test_merge_rounds_combine_two_lineages(write_config: ConfigWriter, tmp_path: Path) -> None:
-    path = write_config(_val80(tmp_path))
+    path = write_config(val80(tmp_path))
     result, _ = _compile(path, settings={**SMALL, "max_metric_calls": 900, "merge": True})
     kinds = [r["kind"] for r in result.lineage["rounds"]]
     assert "reflect" in kinds

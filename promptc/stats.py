@@ -20,7 +20,19 @@ Every interval here is two-sided at `confidence`, so each side errs at most (1 -
   Only discordant pairs (wins, losses) and n matter. Exact enumeration over n 1-300,
   accuracies 0.05-0.95, true changes 0-0.3 and correlations 0-0.99 found no one-sided
   error above 0.024 at 0.025 (without the correction and widening: up to 0.034).
-- A paired change of other scores: a paired t-interval on the differences.
+- A paired change of scores in [0, 1] that are not all 0/1 (label_accuracy over several
+  outputs gives 0, 0.5, 1): the same Tango/McNemar interval at fractional counts, wins = the
+  sum of the pairs' gains (cand - ref where positive) and losses = the sum of their losses. A
+  gain of d is a win with probability d after randomised rounding, which keeps the mean and
+  gives 0/1 pairs; the fractional counts are that rounding's expected counts, and the exact
+  McNemar tail is the binomial's continuous extension (the regularised incomplete beta). Ties
+  add nothing, so agreement still narrows the interval; a half-point difference counts half a
+  discordant pair, so two pairs of 0.5 vs 0 never exclude 0 (a paired t-interval there has zero
+  width). Approximate: exact enumeration with 3-valued scores (0, 0.5, 1), n 1-30, scores'
+  means 0.2-0.8 and correlations 0-0.99, found no one-sided error above the nominal level
+  (bench/gate_simulation.py prints it); with 0/1 scores it is the interval above, unchanged.
+- A paired change of scores outside [0, 1]: a paired t-interval on the differences
+  (approximate; no finite-sample guarantee).
 """
 
 from __future__ import annotations
@@ -80,11 +92,13 @@ def paired_method(cand: Sequence[float], ref: Sequence[float]) -> str:
     """The name of the interval paired_interval uses for these scores."""
     if is_binary(cand) and is_binary(ref):
         return "Tango paired score interval with exact McNemar"
+    if is_unit(cand) and is_unit(ref):
+        return "Tango paired score interval with exact McNemar, on summed gains and losses"
     return "paired t"
 
 
 def paired_interval(cand: Sequence[float], ref: Sequence[float], confidence: float) -> tuple[float, float]:
-    """Two-sided interval for mean(cand - ref) over paired examples (Tango for 0/1 scores, else paired t)."""
+    """Two-sided interval for mean(cand - ref) over paired examples (Tango in [0, 1], else paired t)."""
     if len(cand) != len(ref):
         raise ValueError(f"paired scores differ in length: {len(cand)} candidate vs {len(ref)} reference")
     alpha = tail_level(confidence)
@@ -93,6 +107,8 @@ def paired_interval(cand: Sequence[float], ref: Sequence[float], confidence: flo
         return UNBOUNDED
     if is_binary(cand) and is_binary(ref):
         return _tango_mcnemar(*discordant(cand, ref), n, alpha)
+    if is_unit(cand) and is_unit(ref):
+        return _tango_mcnemar(*gains_and_losses(cand, ref), n, alpha)
     return _t_interval([c - r for c, r in zip(cand, ref, strict=True)], alpha)
 
 
@@ -101,6 +117,13 @@ def discordant(cand: Sequence[float], ref: Sequence[float]) -> tuple[int, int]:
     wins = sum(1 for c, r in zip(cand, ref, strict=True) if c > r)
     losses = sum(1 for c, r in zip(cand, ref, strict=True) if c < r)
     return wins, losses
+
+
+def gains_and_losses(cand: Sequence[float], ref: Sequence[float]) -> tuple[float, float]:
+    """The candidate's summed gains and summed losses over the pairs; for 0/1 scores, wins and losses."""
+    gains = math.fsum(c - r for c, r in zip(cand, ref, strict=True) if c > r)
+    losses = math.fsum(r - c for c, r in zip(cand, ref, strict=True) if c < r)
+    return gains, losses
 
 
 def significantly_better(cand: Sequence[float], ref: Sequence[float], confidence: float) -> bool:
@@ -113,6 +136,16 @@ def mcnemar_exact_p(wins: int, losses: int) -> float:
     if wins < 0 or losses < 0:
         raise ValueError(f"wins and losses must be >= 0, got {wins} and {losses}")
     return _binomial_half_upper_tail(wins, wins + losses)
+
+
+def _mcnemar_p(wins: float, losses: float) -> float:
+    """mcnemar_exact_p, continued to fractional counts by the binomial's incomplete beta form."""
+    if float(wins).is_integer() and float(losses).is_integer():
+        return _binomial_half_upper_tail(int(wins), int(wins + losses))
+    if wins <= 0.0:
+        return 1.0
+    # P(Binomial(m, 1/2) >= k) = I_{1/2}(k, m - k + 1) for whole k and m; the same for fractional ones.
+    return _betainc(wins, losses + 1.0, 0.5)
 
 
 @lru_cache(maxsize=4096)
@@ -137,8 +170,11 @@ def _clopper_pearson(x: float, n: int, alpha: float) -> Bounds:
 
 
 @lru_cache(maxsize=65536)
-def _tango_mcnemar(wins: int, losses: int, n: int, alpha: float) -> Bounds:
-    """Tango's interval for (wins - losses) / n, widened where exact tests say it is too narrow."""
+def _tango_mcnemar(wins: float, losses: float, n: int, alpha: float) -> Bounds:
+    """Tango's interval for (wins - losses) / n, widened where exact tests say it is too narrow.
+
+    wins and losses are counts of discordant pairs, or for scores in [0, 1] summed gains and losses.
+    """
     z = NormalDist().inv_cdf(1.0 - alpha)
     estimate = (wins - losses) / n
 
@@ -165,9 +201,9 @@ def _tango_mcnemar(wins: int, losses: int, n: int, alpha: float) -> Bounds:
     low = min(low, _clopper_pearson(float(wins), n, alpha)[0])
     high = max(high, -_clopper_pearson(float(losses), n, alpha)[0])
     # Never exclude 0 on a side where the exact McNemar test cannot reject "equal" at alpha.
-    if mcnemar_exact_p(wins, losses) > alpha:
+    if _mcnemar_p(wins, losses) > alpha:
         low = min(low, 0.0)
-    if mcnemar_exact_p(losses, wins) > alpha:
+    if _mcnemar_p(losses, wins) > alpha:
         high = max(high, 0.0)
     return low, high
 

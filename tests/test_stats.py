@@ -69,7 +69,8 @@ def test_identical_vectors_are_never_significantly_better() -> None:
         assert low < 0 < high
         assert not significantly_better(same, same, 0.95)
     graded = [0.25, 0.5, 0.75, 1.0]
-    assert paired_interval(graded, graded, 0.95) == (0.0, 0.0)
+    low, high = paired_interval(graded, graded, 0.95)
+    assert low < 0 < high  # ties carry no evidence either way, as with 0/1 scores
     assert not significantly_better(graded, graded, 0.95)
 
 
@@ -93,7 +94,42 @@ def test_paired_interval_is_antisymmetric() -> None:
     b = [rng.random() for _ in range(30)]
     low, high = paired_interval(a, b, 0.95)
     assert paired_interval(b, a, 0.95) == pytest.approx((-high, -low))
-    assert paired_method(a, b) == "paired t"
+    assert paired_method(a, b).endswith("on summed gains and losses")
+    wide = [2 * x for x in a]
+    low, high = paired_interval(wide, b, 0.95)
+    assert paired_interval(b, wide, 0.95) == pytest.approx((-high, -low))
+    assert paired_method(wide, b) == "paired t"
+
+
+def test_two_half_point_gains_do_not_exclude_zero() -> None:
+    # A paired t-interval gives [0.5, 0.5] here, and `min_gain: 0.45` passed on two examples.
+    low, high = paired_interval([0.5, 0.5], [0.0, 0.0], 0.95)
+    assert low <= 0.0 < 0.5 < high
+    assert not significantly_better([0.5] * 5, [0.0] * 5, 0.95)  # 2.5 wins: p = 2**-2.5 > 0.025
+
+
+def test_fractional_counts_agree_with_whole_ones() -> None:
+    # Two half-point gains are worth one whole win; 0/1 scores take the unchanged path.
+    halves = paired_interval([0.5, 0.5, 1.0, 0.0], [0.0, 0.0, 1.0, 0.0], 0.95)
+    whole = paired_interval([1.0, 0.0, 1.0, 0.0], [0.0, 0.0, 1.0, 0.0], 0.95)
+    assert halves == pytest.approx(whole)
+    many = [0.5] * 40 + [1.0] * 60
+    low, _ = paired_interval(many, [0.0] * 40 + [1.0] * 60, 0.95)
+    assert 0.0 < low < 0.2  # 20 points of gain over 100 pairs with no losses is significant
+
+
+def test_three_valued_scores_err_at_most_their_share_at_small_n() -> None:
+    # Exact: every outcome of n pairs whose differences are 0 or +-0.5 or +-1 (fair, independent
+    # 3-valued scores), weighted by its probability; the old paired t erred 0.049 at n=2.
+    from itertools import product
+
+    values = (0.0, 0.5, 1.0)
+    for n in (1, 2, 3, 4):
+        false_pass = 0.0
+        for outcome in product(product(values, values), repeat=n):
+            cand, ref = [c for c, _ in outcome], [r for _, r in outcome]
+            false_pass += (1 / 9) ** n * (paired_interval(cand, ref, 0.95)[0] > 0.0)
+        assert false_pass <= 0.025, (n, false_pass)
 
 
 def test_bad_input_is_refused() -> None:

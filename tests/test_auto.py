@@ -64,8 +64,7 @@ def _trial(name: str, right: set[int], n: int = 100) -> Trial:
 
 
 def _start(log: Search, right: set[int]) -> Trial:
-    log.incumbent = _trial("configured", right)
-    log.record(log.incumbent)
+    log.incumbent = log.record(_trial("configured", right))
     return log.incumbent
 
 
@@ -77,6 +76,7 @@ def test_a_candidate_better_only_by_noise_is_not_selected(write_config: ConfigWr
     incumbent = _start(log, BASE)
     wrong = sorted(set(range(100)) - BASE)
     log.record(_trial("two lucky examples", BASE | set(wrong[:2])))
+    log.close()
     assert log.best() is incumbent
 
 
@@ -86,6 +86,7 @@ def test_a_truly_better_candidate_is_selected(write_config: ConfigWriter) -> Non
     wrong = sorted(set(range(100)) - BASE)
     for name, extra in (("noise", wrong[:2]), ("better", wrong[::2])):
         log.record(_trial(name, BASE | set(extra)))
+    log.close()
     best = log.best()
     assert best is not None and best.name == "better"
 
@@ -100,15 +101,16 @@ def test_the_best_of_many_lucky_draws_is_not_selected(write_config: ConfigWriter
     for i in range(40):
         log.record(_trial(f"draw {i}", BASE | set(rng.sample(wrong, 4))))
     assert max(log.search_score(t) for t in log.challengers()) >= log.search_score(incumbent) + 0.08
+    log.close()
     assert log.best() is incumbent
 
 
 def test_a_gain_only_on_the_search_half_is_not_selected(write_config: ConfigWriter) -> None:
     log = _selection(write_config)
     incumbent = _start(log, BASE)
-    search, _ = log.halves()
-    lucky = {int(i[1:]) for i in search} - BASE
+    lucky = {int(i[1:]) for i in log.search_ids} - BASE
     log.record(_trial("lucky on the search half", BASE | lucky))
+    log.close()
     assert log.finalists() and log.best() is incumbent
 
 

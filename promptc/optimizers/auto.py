@@ -11,18 +11,20 @@ Built for tasks nobody tuned it on, where demos can hurt a small model as easily
    (one enum output; the embedded and fake models), one pass gives every example's
    label log-probabilities, plus one call per content-free input, and three decisions
    come from those same calls: the most likely label; contextual calibration from the
-   content-free inputs; and per-label biases fitted to the gold labels. No example's
-   fitted answer uses its own label or the confirmation half's labels where it matters:
-   search-half answers use biases cross-fitted within the search half, and
-   confirmation-half answers use biases fitted on the search half (the artifact's
-   biases are then fitted on the whole split). Elsewhere a prompt is scored by its
-   generated answers.
+   content-free inputs; and per-label biases fitted to the gold labels of the search half
+   only. No example's fitted answer uses its own label, and nothing reads the confirmation
+   half's labels: search-half answers use biases cross-fitted within the search half, and
+   confirmation-half answers use the biases fitted on the search half, which are the
+   candidate's (so the candidate confirmed is the one stored). Elsewhere a prompt is scored
+   by its generated answers.
    Racing: a prompt is scored first on the search half of val (optimizers/base.py) and
    stops there when even its best decision is significantly worse than the incumbent.
 4. Ensemble: the `ensemble` best distinct candidates on the search half, their
    calibrated label distributions averaged (or, without label scores, their answers
-   voted), scored on val from the members' recorded answers, at no call cost. At
-   serving time it costs one call per member per input.
+   voted), scored on val from the members' recorded answers, at no call cost: each
+   member's distribution on an example is calibrated as its own answer there was
+   (cross-fitted on the search half), so no ensemble answer uses its example's label or
+   the confirmation half's. At serving time it costs one call per member per input.
 5. Selection (optimizers/base.py): finalists are chosen on the search half, and the
    configured program stays unless one is significantly better on the confirmation half
    at `optimizer.confidence`; the notes say so plainly when nothing is.
@@ -94,11 +96,16 @@ class _Run:
         self.field = label_field(self.inputs.program)
         self.scores_labels = self.field is not None and self.inputs.lm.scores_labels
         self.answers: dict[int, dict[str, Prediction]] = {}  # id(trial) -> example id -> prediction
+        # id(trial) -> example id -> the candidate whose calibration gave that answer (default: the trial's)
+        self.deciders: dict[int, dict[str, Candidate]] = {}
         self.by_id = {e.id: e for e in self.inputs.val}
 
-    def record(self, trial: Trial, answers: dict[str, Prediction]) -> None:
+    def record(
+        self, trial: Trial, answers: dict[str, Prediction], deciders: dict[str, Candidate] | None = None
+    ) -> None:
+        trial = self.log.record(trial)
         self.answers[id(trial)] = answers
-        self.log.record(trial)
+        self.deciders[id(trial)] = deciders or {}
 
     def score(self, answers: dict[str, Prediction]) -> dict[str, float]:
         return {i: score_prediction(self.inputs.metric, self.by_id[i], p) for i, p in answers.items()}
@@ -117,9 +124,8 @@ class _Run:
         self._ensemble()
 
     def _race_split(self) -> tuple[list[Example], list[Example]]:
-        search, _ = self.log.halves()
-        head = set(search)
-        return [e for e in self.inputs.val if e.id in head], [e for e in self.inputs.val if e.id not in head]
+        """The search half (raced on), then the held-out rest (scored for the record only)."""
+        return list(self.log.search_half), [e for e in self.inputs.val if e.id in self.log.holdout]
 
     def _dropped(self, variant_scores: list[dict[str, float]]) -> bool:
         """Whether even the best variant is significantly worse than the incumbent so far."""
@@ -145,7 +151,7 @@ class _Run:
             )
             return
         if rest:
-            ev2, calls2 = self.log.evaluate(prompt, rest, f"scoring {name} on the rest of val")
+            ev2, calls2 = self.log.evaluate(prompt, rest, f"scoring {name} on the rest of val", confirm=True)
             answers.update({r.id: r.prediction for r in ev2.records})
             scores.update({r.id: r.score for r in ev2.records})
             calls += calls2
@@ -168,36 +174,41 @@ class _Run:
 
     def _variants(
         self, prompt: Candidate, logprobs: dict[str, dict[str, float]], cf_rows: list[dict[str, float]]
-    ) -> list[tuple[str, Candidate, dict[str, Prediction]]]:
-        """The decisions one pass of label scores supports, with their answers on the scored examples."""
+    ) -> list[tuple[str, Candidate, dict[str, Prediction], dict[str, Candidate]]]:
+        """The decisions one pass of label scores supports: their answers on the scored examples, and
+        per example the candidate that answered when it is not the decision's own."""
         assert self.field is not None
         raw = Candidate(prompt.instructions, prompt.demos, "logprob", {}, prompt.knn)
-        out = [("label log-probabilities", raw, self._decide(raw, logprobs))]
+        out: list[tuple[str, Candidate, dict[str, Prediction], dict[str, Candidate]]] = [
+            ("label log-probabilities", raw, self._decide(raw, logprobs), {})
+        ]
         if not self.s["calibrate"]:
             return out
         cf = Candidate(prompt.instructions, prompt.demos, "logprob", content_free_bias(cf_rows), prompt.knn)
-        out.append(("content-free calibration", cf, self._decide(cf, logprobs)))
-        search, confirm = (
-            [i for i in half if i in logprobs] for half in self.log.halves()
-        )  # the confirmation half is empty while racing
+        out.append(("content-free calibration", cf, self._decide(cf, logprobs), {}))
+        search = [i for i in self.log.search_ids if i in logprobs]
+        confirm = sorted(i for i in logprobs if i in self.log.holdout)  # none while racing
         if len(search) >= 4:
-            answers: dict[str, Prediction] = {}
             inner = list(search)
             seeded_rng(self.inputs.seed, "cross-fit").shuffle(inner)
             folds = [inner[: len(inner) // 2], inner[len(inner) // 2 :]]
-            for fit_on, apply_to in ((folds[0], folds[1]), (folds[1], folds[0]), (search, confirm)):
+            fitted = Candidate(
+                prompt.instructions, prompt.demos, "logprob", self._fit(logprobs, search), prompt.knn
+            )
+            answers = self._decide(fitted, {i: logprobs[i] for i in confirm})
+            deciders = dict.fromkeys(confirm, fitted)
+            for fit_on, apply_to in ((folds[0], folds[1]), (folds[1], folds[0])):
                 bias = self._fit(logprobs, fit_on)
                 held = Candidate(prompt.instructions, prompt.demos, "logprob", bias, prompt.knn)
                 answers.update(self._decide(held, {i: logprobs[i] for i in apply_to}))
-            every = sorted(logprobs)
-            fitted = Candidate(
-                prompt.instructions, prompt.demos, "logprob", self._fit(logprobs, every), prompt.knn
-            )
-            out.append(("fitted calibration", fitted, answers))
+                deciders.update(dict.fromkeys(apply_to, held))
+            out.append(("fitted calibration", fitted, answers, deciders))
         return out
 
     def _fit(self, logprobs: dict[str, dict[str, float]], ids: Sequence[str]) -> dict[str, float]:
+        """Biases fitted to the gold labels of ids, which must all be in the search half."""
         assert self.field is not None
+        self.log.holdout.check(ids)
         gold = [str(self.by_id[i].outputs[self.field.name]) for i in ids]
         return fit_bias([logprobs[i] for i in ids], gold)
 
@@ -212,15 +223,17 @@ class _Run:
         calls += head_calls
         logprobs = {r.id: r.prediction.label_logprobs or {} for r in ev.records}
         if rest:
-            partial = [self.score(answers) for _, _, answers in self._variants(prompt, logprobs, cf_rows)]
+            partial = [self.score(answers) for _, _, answers, _ in self._variants(prompt, logprobs, cf_rows)]
             if self._dropped(partial):
                 best = max(partial, key=lambda sc: mean(list(sc.values())))
                 self.log.record(Trial(name, raw, mean(list(best.values())), calls, len(head), False, best))
                 return
-            ev2, rest_calls = self.log.evaluate(raw, rest, f"scoring {name} on the rest of val")
+            ev2, rest_calls = self.log.evaluate(raw, rest, f"scoring {name} on the rest of val", confirm=True)
             calls += rest_calls
             logprobs.update({r.id: r.prediction.label_logprobs or {} for r in ev2.records})
-        for i, (decision, candidate, answers) in enumerate(self._variants(prompt, logprobs, cf_rows)):
+        for i, (decision, candidate, answers, deciders) in enumerate(
+            self._variants(prompt, logprobs, cf_rows)
+        ):
             scores = self.score(answers)
             trial = Trial(
                 f"{name}, {decision}",
@@ -231,7 +244,7 @@ class _Run:
                 True,
                 scores,
             )
-            self.record(trial, answers)
+            self.record(trial, answers, deciders)
 
     def _ensemble(self) -> None:
         k = self.s["ensemble"]
@@ -242,13 +255,14 @@ class _Run:
         members = ranked[:k]
         if k < 2 or len(members) < 2:
             return
-        ensemble = Candidate(
-            self.inputs.program.signature.instructions, members=tuple(t.candidate for t in members)
-        )
-        answers = {
-            e.id: combine(self.inputs.program, ensemble, [self.answers[id(t)][e.id] for t in members])
-            for e in self.inputs.val
-        }
+        instructions = self.inputs.program.signature.instructions
+        ensemble = Candidate(instructions, members=tuple(t.candidate for t in members))
+        answers = {}
+        for e in self.inputs.val:
+            # Each member's distribution calibrated as its own answer on e was: never with e's label.
+            deciders = tuple(self.deciders.get(id(t), {}).get(e.id, t.candidate) for t in members)
+            answered = [self.answers[id(t)][e.id] for t in members]
+            answers[e.id] = combine(self.inputs.program, Candidate(instructions, members=deciders), answered)
         scores = self.score(answers)
         self.record(
             Trial(

@@ -22,6 +22,13 @@ A one-point win on a hundred examples is noise and replaces nothing; and because
 finalists are chosen without the confirmation half, the best of many lucky draws cannot
 pass for a real gain.
 
+Nothing that decides what is scored or kept (minibatches, racing, fitted biases, ensemble
+membership, which candidates are confirmed) may read the confirmation half. The guard: while
+the search runs, the confirmation half is a sealed `Holdout`. Candidates may be scored on it
+(`Search.score` on the whole split, `Search.complete`, or `Search.evaluate(..., confirm=True)`),
+but a recorded trial's score on a held-out example, its whole-split score, or the held-out
+examples themselves raise `PeekError` until `run_search` closes the search for selection.
+
 An optimizer that builds a single candidate (labeled_fewshot, bootstrap_fewshot) has
 nothing to choose between, so by default it records that candidate unscored
 (`Search.keep`) and spends no calls on val; its `validate: true` setting scores it.
@@ -29,8 +36,9 @@ nothing to choose between, so by default it records that candidate unscored
 
 from __future__ import annotations
 
+import dataclasses
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +49,7 @@ from promptc.errors import BudgetExceeded, RuntimeFailure
 from promptc.evaluate import Evaluation, Prediction, evaluate
 from promptc.lm import LM
 from promptc.metrics import Metric
+from promptc.optimizers.holdout import Holdout, Scores
 from promptc.program import Candidate, Program
 from promptc.progress import Reporter, Silent
 
@@ -71,13 +80,15 @@ class Trial:
     calls: int  # model requests, cache hits included, so the log is the same on every run
     n: int = 0  # validation examples scored
     full: bool = True  # scored on the whole validation split; only these can win
-    scores: dict[str, float] = field(default_factory=dict, compare=False, repr=False)  # by example id
+    scores: Mapping[str, float] = field(default_factory=dict, compare=False, repr=False)  # by example id
 
     @property
     def full_score(self) -> float:
-        """The score of a trial scored on the whole validation split."""
+        """The score of a trial scored on the whole validation split (read by selection only)."""
         if self.val_score is None or not self.full:
             raise ValueError(f"trial {self.name!r} was not scored on the whole validation split")
+        if isinstance(self.scores, Scores):
+            self.scores.holdout.check(self.scores)
         return self.val_score
 
     def to_dict(self) -> dict[str, Any]:
@@ -130,6 +141,7 @@ class CallEstimate:
 
 CONFIRM_TOP = 3  # candidates chosen on the search half that are tested on the confirmation half
 
+
 # The setting of single-candidate optimizers that scores their one candidate on val.
 VALIDATE_SETTING: dict[str, Any] = {"type": "boolean", "default": False}
 
@@ -167,12 +179,24 @@ class Search:
         self.notes: list[str] = []
         self.incumbent: Trial | None = None
         self.answers: dict[int, dict[str, Prediction]] = {}  # id(trial) -> example id -> prediction
+        ids = [e.id for e in inputs.val]
+        seeded_rng(inputs.seed, "confirmation half").shuffle(ids)
+        cut = (len(ids) + 1) // 2
+        self.search_ids = sorted(ids[:cut])
+        search = set(self.search_ids)
+        self.search_half = [e for e in inputs.val if e.id in search]  # in val order
+        self.holdout = Holdout([e for e in inputs.val if e.id not in search])
 
     def evaluate(
-        self, candidate: Candidate, examples: Sequence[Example], stage: str
+        self, candidate: Candidate, examples: Sequence[Example], stage: str, *, confirm: bool = False
     ) -> tuple[Evaluation, int]:
-        """Run a candidate over some validation examples; returns the evaluation and its requests."""
+        """Run a candidate over some validation examples; returns the evaluation and its requests.
+
+        Held-out examples only with confirm=True: their scores are recorded, never decided on.
+        """
         inputs = self.inputs
+        if not confirm:
+            self.holdout.check(e.id for e in examples)
         before = inputs.lm.usage.requests
         advance = inputs.reporter.stage(stage, len(examples))
 
@@ -192,20 +216,33 @@ class Search:
 
     def score(self, name: str, candidate: Candidate, examples: Sequence[Example] | None = None) -> Trial:
         """Score a candidate on the validation split (or the given part of it) and record the trial."""
+        whole = examples is None
         examples = self.inputs.val if examples is None else examples
-        ev, requests = self.evaluate(candidate, examples, f"scoring {name} on val")
-        trial = Trial(
-            name=name,
-            candidate=candidate,
-            val_score=ev.overall.mean,
-            calls=requests,
-            n=len(examples),
-            full=len(examples) == len(self.inputs.val),
-            scores={r.id: r.score for r in ev.records},
+        ev, requests = self.evaluate(candidate, examples, f"scoring {name} on val", confirm=whole)
+        trial = self.record(
+            Trial(
+                name=name,
+                candidate=candidate,
+                val_score=ev.overall.mean,
+                calls=requests,
+                n=len(examples),
+                full=len(examples) == len(self.inputs.val),
+                scores={r.id: r.score for r in ev.records},
+            )
         )
         self.answers[id(trial)] = {r.id: r.prediction for r in ev.records}
-        self.record(trial)
         return trial
+
+    def complete(self, name: str, candidate: Candidate, scores: Mapping[str, float], stage: str) -> Trial:
+        """Score a candidate on the val examples missing from scores (held-out ones too); record it."""
+        known = dict(scores)
+        rest = [e for e in self.inputs.val if e.id not in known]
+        ev, requests = self.evaluate(candidate, rest, stage, confirm=True)
+        known.update({r.id: r.score for r in ev.records})
+        val = self.inputs.val
+        return self.record(
+            Trial(name, candidate, mean([known[e.id] for e in val]), requests, len(val), True, known)
+        )
 
     def score_incumbent(self, name: str, candidate: Candidate) -> Trial:
         """Score the configured program on the whole validation split: what others must beat."""
@@ -217,13 +254,18 @@ class Search:
         """Record the one candidate of a single-candidate optimizer: unscored, or scored if validate."""
         if validate:
             return self.score(name, candidate)
-        trial = Trial(name=name, candidate=candidate, val_score=None, calls=0, n=0, full=False)
-        self.record(trial)
+        return self.record(Trial(name=name, candidate=candidate, val_score=None, calls=0, n=0, full=False))
+
+    def record(self, trial: Trial) -> Trial:
+        """Add a trial to the log; the logged trial (use it, not the argument) guards its held-out scores."""
+        trial = dataclasses.replace(trial, scores=Scores(trial.scores, self.holdout))
+        self.trials.append(trial)
+        self.report()
         return trial
 
-    def record(self, trial: Trial) -> None:
-        """Add a trial to the log."""
-        self.trials.append(trial)
+    def close(self) -> None:
+        """End the search: selection may now read the confirmation half."""
+        self.holdout.open()
         self.report()
 
     def challengers(self) -> list[Trial]:
@@ -231,22 +273,12 @@ class Search:
         return [t for t in self.trials if t.full and t is not self.incumbent]
 
     def halves(self) -> tuple[list[str], list[str]]:
-        """The validation ids of the search half and of the confirmation half (seeded)."""
-        ids = [e.id for e in self.inputs.val]
-        seeded_rng(self.inputs.seed, "confirmation half").shuffle(ids)
-        cut = (len(ids) + 1) // 2
-        return sorted(ids[:cut]), sorted(ids[cut:])
-
-    def half_examples(self) -> tuple[list[Example], list[Example]]:
-        """The validation examples of the search half and of the confirmation half."""
-        by_id = {e.id: e for e in self.inputs.val}
-        search, confirm = self.halves()
-        return [by_id[i] for i in search], [by_id[i] for i in confirm]
+        """The validation ids of the search half and of the confirmation half (seeded), after the search."""
+        return list(self.search_ids), sorted(e.id for e in self.holdout.examples)
 
     def search_score(self, trial: Trial) -> float:
         """A trial's mean score on the search half of val."""
-        search, _ = self.halves()
-        return mean([trial.scores[i] for i in search if i in trial.scores])
+        return mean([trial.scores[i] for i in self.search_ids if i in trial.scores])
 
     def finalists(self) -> list[Trial]:
         """The CONFIRM_TOP best challengers on the search half that beat the incumbent there."""
@@ -284,12 +316,19 @@ class Search:
         return kept[-1] if kept else None
 
     def report(self) -> None:
-        """Send the best score so far and the calls and tokens spent to the reporter."""
-        best = self.best()
+        """Send the best score so far (on the search half while searching) and the calls and tokens spent."""
+        if self.holdout.sealed:
+            whole = [
+                t
+                for t in self.trials
+                if t.val_score is not None and all(i in t.scores for i in self.search_ids)
+            ]
+            best_score = max((self.search_score(t) for t in whole), default=None)
+        else:
+            best = self.best()
+            best_score = best.val_score if best else None
         usage = self.inputs.lm.usage
-        self.inputs.reporter.status(
-            best.val_score if best else None, usage.calls, usage.prompt_tokens + usage.completion_tokens
-        )
+        self.inputs.reporter.status(best_score, usage.calls, usage.prompt_tokens + usage.completion_tokens)
 
 
 def run_search(inputs: CompileInputs, search: Callable[[Search], None]) -> CompileResult:
@@ -300,13 +339,14 @@ def run_search(inputs: CompileInputs, search: Callable[[Search], None]) -> Compi
         search(log)
     except BudgetExceeded as exc:
         stopped = exc.message
+    log.close()
     best = log.best()
     if best is not None and best is log.incumbent and log.challengers():
         finalists = log.finalists()
         log.notes.append(
             f"no candidate was significantly better than the configured program: "
             f"{len(log.challengers())} scored, {len(finalists)} beat it on the search half of val, "
-            f"none was better on the confirmation half ({len(log.halves()[1])} examples) at "
+            f"none was better on the confirmation half ({len(log.holdout)} examples) at "
             f"{inputs.selection_confidence:.0%}; keeping the configured program"
         )
     if best is None:

@@ -40,7 +40,6 @@ from promptc.optimizers.base import (
     CompileResult,
     Search,
     Trial,
-    mean,
     run_search,
     seeded_rng,
     with_defaults,
@@ -149,7 +148,7 @@ class _Rounds:
     def __init__(self, log: Search, s: dict[str, Any], baseline: Candidate, incumbent: Trial, lm: LM) -> None:
         self.log, self.inputs, self.s, self.lm = log, log.inputs, s, lm
         self.baseline, self.incumbent = baseline, incumbent
-        self.search_half, self.confirm_half = log.half_examples()
+        self.search_half = log.search_half
         configured = baseline.instructions
         # (instruction, search-half score, trial); the configured program has no trial here.
         self.scored: list[tuple[str, float, Trial | None]] = [(configured, log.search_score(incumbent), None)]
@@ -212,22 +211,7 @@ class _Rounds:
 
     def confirm(self, trial: Trial) -> None:
         """Score a trial on the confirmation half and record it, scored on the whole of val."""
-        val = self.inputs.val
-        ev, requests = self.log.evaluate(
-            trial.candidate, self.confirm_half, f"confirming {trial.name} on val"
-        )
-        scores = {**trial.scores, **{r.id: r.score for r in ev.records}}
-        self.log.record(
-            Trial(
-                trial.name,
-                trial.candidate,
-                mean([scores[e.id] for e in val if e.id in scores]),
-                requests,
-                n=len(scores),
-                full=len(scores) == len(val),
-                scores=scores,
-            )
-        )
+        self.log.complete(trial.name, trial.candidate, trial.scores, f"confirming {trial.name} on val")
 
 
 def estimate_calls(settings: dict[str, Any], n_train: int, n_val: int) -> CallEstimate:

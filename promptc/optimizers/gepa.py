@@ -36,9 +36,11 @@ else 2, and R at most the budget's rounds; a dry run reports that bound and R re
 
 The search state (every score, answer and feedback by candidate and example, and every
 reflection reply; optimizers/gepa_state.py) is saved atomically as JSON after each evaluation, in
-`<state dir>/gepa/<key>.json`, keyed by program, target, reflection model, seed, settings and
-data. A run that is interrupted (even by kill -9) resumes where it stopped: the rounds replay
-from the saved state and nothing already scored is evaluated again.
+`<state dir>/gepa/<key>.json`, keyed by every input that changes a score (the program; the
+target's model, revision, decoding, `constrained` and `logprobs`; the metric: its name and the
+hash of the file that defines it, for a custom metric the user's module), the reflection model,
+seed, settings and data. A run that is interrupted (even by kill -9) resumes where it stopped:
+the rounds replay from the saved state and nothing already scored is evaluated again.
 """
 
 from __future__ import annotations
@@ -233,7 +235,7 @@ class Gepa:
     def __init__(self, log: Search, s: dict[str, Any], lm: LM) -> None:
         self.log, self.inputs, self.s = log, log.inputs, s
         self.saved = SavedSearch(log, state_path(self.inputs, s), lm)
-        self.search_half, self.confirm_half = log.half_examples()
+        self.search_half = log.search_half
         self.pool = Pool(self.inputs.seed, self.search_half)
         self.seen = [self.saved.baseline.instructions]  # every instruction so far, for the duplicate check
         self.rejected: dict[str, int] = {}
@@ -243,7 +245,9 @@ class Gepa:
         """Score the configured program on val: the incumbent, and the pool's first member."""
         inputs, log = self.inputs, self.log
         configured = self.saved.baseline.instructions
-        self.incumbent = log.incumbent = self.saved.trial("configured instructions", configured, inputs.val)
+        self.incumbent = log.incumbent = self.saved.trial(
+            "configured instructions", configured, inputs.val, confirm=True
+        )
         self.pool.members.append(Member(0, configured, (), 0, self.incumbent))
         log.lineage.update(instructions=[configured], rejected_proposals=self.rejected, rounds=self.rounds)
         log.lineage["budget"] = {
@@ -340,7 +344,7 @@ class Gepa:
         for member in better[:CONFIRM_TOP]:
             assert member.trial is not None
             self.saved.trial(
-                member.trial.name, member.instruction, self.inputs.val, calls=len(self.confirm_half)
+                member.trial.name, member.instruction, self.inputs.val, calls=len(log.holdout), confirm=True
             )
         log.lineage["metric_calls"] = len(self.saved.counted)
         if self.saved.replayed:

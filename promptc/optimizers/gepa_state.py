@@ -27,11 +27,36 @@ STATE_VERSION = 2
 Rows = dict[str, dict[str, Any]]  # example id -> saved row: score, feedback, answer, requests, tokens
 
 
+def callable_identity(func: Any, depth: int = 3) -> list[Any]:
+    """What a function computes, as far as it can be told: its name, its source file's hash, and
+    the same for the functions and values its closure holds (a custom metric is a closure that
+    promptc.metrics wraps around the user's function)."""
+    code = getattr(func, "__code__", None)
+    out: list[Any] = [getattr(func, "__module__", None), getattr(func, "__qualname__", repr(func))]
+    if code is not None:
+        try:
+            out.append(hashlib.sha256(Path(code.co_filename).read_bytes()).hexdigest())
+        except OSError:
+            out.append(code.co_filename)  # no file to read (an interactive definition): its name
+    for cell in getattr(func, "__closure__", None) or ():
+        value = cell.cell_contents
+        if callable(value) and depth:
+            out.append(callable_identity(value, depth - 1))
+        elif isinstance(value, str | int | float | bool | type(None)):
+            out.append(value)
+        else:  # a repr may hold a memory address, which would change the key on every run
+            out.append(type(value).__qualname__)
+    return out
+
+
 def state_path(inputs: CompileInputs, s: dict[str, Any]) -> Path:
-    """Where this search's state lives: named by program, target, seed, settings and data."""
+    """Where this search's state lives: named by every input that changes a score (program, target
+    and how it answers, metric), the seed, settings and data."""
+    target = inputs.lm.target
     key = {
         "program": inputs.program.to_dict(),
-        "target": [inputs.lm.target.model, inputs.lm.target.revision, inputs.lm.target.decoding],
+        "target": [target.model, target.revision, target.decoding, target.constrained, target.logprobs],
+        "metric": callable_identity(inputs.metric),
         "seed": inputs.seed,
         "settings": s,
         "confidence": inputs.selection_confidence,
@@ -93,11 +118,12 @@ class SavedSearch:
         """The configured program with another instruction."""
         return dataclasses.replace(self.baseline, instructions=instruction)
 
-    def run(self, instruction: str, examples: Sequence[Example], stage: str) -> Rows:
+    def run(self, instruction: str, examples: Sequence[Example], stage: str, confirm: bool = False) -> Rows:
         """Scores of an instruction on examples; only those not saved yet are evaluated (then saved).
 
         Rows read from an earlier run's saved state are counted on the LM as cache hits, so the
-        accounting is the same as an uninterrupted run's.
+        accounting is the same as an uninterrupted run's. confirm: examples may be held out
+        (Search.evaluate), their scores recorded, not decided on.
         """
         table = self.state.scores(instruction)
         missing = [e for e in examples if e.id not in table]
@@ -112,7 +138,7 @@ class SavedSearch:
                 sum(int(r["completion_tokens"]) for r in replayed),
             )
         if missing:
-            ev, requests = self.log.evaluate(self.candidate(instruction), missing, stage)
+            ev, requests = self.log.evaluate(self.candidate(instruction), missing, stage, confirm=confirm)
             for n, r in enumerate(ev.records):
                 p = r.prediction
                 table[r.id] = {
@@ -128,10 +154,15 @@ class SavedSearch:
         return {e.id: table[e.id] for e in examples}
 
     def trial(
-        self, name: str, instruction: str, examples: Sequence[Example], calls: int | None = None
+        self,
+        name: str,
+        instruction: str,
+        examples: Sequence[Example],
+        calls: int | None = None,
+        confirm: bool = False,
     ) -> Trial:
         """Score an instruction on val examples and record the trial (calls: those it took)."""
-        rows = self.run(instruction, examples, f"scoring {name} on val")
+        rows = self.run(instruction, examples, f"scoring {name} on val", confirm)
         scores = {i: float(r["score"]) for i, r in rows.items()}
         trial = Trial(
             name=name,
@@ -142,8 +173,7 @@ class SavedSearch:
             full=len(examples) == len(self.inputs.val),
             scores=scores,
         )
-        self.log.record(trial)
-        return trial
+        return self.log.record(trial)
 
     def reflect(self, key: str, messages: list[dict[str, str]], sample: int) -> str:
         """The reflection model's reply (saved, so a resumed run does not ask again)."""

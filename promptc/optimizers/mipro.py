@@ -11,16 +11,18 @@
    duplicates, copies of training inputs, or (enum outputs) silent on a label name are
    refused (optimizers/proposals.py says why); the lineage and the notes count them.
 3. The configured program (instruction 0, zero-shot) is scored on the whole
-   validation split.
+   validation split, which is split with the seed into a search half and a confirmation
+   half (optimizers/base.py).
 4. `num_trials` trials: `optuna.samplers.TPESampler(seed=...)` picks an (instruction,
-   demo set) pair, scored on a seeded minibatch of `minibatch_size` validation
-   examples. A trial never re-scores a pair: when TPE suggests one already scored, it
-   is told the known score and the trial goes to an untried pair drawn with the seed.
-   So every trial costs the same, and the call count is known before the run.
+   demo set) pair, scored on a seeded minibatch of `minibatch_size` examples of the search
+   half. A trial never re-scores a pair: when TPE suggests one already scored, it is told
+   the pair's known score on the search half and the trial goes to an untried pair drawn
+   with the seed. So every trial costs the same, and the call count is known before the run.
 5. After every `minibatch_full_eval_steps` trials, and after the last, the pair with
    the best minibatch score that is not yet fully scored is scored on the rest of the
-   validation split. Only full-validation scores choose the winner (ties: fewer demos,
-   then the earlier trial), so the result is never worse on val than the configured program.
+   validation split. Nothing the search decides reads the confirmation half; selection is
+   Search's: the configured program is kept unless a fully scored pair is significantly
+   better on the confirmation half.
 
 Presets (`auto`, default light); an explicit setting overrides its preset value:
 
@@ -30,7 +32,7 @@ Presets (`auto`, default light); an explicit setting overrides its preset value:
     heavy         18             27            35                    5
 
 Model calls on a cold cache, with T = min(num_trials, num_candidates**2 - 1) and
-mb = min(minibatch_size, |val|):
+mb = min(minibatch_size, ceil(|val| / 2)) (the search half):
 |val| + teacher traces + (num_candidates - 1) proposals + T * mb + ceil(T / steps) * (|val| - mb).
 
 The optuna study is stored in SQLite next to the call cache (`optuna.sqlite` in the
@@ -48,10 +50,11 @@ import math
 import os
 import time
 import uuid
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from promptc.config import promptc_home
-from promptc.errors import BudgetExceeded
+from promptc.errors import BudgetExceeded, RuntimeFailure
 from promptc.lm import LM
 from promptc.optimizers.base import (
     CallEstimate,
@@ -59,7 +62,6 @@ from promptc.optimizers.base import (
     CompileResult,
     Search,
     Trial,
-    mean,
     run_search,
     seeded_rng,
     with_defaults,
@@ -206,13 +208,25 @@ def _study(inputs: CompileInputs, name: str, num_trials: int) -> tuple[Any, str]
         seed=inputs.seed % 2**32, n_startup_trials=max(2, min(10, num_trials // 3))
     )
     # Two runs creating the schema of a new SQLite file at once can collide; take turns.
-    with open(state_dir / "optuna.lock", "w") as lock:
+    with _lock_file(state_dir / "optuna.lock") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         storage = optuna.storages.RDBStorage(url)
         study = optuna.create_study(
             study_name=f"{name}-{run_id}", storage=storage, sampler=sampler, direction="maximize"
         )
     return study, url
+
+
+def _lock_file(path: Path) -> IO[bytes]:
+    """The lock file, opened without following a link and without truncating what is there."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise RuntimeFailure(
+            f"{path}: cannot open mipro's lock file ({exc.strerror}); it must be a regular file, not a link",
+            fix=f"remove {path} (promptc creates it again)",
+        ) from None
+    return os.fdopen(fd, "r+b")
 
 
 def compile_program(inputs: CompileInputs) -> CompileResult:
@@ -248,7 +262,7 @@ def _search(log: Search, s: dict[str, Any]) -> None:
 class _PairSearch:
     """The TPE trials of one mipro search: what is known of each (instruction, demo set) pair.
 
-    Per pair: the scores of every val example scored so far, their mean (`known`), the
+    Per pair: its scores on the search-half examples scored so far, their mean (`known`), the
     minibatch score; which pairs are scored on the whole of val; the order pairs were tried.
     """
 
@@ -264,10 +278,10 @@ class _PairSearch:
         self.log, self.s, self.study = log, s, study
         self.instructions, self.demo_sets = instructions, demo_sets
         self.pairs: list[Pair] = [(i, j) for i in range(len(instructions)) for j in range(len(demo_sets))]
-        self.val = log.inputs.val
-        self.size = min(s["minibatch_size"], len(self.val))
-        self.scores: dict[Pair, dict[str, float]] = {(0, 0): dict(baseline.scores)}
-        self.known: dict[Pair, float] = {(0, 0): baseline.full_score}  # mean of every example scored so far
+        self.search_half = log.search_half  # minibatches and known scores never touch the confirmation half
+        self.size = min(s["minibatch_size"], len(self.search_half))
+        self.scores: dict[Pair, dict[str, float]] = {(0, 0): {i: baseline.scores[i] for i in log.search_ids}}
+        self.known: dict[Pair, float] = {(0, 0): log.search_score(baseline)}  # mean on the search half so far
         self.minibatch_score: dict[Pair, float] = {}
         self.fully: set[Pair] = {(0, 0)}
         self.tried: list[Pair] = []
@@ -314,11 +328,11 @@ class _PairSearch:
         )
 
     def score_minibatch(self, trial: Any, pair: Pair, stage: str) -> None:
-        """Score a pair on a seeded minibatch of val, tell the study and record the trial."""
+        """Score a pair on a seeded minibatch of the search half, tell the study and record the trial."""
         import optuna
 
-        val = self.val
-        batch = [val[k] for k in sorted(self.minibatch_rng.sample(range(len(val)), self.size))]
+        half = self.search_half
+        batch = [half[k] for k in sorted(self.minibatch_rng.sample(range(len(half)), self.size))]
         try:
             ev, requests = self.log.evaluate(self.candidate(pair), batch, stage)
         except BudgetExceeded:
@@ -328,7 +342,12 @@ class _PairSearch:
         self.scores[pair] = {r.id: r.score for r in ev.records}
         self.known[pair] = self.minibatch_score[pair] = ev.overall.mean
         self.tried.append(pair)
-        self.record(pair, ev.overall.mean, requests, len(batch), dict(self.scores[pair]))
+        scores = dict(self.scores[pair])
+        self.log.record(
+            Trial(
+                self.label(pair), self.candidate(pair), ev.overall.mean, requests, len(batch), False, scores
+            )
+        )
 
     def full_priority(self, pair: Pair) -> tuple[float, int, int]:
         """The order pending pairs are scored fully in: best minibatch score, fewer demos, earlier."""
@@ -336,21 +355,10 @@ class _PairSearch:
 
     def score_fully(self, pair: Pair) -> None:
         """Score a pair on the val examples it has not seen and record it, fully scored."""
-        scores = self.scores[pair]
-        rest = [e for e in self.val if e.id not in scores]
-        ev, requests = self.log.evaluate(
-            self.candidate(pair), rest, f"scoring {self.label(pair)} on the rest of val"
-        )
-        scores.update({r.id: r.score for r in ev.records})
-        self.known[pair] = mean([scores[e.id] for e in self.val])
-        self.record(pair, self.known[pair], requests, len(self.val), scores)
-
-    def record(self, pair: Pair, score: float, requests: int, n: int, scores: dict[str, float]) -> None:
-        """Log a trial of the pair on n val examples (fully scored when n is all of val)."""
-        full = n == len(self.val)
-        if full:
-            self.fully.add(pair)
-        self.log.record(Trial(self.label(pair), self.candidate(pair), score, requests, n, full, scores))
+        stage = f"scoring {self.label(pair)} on the rest of val"
+        trial = self.log.complete(self.label(pair), self.candidate(pair), self.scores[pair], stage)
+        self.fully.add(pair)
+        self.known[pair] = self.log.search_score(trial)
 
 
 def estimate_calls(settings: dict[str, Any], n_train: int, n_val: int) -> CallEstimate:
@@ -358,7 +366,7 @@ def estimate_calls(settings: dict[str, Any], n_train: int, n_val: int) -> CallEs
     s = _settings(settings)
     n = s["num_candidates"]
     trials = min(s["num_trials"], n * n - 1)
-    size = min(s["minibatch_size"], n_val)
+    size = min(s["minibatch_size"], (n_val + 1) // 2)
     full_evals = math.ceil(trials / s["minibatch_full_eval_steps"]) if trials else 0
     return CallEstimate(
         stages=(

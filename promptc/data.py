@@ -7,6 +7,7 @@ import errno
 import hashlib
 import json
 import math
+import numbers
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,14 @@ from promptc.errors import DataError
 from promptc.program import Field, Signature
 
 SPLITS = ("train", "val", "test")
+# The gates and reports show the whole test split as a row named "overall" (keyed "(overall)"):
+# a slice may not take either name, or it would be judged or shown as the overall row.
+RESERVED_SLICES = ("overall", "(overall)")
+
+
+def reserved_slice(name: str) -> bool:
+    """True for a slice label that reads as the overall row (any case, surrounding spaces ignored)."""
+    return name.strip().casefold() in RESERVED_SLICES
 
 
 @dataclass(frozen=True)
@@ -209,12 +218,42 @@ def _line_of(path: Path, index: int) -> int:
     return index + (2 if path.suffix.lower() in (".csv", ".tsv") else 1)
 
 
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool) or type(value).__name__ == "bool_"  # numpy's, from Parquet
+
+
+def label_text(value: Any) -> str:
+    """An id or slice label as text: text as it is, a whole number as its digits (5 and 5.0 are "5");
+    raise ValueError for anything else (true, 1.5, a list), which has no one obvious text."""
+    if isinstance(value, str):
+        return value
+    if _is_bool(value):
+        raise ValueError(f"is a boolean ({str(value).lower()}), not text or a whole number")
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer():
+        return str(int(float(value)))
+    if isinstance(value, numbers.Real):
+        raise ValueError(f"is the number {value!r}, not text or a whole number")
+    raise ValueError(f"is a {type(value).__name__} ({str(value)[:60]}), not text or a whole number")
+
+
+def _text(value: Any) -> str:
+    """A `str` field's value: text, or a number as written; a boolean, list or object is refused."""
+    if isinstance(value, str):
+        return value
+    if not _is_bool(value) and isinstance(value, numbers.Real) and math.isfinite(value):
+        return str(value)
+    kind = "boolean" if _is_bool(value) else type(value).__name__
+    raise ValueError(f"is a {kind} ({str(value)[:60]}), not text")
+
+
 def coerce_value(f: Field, value: Any) -> Any:
     """Convert a raw value to the field's type; raise ValueError with the reason."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         raise ValueError("is empty")
     if f.type == "str":
-        return str(value)
+        return _text(value)
     if f.type == "enum":
         text = str(value).strip()
         for label in f.labels:
@@ -259,6 +298,7 @@ def _load_table(table: Table, path: Path, spec: DataSpec, signature: Signature) 
         raw_id = row.get(spec.id_column)
         if raw_id is None or str(raw_id).strip() == "" or (isinstance(raw_id, float) and math.isnan(raw_id)):
             raise DataError(f"{path}:{line}: empty {spec.id_column!r}", fix="give every row a unique id")
+        example_id = _label(raw_id, f"{path}:{line}: id column {spec.id_column!r}")
         values: dict[str, dict[str, Any]] = {"inputs": {}, "outputs": {}}
         for kind, fields in (("inputs", signature.inputs), ("outputs", signature.outputs)):
             for f in fields:
@@ -266,21 +306,14 @@ def _load_table(table: Table, path: Path, spec: DataSpec, signature: Signature) 
                     values[kind][f.name] = coerce_value(f, row.get(f.name))
                 except ValueError as exc:
                     raise DataError(
-                        f"{path}:{line} (id {raw_id}): column {f.name!r} {exc}",
+                        f"{path}:{line} (id {example_id}): column {f.name!r} {exc}",
                         fix=f"fix the value, or the type of {f.name!r} in the config's signature",
                     ) from None
-        slice_value = None
-        if spec.slice_column:
-            raw_slice = row.get(spec.slice_column)
-            if raw_slice is None or str(raw_slice).strip() == "":
-                raise DataError(
-                    f"{path}:{line} (id {raw_id}): empty slice column {spec.slice_column!r}",
-                    fix="give every row a slice label",
-                )
-            slice_value = str(raw_slice)
+        where = f"{path}:{line} (id {example_id})"
+        slice_value = _slice(row.get(spec.slice_column or ""), spec, where)
         examples.append(
             Example(
-                id=str(raw_id),
+                id=example_id,
                 inputs=values["inputs"],
                 outputs=values["outputs"],
                 slice=slice_value,
@@ -288,6 +321,29 @@ def _load_table(table: Table, path: Path, spec: DataSpec, signature: Signature) 
             )
         )
     return examples
+
+
+def _label(value: Any, where: str) -> str:
+    try:
+        return label_text(value)
+    except ValueError as exc:
+        raise DataError(f"{where} {exc}", fix='write it as text in the file, e.g. "5"') from None
+
+
+def _slice(value: Any, spec: DataSpec, where: str) -> str | None:
+    """The row's slice label, or None without a slice column; empty or reserved labels are refused."""
+    if not spec.slice_column:
+        return None
+    column = f"slice column {spec.slice_column!r}"
+    if value is None or str(value).strip() == "" or (isinstance(value, float) and math.isnan(value)):
+        raise DataError(f"{where}: empty {column}", fix="give every row a slice label")
+    label = _label(value, f"{where}: {column}")
+    if reserved_slice(label):
+        raise DataError(
+            f"{where}: {column} is {label!r}, a name reserved for the whole test split's row",
+            fix=f"rename the slice (e.g. {label.strip('() ') + '_slice'!r}) in the data and in gates.slices",
+        )
+    return label
 
 
 def _check_unique_ids(examples: list[Example], path: Path) -> None:

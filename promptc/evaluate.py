@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,24 @@ OVERALL = "(overall)"  # the key of the whole test split among the per-slice sum
 def scope_name(scope: str) -> str:
     """How a summary key is shown: `overall` for OVERALL, else the slice's own name."""
     return "overall" if scope == OVERALL else scope
+
+
+def score_problem(value: Any) -> str | None:
+    """Why a score read from a file is not one promptc writes (a finite number in [0, 1]), or None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"{value!r} is not a number"
+    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        return f"{value!r} is not a number in [0, 1] (a metric scores every example from 0 to 1)"
+    return None
+
+
+def json_safe(values: dict[str, Any]) -> dict[str, Any]:
+    """Plain data that is valid JSON: a float that is not finite becomes null, and `not_finite` names it."""
+    out = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in values.items()}
+    infinite = {k: str(v) for k, v in values.items() if isinstance(v, float) and not math.isfinite(v)}
+    if infinite:
+        out["not_finite"] = infinite
+    return out
 
 
 CHUNK = 1000  # examples evaluated per lm.map call, at least
@@ -177,13 +196,19 @@ class Summary:
     ci_high: float
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data."""
-        return {"n": self.n, "mean": self.mean, "ci_low": self.ci_low, "ci_high": self.ci_high}
+        """Plain data; an unbounded side (no examples) is null."""
+        return json_safe({"n": self.n, "mean": self.mean, "ci_low": self.ci_low, "ci_high": self.ci_high})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Summary:
         """Inverse of to_dict."""
-        return cls(n=data["n"], mean=data["mean"], ci_low=data["ci_low"], ci_high=data["ci_high"])
+        low, high = data["ci_low"], data["ci_high"]
+        return cls(
+            n=data["n"],
+            mean=data["mean"],
+            ci_low=-math.inf if low is None else low,
+            ci_high=math.inf if high is None else high,
+        )
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from promptc.config import GateRule, Gates
-from promptc.evaluate import OVERALL, scope_name
+from promptc.data import reserved_slice
+from promptc.errors import ArtifactError
+from promptc.evaluate import OVERALL, json_safe, scope_name, score_problem
 from promptc.stats import (
     discordant,
+    gains_and_losses,
     is_binary,
+    is_unit,
     mean,
     mean_interval,
     mean_method,
@@ -44,13 +48,24 @@ class ScoreSet:
     slices: dict[str, str | None]
 
     @classmethod
-    def from_records(cls, records: Iterable[dict[str, Any]]) -> ScoreSet:
-        """From evaluation records (dicts with id, slice and score), read in one pass."""
+    def from_records(cls, records: Iterable[dict[str, Any]], source: str = "stored records") -> ScoreSet:
+        """From evaluation records (dicts with id, slice and score), read in one pass; a score that is
+        not a number in [0, 1], or a slice named like the overall row, is refused (ArtifactError)."""
         scores: dict[str, float] = {}
         slices: dict[str, str | None] = {}
-        for r in records:
+        fix = "re-run promptc eval (or compile) to write the artifact again"
+        for row, r in enumerate(records, 1):
+            problem = score_problem(r["score"])
+            if problem is not None:
+                raise ArtifactError(f"{source}: record {row} (id {r['id']!r}): score {problem}", fix=fix)
+            name = r.get("slice")
+            if name is not None and reserved_slice(name):
+                raise ArtifactError(
+                    f"{source}: record {row} (id {r['id']!r}): slice {name!r} is the overall row's name",
+                    fix=fix,
+                )
             scores[r["id"]] = float(r["score"])
-            slices[r["id"]] = r.get("slice")
+            slices[r["id"]] = name
         return cls(scores=scores, slices=slices)
 
     def groups(self) -> dict[str, list[str]]:
@@ -74,8 +89,8 @@ class GateCheck:
     message: str
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data."""
-        return dict(self.__dict__)
+        """Plain data; an infinite value (a relative change from a reference of 0) is null."""
+        return json_safe(dict(self.__dict__))
 
 
 @dataclass(frozen=True)
@@ -109,7 +124,7 @@ class SliceResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data."""
-        out = {k: v for k, v in self.__dict__.items() if k != "checks"}
+        out = json_safe({k: v for k, v in self.__dict__.items() if k != "checks"})
         out["scope"] = scope_name(self.scope)
         out["verdict"] = "ungated" if not self.gated else "pass" if self.passed else "fail"
         out["decided_by"] = self.decided_by
@@ -221,6 +236,10 @@ def _numbers(ids: list[str], cand: ScoreSet, ref: ScoreSet | None, gates: Gates)
         wins, losses = discordant(pc, pr)
         better, worse = (wins, losses) if gates.higher_is_better else (losses, wins)
         method += f"; {better} better, {worse} worse of {len(paired)} pairs"
+    elif is_unit(pc) and is_unit(pr):
+        gains, drops = gains_and_losses(pc, pr)
+        up, down = (gains, drops) if gates.higher_is_better else (drops, gains)
+        method += f"; gains summing to {up:g}, losses to {down:g}, over {len(paired)} pairs"
     return replace(
         own,
         ref_mean=mean(pr),

@@ -26,10 +26,11 @@ from promptc.artifacts import atomic_write, canonical_json
 from promptc.config import Config
 from promptc.data import Example, Splits
 from promptc.errors import BadInput
-from promptc.evaluate import Evaluation, Prediction, Record
+from promptc.evaluate import Evaluation, Prediction, Record, score_problem
 from promptc.gates import ScoreSet
 from promptc.lifecycle import checked_splits, evaluate_pair, target_lm
 from promptc.lm import Usage
+from promptc.paths import check_output_file
 from promptc.progress import Reporter, Silent
 from promptc.reference import reference_scores, scores_of
 from promptc.resolve import check_program, resolve_artifact
@@ -203,7 +204,8 @@ def _digest(body: dict[str, Any]) -> str:
 
 
 def check_out_path(path: Path) -> None:
-    """Refuse a --out path that is a folder, before any model call."""
+    """Refuse a --out path that is a link, FIFO, device or folder, before any model call."""
+    check_output_file("--out", path)
     if path.is_dir():
         raise BadInput(
             f"--out {path} is a folder", fix="pass a file path for the shard file, e.g. shard-1.json"
@@ -253,6 +255,7 @@ def read_shard(path: Path) -> ShardFile:
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise BadInput(f"{path}: not a promptc shard file (not JSON: {str(exc)[:200]})", fix=rerun) from None
     _validate(data, path, rerun)
+    _check_scores(data, path, rerun)
     body = {k: v for k, v in data.items() if k != "sha256"}
     if _digest(body) != data["sha256"]:
         raise BadInput(
@@ -266,6 +269,17 @@ def read_shard(path: Path) -> ShardFile:
 def _refuse_constant(name: str) -> Any:
     # promptc refuses a NaN score when it is made, so a shard file never holds one.
     raise ValueError(f"{name} is not a number a shard file holds")
+
+
+def _check_scores(data: dict[str, Any], path: Path, fix: str) -> None:
+    """Refuse a score promptc never writes: not finite, or outside [0, 1]."""
+    for which in ("baseline", "candidate", "reference_scores"):
+        for row, record in enumerate(data[which], 1):
+            problem = score_problem(record["score"])
+            if problem is not None:
+                raise BadInput(
+                    f"{path}: {which} record {row} (id {record['id'][:100]!r}): score {problem}", fix=fix
+                )
 
 
 def _validate(data: Any, path: Path, fix: str) -> None:

@@ -162,3 +162,64 @@ def test_json_in_column_layout_loads(write_config: ConfigWriter, tmp_path: Path)
     (tmp_path / "all.json").write_text(json.dumps({"id": ["a", "b"], "ticket": ["x"]}))
     with pytest.raises(DataError, match="columns have different lengths"):
         _load(_one_file(write_config, "all.json"))
+
+
+@pytest.mark.parametrize("name", ["(overall)", "overall", " Overall ", "(OVERALL)"])
+def test_a_slice_named_like_the_overall_row_is_refused(
+    write_config: ConfigWriter, tmp_path: Path, name: str
+) -> None:
+    """A slice `(overall)` took over the overall gate (n=10 of 160); `overall` rendered as that row."""
+    from tests.test_cli import invoke
+
+    path = write_config()
+    rows = [json.loads(x) for x in (tmp_path / "data/test.jsonl").read_text().splitlines()]
+    rows[1]["channel"] = name
+    write_jsonl(tmp_path / "data/test.jsonl", rows)
+    result = invoke("check", path)
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert f"test.jsonl:2 (id E0201): slice column 'channel' is {name!r}" in said
+    assert "reserved for the whole test split's row" in said and "fix: rename the slice" in said
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "expected"),
+    [
+        ("id", True, "train.jsonl:3: id column 'id' is a boolean (true), not text or a whole number"),
+        ("id", 1.5, "train.jsonl:3: id column 'id' is the number 1.5, not text or a whole number"),
+        ("id", ["E1"], "id column 'id' is a list (['E1']), not text or a whole number"),
+        ("channel", False, "slice column 'channel' is a boolean (false)"),
+        ("channel", {"a": 1}, "slice column 'channel' is a dict"),
+        ("ticket", ["my", "order"], "column 'ticket' is a list (['my', 'order']), not text"),
+        ("ticket", True, "column 'ticket' is a boolean (True), not text"),
+        ("ticket", {"a": 1}, "column 'ticket' is a dict"),
+    ],
+)
+def test_values_without_one_obvious_text_are_refused(
+    write_config: ConfigWriter, tmp_path: Path, column: str, value: object, expected: str
+) -> None:
+    """`true`, `1.0` and a list used to become Python reprs ("True", "['my', 'order']")."""
+    path = write_config()
+    rows = [json.loads(x) for x in (tmp_path / "data/train.jsonl").read_text().splitlines()]
+    rows[2][column] = value
+    write_jsonl(tmp_path / "data/train.jsonl", rows)
+    with pytest.raises(DataError) as info:
+        _load(path)
+    assert expected in info.value.message and info.value.fix
+
+
+def test_whole_numbers_are_one_label_however_written(write_config: ConfigWriter, tmp_path: Path) -> None:
+    """Slices 5 and 5.0 were two slices, and id 1.0 became "1.0" where 1 became "1"."""
+    path = write_config()
+    rows = [json.loads(x) for x in (tmp_path / "data/test.jsonl").read_text().splitlines()]
+    for i, r in enumerate(rows):
+        r["channel"] = 5 if i % 2 else 5.0
+    rows[0]["id"], rows[1]["id"] = 1.0, 2
+    write_jsonl(tmp_path / "data/test.jsonl", rows)
+    splits = _load(path)
+    assert {e.slice for e in splits.test} == {"5"}
+    assert [e.id for e in splits.test[:2]] == ["1", "2"]
+    rows[1]["id"] = 1
+    write_jsonl(tmp_path / "data/test.jsonl", rows)
+    with pytest.raises(DataError, match="id '1' appears twice"):
+        _load(path)

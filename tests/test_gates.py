@@ -195,3 +195,60 @@ def test_intervals_are_the_ones_stats_gives() -> None:
     assert (report.slices[0].ci_low, report.slices[0].ci_high) == pytest.approx(
         mean_interval(values, 0.95), abs=1e-6
     )
+
+
+def test_two_half_point_gains_do_not_pass_min_gain() -> None:
+    """Two examples scoring 0.5 vs 0 had a zero-width paired t-interval and passed `min_gain: 0.45`."""
+    gates = Gates(overall=GateRule(min_gain=0.45), mode="confidence")
+    cand, ref = scores({"a": [0.5, 0.5]}), scores({"a": [0.0, 0.0]})
+    report = check_gates(gates, cand, ref)
+    assert not report.passed
+    assert "gains summing to 1, losses to 0, over 2 pairs" in report.failures[0].message
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        ({"id": "a", "slice": None, "score": 5}, "score 5 is not a number in [0, 1]"),
+        ({"id": "a", "slice": None, "score": -1.0}, "score -1.0 is not a number in [0, 1]"),
+        ({"id": "a", "slice": None, "score": float("nan")}, "score nan is not a number in [0, 1]"),
+        ({"id": "a", "slice": None, "score": 1e308}, "score 1e+308 is not a number in [0, 1]"),
+        ({"id": "a", "slice": None, "score": "1"}, "score '1' is not a number"),
+        ({"id": "a", "slice": "(overall)", "score": 1.0}, "slice '(overall)' is the overall row's name"),
+    ],
+)
+def test_stored_records_with_impossible_scores_or_slices_are_refused(
+    record: dict[str, object], expected: str
+) -> None:
+    from promptc.errors import ArtifactError
+
+    good = {"id": "b", "slice": "x", "score": 0.5}
+    with pytest.raises(ArtifactError) as info:
+        ScoreSet.from_records([good, record], source="art.json")
+    assert f"art.json: record 2 (id 'a'): {expected}" in info.value.message
+    assert info.value.exit_code == 3 and info.value.fix
+
+
+def test_json_reports_hold_no_infinity() -> None:
+    """A relative change from a reference mean of 0 is infinite: JSON gets null and the reason."""
+    import json
+
+    gates = Gates(overall=GateRule(min_rel_gain=0.1), mode="point")
+    report = check_gates(gates, scores({"a": [1.0, 1.0]}), scores({"a": [0.0, 0.0]}))
+    text = json.dumps(report.to_dict(), allow_nan=False)
+    check = json.loads(text)["slices"][0]["checks"][0]
+    assert check["value"] is None and check["not_finite"] == {"value": "inf"}
+    one = check_gates(Gates(mode="confidence"), ScoreSet({"x": 3.0}, {"x": None}), None)
+    row = json.loads(json.dumps(one.to_dict(), allow_nan=False))["slices"][0]
+    assert row["ci_low"] is None and row["not_finite"] == {"ci_low": "-inf", "ci_high": "inf"}
+
+
+def test_an_unbounded_summary_is_null_in_json_and_reads_back() -> None:
+    import json
+    import math
+
+    from promptc.evaluate import Summary
+
+    empty = Summary(0, 0.0, -math.inf, math.inf)
+    data = json.loads(json.dumps(empty.to_dict(), allow_nan=False))
+    assert data["ci_low"] is None and Summary.from_dict(data) == empty

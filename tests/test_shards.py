@@ -286,3 +286,21 @@ def test_merge_calls_no_model_and_does_not_import_litellm(sharded: tuple[Path, l
         check=True,
     )
     assert done.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("score", ["5", "-1", "1.0000001", "1e308", "1e400"])
+def test_merge_refuses_a_score_outside_zero_to_one(
+    sharded: tuple[Path, list[Path]], tmp_path: Path, score: str
+) -> None:
+    """A forged score of 5 passed the gates (overall 2.663); 1e308 crashed as an OverflowError."""
+    config, files = sharded
+    original = json.loads(files[1].read_text())
+    for key in ("candidate", "reference_scores"):
+        data = json.loads(json.dumps(original))
+        data[key][0]["score"] = 0.123456789
+        rewrite(files[1], data)
+        # As written in the file, so that 1e400 reaches promptc as the float the JSON parser makes.
+        files[1].write_text(files[1].read_text().replace("0.123456789", score))
+        said = refused(config, tmp_path, *files)
+        assert "shard-2.json" in said and f"{key} record 1" in said and "not a number in [0, 1]" in said
+        assert "fix: re-run the sharded eval" in said

@@ -21,6 +21,7 @@ from promptc.cli_options import ConfigArg, HtmlOpt, JsonOpt, JunitOpt, MarkdownO
 from promptc.cli_release import RELEASE_COMMANDS
 from promptc.config import Config, load_config, load_configs
 from promptc.errors import PromptcError
+from promptc.redact import redact
 from promptc.render import (
     err,
     gate_table,
@@ -69,7 +70,7 @@ def error_boundary() -> Iterator[None]:
         raise
     except PromptcError as exc:
         _traceback_when_debugging()
-        print_error(exc.message, exc.fix)
+        print_error(redact(exc.message), redact(exc.fix) if exc.fix else None)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         _traceback_when_debugging()
@@ -77,7 +78,7 @@ def error_boundary() -> Iterator[None]:
         raise typer.Exit(130) from None
     except Exception as exc:
         _traceback_when_debugging()
-        lines = str(exc).strip().splitlines()
+        lines = redact(str(exc)).strip().splitlines()  # an unexpected error may carry provider text
         detail = f": {lines[0][:300]}" if lines else ""
         print_error(
             f"unexpected {type(exc).__name__}{detail}",
@@ -89,7 +90,7 @@ def error_boundary() -> Iterator[None]:
 
 def _traceback_when_debugging() -> None:
     if os.environ.get("PROMPTC_DEBUG") == "1":
-        sys.stderr.write(traceback.format_exc())
+        sys.stderr.write(redact(traceback.format_exc()))
 
 
 app = typer.Typer(

@@ -79,7 +79,10 @@ class FakeOpenAI(_Server):
         ] = []  # (time.monotonic() on arrival, tokens) per answered request
         self.authorizations: list[str | None] = []
         self.failures: list[int] = []  # status codes for the next requests
-        self.retry_after: dict[str, str] = {}  # headers sent with an injected 429
+        self.retry_after: dict[str, str] = {}  # headers sent with an injected 429 (any status: retry_all)
+        self.retry_all = False
+        self.echo_authorization = False  # injected errors repeat the request's headers, as some proxies do
+        self.reported_model: Any = ...  # a reply's `model` field when set (None: null), else self.model
         self.logprobs = True  # answers logprobs requests (False: ignores them, as some servers do)
         self.answer_alternatives: list[tuple[str, float]] | None = None  # top_logprobs of the answer token
         self.latency_s = 0.0  # added before every reply, like a hosted model's time to answer
@@ -101,8 +104,11 @@ class _ChatHandler(_Handler):
             message = f"injected {status}"
             if status == 401:  # as some providers do: the rejected key, in full, in the message
                 message += f": invalid key {self.headers.get('Authorization', '').removeprefix('Bearer ')}"
+            elif self.server.echo_authorization:
+                message += f" for a request with Authorization: {self.headers.get('Authorization')}"
             error = {"error": {"message": message, "type": "server_error"}}
-            self._send(status, json.dumps(error).encode(), self.server.retry_after if status == 429 else {})
+            retry = status == 429 or self.server.retry_all
+            self._send(status, json.dumps(error).encode(), self.server.retry_after if retry else {})
             return
         if self.server.latency_s:
             time.sleep(self.server.latency_s)
@@ -114,7 +120,7 @@ class _ChatHandler(_Handler):
             "id": "chatcmpl-1",
             "object": "chat.completion",
             "created": 0,
-            "model": self.server.model,
+            "model": self.server.model if self.server.reported_model is ... else self.server.reported_model,
             "choices": [
                 {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
             ],

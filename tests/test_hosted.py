@@ -151,6 +151,92 @@ def test_a_key_a_provider_repeats_in_its_error_is_masked(
     assert "invalid key [key]" in result.output and SENTINEL not in result.output
 
 
+# Every provider status through the CLI: the key never printed, only transient ones retried.
+STATUSES = (400, 401, 403, 404, 408, 409, 413, 422, 429, 500, 502, 503, 504, 529)
+
+
+@pytest.mark.parametrize("status", STATUSES)
+def test_no_provider_status_prints_the_key_and_only_transient_ones_are_retried(
+    status: int, server: FakeOpenAI, write_config: ConfigWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROMPTC_DEBUG", "1")  # the traceback is masked too
+    server.echo_authorization, server.retry_all, server.retry_after = True, True, {"retry-after": "0"}
+    server.failures = [status] * 2
+    result = invoke("compile", write_config(hosted(server.url, max_retries=1, concurrency=1)))
+    assert result.exit_code == 3, result.output
+    assert SENTINEL not in result.output and SENTINEL[3:12] not in result.output
+    assert "unexpected" not in result.output and "bug in promptc" not in result.output
+    assert "[key]" in result.output or status == 404  # litellm drops a 404's body
+    transient = status >= 500 or status in {408, 409, 429}
+    assert len(server.requests) == (2 if transient else 1), (status, len(server.requests))
+    assert cache_rows(home()) == []
+
+
+def test_every_litellm_exception_class_is_masked_and_classified() -> None:
+    """Each exception class litellm exports, raised with a key in its text, becomes a masked
+    Transient or ProviderError: none escapes as an unexpected error."""
+    import httpx
+    import litellm
+
+    from promptc.lm.hosted import _send
+    from promptc.lm.retry import Transient
+
+    request = httpx.Request("POST", "http://127.0.0.1/v1/chat/completions")
+    response = httpx.Response(500, request=request)
+    text = f"upstream said: Authorization: Bearer {SENTINEL} api_key={SENTINEL}"
+    classes = {
+        obj
+        for obj in vars(litellm.exceptions).values()
+        if isinstance(obj, type) and issubclass(obj, Exception) and obj.__module__.startswith("litellm")
+    }
+    seen = 0
+    for cls in sorted(classes, key=lambda c: c.__name__):
+        exc = _make_exception(cls, text, request, response)
+        if exc is None:
+            continue
+        seen += 1
+
+        def complete(**_: Any) -> Any:
+            raise exc  # noqa: B023
+
+        with pytest.raises((Transient, ProviderError)) as caught:
+            _send(litellm, complete, MODEL, [])
+        shown = caught.value.detail if isinstance(caught.value, Transient) else str(caught.value)
+        assert SENTINEL not in shown, (cls.__name__, shown)
+    assert seen >= 15  # litellm's HTTP-status classes at the least
+
+
+def _make_exception(cls: type, text: str, request: Any, response: Any) -> Exception | None:
+    """An instance of one of litellm's exception classes (their constructors differ)."""
+    attempts: list[dict[str, Any]] = [
+        {"message": text, "llm_provider": "openai", "model": MODEL, "response": response},
+        {"message": text, "llm_provider": "openai", "model": MODEL},
+        {"message": text, "llm_provider": "openai", "model": MODEL, "request": request},
+        {"status_code": 500, "message": text, "llm_provider": "openai", "model": MODEL, "request": request},
+        {"message": text, "model": MODEL, "llm_provider": "openai", "current_cost": 1.0, "max_budget": 0.5},
+        {"message": text},
+    ]
+    for kwargs in attempts:
+        try:
+            return cls(**kwargs)  # type: ignore[no-any-return]
+        except TypeError:
+            continue
+    return None
+
+
+def test_a_hosted_reply_that_names_no_model_is_refused_and_not_cached(
+    server: FakeOpenAI, write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    for reported in (None, ""):
+        server.reported_model = reported
+        result = invoke("compile", write_config(hosted(server.url)))
+        assert result.exit_code == 3, result.output
+        assert "the provider's reply names no model" in result.output
+        assert "target.revision 'snapshot-1'" in result.output
+        assert cache_rows(home()) == []
+        assert not list((tmp_path / "artifacts").rglob("*.json"))
+
+
 def test_a_missing_key_variable_is_bad_input_naming_it_but_cached_calls_need_no_key(
     server: FakeOpenAI, write_config: ConfigWriter, monkeypatch: pytest.MonkeyPatch
 ) -> None:

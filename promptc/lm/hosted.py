@@ -19,6 +19,7 @@ from promptc.lm.retry import Transient, retry_after, short
 from promptc.lm.tokens import count_tokens
 from promptc.providers import is_in_process
 from promptc.ratelimit import RateLimiter
+from promptc.redact import register_secret
 
 Messages = list[dict[str, str]]
 ROUTER_COOLDOWN_S = 30.0  # a deployment that failed is not picked again for this long
@@ -46,14 +47,25 @@ def api_key(name: str | None, setting: str) -> str | None:
             + ("empty" if key == "" else "not set"),
             fix=f"export {name}=<your key> before running promptc (the key never goes in the config)",
         )
+    register_secret(key)  # masked in every message from here on, whatever echoes it
     return key
 
 
 def check_reported_model(target: Target, response: dict[str, Any]) -> None:
-    """Refuse a fresh reply whose reported model is not target.revision (the provider drifted)."""
-    reported = response.get("model")
-    if reported is None or reported == target.revision:
+    """Refuse a fresh hosted reply whose reported model is not target.revision (the provider
+    drifted), or that reports no model at all (then drift could not be seen)."""
+    if "model" not in response:  # an in-process model: its revision is its file's hash
         return
+    reported = response["model"]
+    if reported == target.revision:
+        return
+    if not reported:
+        raise RevisionDrift(
+            f"{target.model}: the provider's reply names no model, so it cannot be checked "
+            f"against target.revision {target.revision!r}; the reply was not used or cached",
+            fix="promptc pins every hosted reply to its revision: make the server report the "
+            "model it served (an OpenAI-compatible server's `model` field in each reply)",
+        )
     raise RevisionDrift(
         f"{target.model}: the provider reports model {reported!r}, "
         f"but target.revision is {target.revision!r}; the reply was not used or cached",
@@ -218,26 +230,56 @@ class Hosted:
         return {**reply, "model": reported or None, "system_fingerprint": fingerprint}
 
 
-def _send(litellm: Any, complete: Callable[..., Any], name: str, secrets: list[str], /, **kwargs: Any) -> Any:
-    """complete(**kwargs), with litellm's exceptions turned into Transient (worth retrying) or
-    ProviderError, the keys masked."""
-    transient = (
-        litellm.RateLimitError,
-        litellm.APIConnectionError,
-        litellm.Timeout,
-        litellm.ServiceUnavailableError,
-        litellm.InternalServerError,
+# HTTP statuses worth another attempt (as the OpenAI client retries them); any other 4xx is final.
+TRANSIENT_STATUS = frozenset({408, 409, 425, 429})
+
+
+def is_transient(exc: Exception) -> bool:
+    """Whether a failed attempt is worth retrying: by HTTP status where the exception has one
+    (5xx and TRANSIENT_STATUS), else by kind; unknown kinds without a status are retried."""
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int) and 100 <= status < 600:
+        return status >= 500 or status in TRANSIENT_STATUS
+    name = type(exc).__name__
+    final = (
+        "BadRequest",
+        "Authentication",
+        "PermissionDenied",
+        "NotFound",
+        "UnprocessableEntity",
+        "ContextWindow",
+        "ContentPolicy",
+        "UnsupportedParams",
+        "Budget",
+        "JSONSchemaValidation",
     )
+    return not any(word in name for word in final)
+
+
+def _send(litellm: Any, complete: Callable[..., Any], name: str, secrets: list[str], /, **kwargs: Any) -> Any:
+    """complete(**kwargs), with every provider-side exception turned into Transient (worth
+    retrying) or ProviderError, its text masked (promptc.redact)."""
+    import httpx
+    import openai
+
     try:
         return complete(**kwargs)
-    except transient as exc:
+    except PromptcError:
+        raise
+    except Exception as exc:
+        provider_side = isinstance(exc, openai.OpenAIError | httpx.HTTPError) or type(
+            exc
+        ).__module__.startswith("litellm")
+        if not provider_side:  # promptc's own failure: the error boundary reports it, masked
+            raise
         if isinstance(exc.__context__, PromptcError):  # raised by an in-process provider
             raise exc.__context__ from None
-        raise Transient(type(exc).__name__, short(exc, *secrets), retry_after(exc)) from None
-    except litellm.exceptions.BadRequestError as exc:
-        raise ProviderError(
-            f"{name}: the provider rejected the request: {short(exc, *secrets)}",
-            fix="check target.model is a model litellm knows (provider/model)",
-        ) from None
-    except (litellm.AuthenticationError, litellm.NotFoundError, litellm.APIError) as exc:
-        raise ProviderError(f"{name}: {type(exc).__name__}: {short(exc, *secrets)}") from None
+        kind = type(exc).__name__
+        if is_transient(exc):
+            raise Transient(kind, short(exc, *secrets), retry_after(exc)) from None
+        if isinstance(exc, litellm.exceptions.BadRequestError):
+            raise ProviderError(
+                f"{name}: the provider rejected the request: {short(exc, *secrets)}",
+                fix="check target.model is a model litellm knows (provider/model)",
+            ) from None
+        raise ProviderError(f"{name}: {kind}: {short(exc, *secrets)}") from None

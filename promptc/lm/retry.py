@@ -6,6 +6,8 @@ import math
 import time
 from email.utils import parsedate_to_datetime
 
+from promptc.redact import redact
+
 MAX_RETRY_AFTER_S = 60.0  # a provider's Retry-After is honoured up to this long per attempt
 
 
@@ -51,8 +53,7 @@ def retry_after(exc: Exception) -> float | None:
 
 
 def short(exc: Exception, *secrets: str, limit: int = 300) -> str:
-    """The first lines of an exception's message, with the API keys (if any) masked."""
+    """The first lines of an exception's message, every secret masked (promptc.redact)."""
     text = " ".join(str(exc).split("Traceback (most recent call last)", 1)[0].split())
-    for secret in secrets:
-        text = text.replace(secret, "[key]")
+    text = redact(text, *secrets)  # before cutting: a cut must never leave half a key
     return text[:limit] + ("..." if len(text) > limit else "")

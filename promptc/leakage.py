@@ -1,9 +1,10 @@
 """Split disjointness: shared ids, equal normalised inputs and near-duplicate inputs across splits.
 
-Ids match after stripping surrounding whitespace. Inputs match after `normalise` (NFKC, case
-folding, apostrophes, hyphens and full stops inside a word removed, other punctuation and symbols
-turned into spaces, whitespace collapsed), so curly and straight apostrophes, `doesn't` and
-`doesnt`, and full-width letters count as the same input.
+Ids match after stripping surrounding whitespace. Inputs match after `normalise` (NFKC, Cyrillic
+and Greek look-alikes of Latin letters folded to them, case folding, apostrophes, hyphens and full
+stops inside a word removed, other punctuation and symbols turned into spaces, whitespace
+collapsed), so curly and straight apostrophes, `doesn't` and `doesnt`, full-width letters and a
+Cyrillic "o" in a Latin word count as the same input.
 
 Near-duplicates: the Jaccard similarity of the two inputs' sets of character 4-grams (of the
 normalised text padded with a space at each end) is at least `data.near_duplicate_threshold`.

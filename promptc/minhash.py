@@ -1,6 +1,7 @@
 """Text normalisation, character 4-grams, MinHash sketches and LSH bands, in bulk with numpy.
 
-`normalise` folds Unicode forms, case, punctuation, symbols and whitespace. A text's 4-grams are
+`normalise` folds Unicode forms, Cyrillic and Greek letters that look like Latin ones, case,
+punctuation, symbols and whitespace. A text's 4-grams are
 hashed to 32 bits (FNV-style); its MinHash row follows datasketch's affine32 scheme for SEED, so
 `minhash_signatures` equals datasketch's MinHash of the same 4-grams. promptc.leakage uses these to
 find near-duplicate inputs across splits.
@@ -31,6 +32,17 @@ U32 = np.uint32
 U64 = np.uint64
 NDArray = _NDArray[Any]
 
+
+# Cyrillic and Greek letters drawn like a Latin one (Unicode's confusables, letters only): NFKC
+# keeps them apart, so "paypal" with a Cyrillic "pa" would not match the Latin one. Folded before case,
+# both cases are listed; a text in those scripts is folded the same on both sides of a comparison.
+_LOOKALIKES = str.maketrans(
+    "\u0410\u0412\u0415\u0405\u0406\u0408\u041a\u041c\u041d\u041e\u0420\u0421\u0422\u0425\u0423"
+    "\u0430\u0435\u0455\u0456\u0458\u043e\u0440\u0441\u0445\u0443\u04bb\u0501\u051b\u051d\u04cf"  # Cyrillic
+    "\u0391\u0392\u0395\u0396\u0397\u0399\u039a\u039c\u039d\u039f\u03a1\u03a4\u03a5\u03a7"
+    "\u03b1\u03b9\u03ba\u03bd\u03bf\u03c1\u03c5\u03c7",  # Greek
+    "ABESIJKMHOPCTXYaesijopcxyhdqwlABEZHIKMNOPTYXaikvopux",
+)
 
 _WORD, _DIGIT, _JOINER, _SEPARATOR, _SPACE, _DROPPED = range(6)
 # Apostrophes, hyphens, full stops and the like: removed inside a word, a space elsewhere.
@@ -71,7 +83,10 @@ def _outside(doc: NDArray, at: NDArray, of: NDArray) -> NDArray:
 
 def normalise_all(texts: Sequence[str]) -> list[str]:
     """`normalise` for many texts at once: one vectorised pass over all their characters."""
-    folded = [unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", t).casefold()) for t in texts]
+    folded = [
+        unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", t).translate(_LOOKALIKES).casefold())
+        for t in texts
+    ]
     codes = np.frombuffer("".join(folded).encode("utf-32-le"), dtype=U32)
     doc = np.repeat(np.arange(len(folded)), np.fromiter(map(len, folded), dtype=np.int64, count=len(folded)))
     if len(codes) < 4096:  # a few texts: classifying each character is cheaper than a table

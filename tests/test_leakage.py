@@ -55,6 +55,9 @@ def _kinds(splits: Splits) -> list[tuple[str, str, str]]:
         ("  My ORDER, is late!!\n", "my order is late"),
         ("e-mail\u200b address", "email address"),  # hyphen inside a word, zero-width space
         ("\u201cquoted\u201d \u2014 text", '"quoted" - text'),
+        ("\u0440\u0430ypal \u0441\u043e\u0440y", "paypal copy"),  # Cyrillic er, a, es, o, er
+        ("\u0412\u041e\u041e\u041a \u0410 \u0422\u0410\u0425I", "book a taxi"),  # Cyrillic capitals
+        ("\u039a\u0391\u03a4\u0395 \u03bd\u03bfw", "kate vow"),  # Greek capitals, small nu omicron
     ],
 )
 def test_normalise_folds_unicode_case_punctuation_and_whitespace(a: str, b: str) -> None:
@@ -77,6 +80,8 @@ def test_normalise_keeps_apart_what_differs(a: str, b: str) -> None:
             "".join(chr(ord(c) + 0xFEE0) if c != " " else "\u3000" for c in "I was charged TWICE"),
             "I was charged twice",
         ),
+        # Cyrillic look-alikes (NFKC keeps them apart): e, o, a, p, c in "My order was charged twice".
+        ("My \u043erder w\u0430s \u0441h\u0430rg\u0435d twi\u0441\u0435", "My order was charged twice"),
     ],
 )
 def test_inputs_equal_after_normalising_are_leaks(train: str, test: str) -> None:

@@ -17,6 +17,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from promptc import __version__
+from promptc.cli_data import DATA_COMMANDS
 from promptc.cli_options import ConfigArg, HtmlOpt, JsonOpt, JunitOpt, MarkdownOpt, TargetOpt
 from promptc.cli_release import RELEASE_COMMANDS
 from promptc.config import Config, load_config, load_configs
@@ -315,7 +316,7 @@ def report(
 
 
 # The release commands live in cli_release; registered here, after the commands above, in help order.
-for _name, _command in RELEASE_COMMANDS.items():
+for _name, _command in (RELEASE_COMMANDS | DATA_COMMANDS).items():
     app.command(name=_name)(_command)
 
 

@@ -18,7 +18,13 @@ Scenarios (reference accuracy 0.70 throughout, 95% confidence):
 - max_drop 0.05, candidate truly 0.65 (a drop of exactly the margin, the hardest case).
 - min_gain 0, candidate truly 0.80 (+0.10): a block is a missed gain (1 - power).
 
-Run: .venv/bin/python bench/gate_simulation.py [--draws 2000]
+Small slices with 3-valued scores (0, 0.5, 1: label_accuracy over a two-output program), n = 1..30:
+the reference scores 1 when u < 0.4, 0.5 when u < 0.7, else 0 (mean 0.55); a truly equal
+candidate reuses u with probability rho, else draws its own. A pass of `min_gain: 0` is a false
+promotion. The exact rate enumerates the summed gains and losses in half points (the paired
+interval reads only those and n) and weighs each by its probability.
+
+Run: .venv/bin/python bench/gate_simulation.py [--draws 2000] [--three-valued-only]
 """
 
 from __future__ import annotations
@@ -142,6 +148,104 @@ def exact_rate(scenario: Scenario, mode: str, rho: float, n: int) -> float:
     return total
 
 
+THREE_SIZES = tuple(range(1, 31))
+THREE_RHOS = (0.0, 0.6, 0.9, 0.99)
+THREE_CUTS = (0.4, 0.7)  # score 1 below the first, 0.5 below the second, else 0
+THREE_RULE = GateRule(min_gain=0.0)
+
+
+def three_valued(u: float) -> float:
+    return 1.0 if u < THREE_CUTS[0] else 0.5 if u < THREE_CUTS[1] else 0.0
+
+
+def three_valued_rate(rho: float, n: int, draws: int) -> float:
+    """Fraction of seeded draws of n truly equal 3-valued pairs that pass `min_gain: 0`."""
+    gates = Gates(slices={SLICE: THREE_RULE}, mode="confidence", confidence=0.95)
+    rng = random.Random(zlib.crc32(f"three-valued|{rho}|{n}".encode()))
+    passed = 0
+    for _ in range(draws):
+        cand, ref, slices = {}, {}, {}
+        for i in range(n):
+            u = rng.random()
+            v = u if rng.random() < rho else rng.random()
+            key = f"{SLICE}-{i}"
+            ref[key], cand[key], slices[key] = three_valued(u), three_valued(v), SLICE
+        passed += check_gates(gates, ScoreSet(cand, slices), ScoreSet(ref, slices)).passed
+    return passed / draws
+
+
+@cache
+def passes_halves(n: int, gains: int, losses: int) -> bool:
+    """The `min_gain: 0` verdict on n pairs whose gains and losses sum to these many half points."""
+    cand = [1.0] * (gains // 2) + [0.5] * (gains % 2) + [0.0] * (losses // 2 + losses % 2)
+    ref = [0.0] * (gains // 2 + gains % 2) + [1.0] * (losses // 2) + [0.5] * (losses % 2)
+    cand += [0.5] * (n - len(cand))  # ties, so the scores stay 3-valued
+    ref += [0.5] * (n - len(ref))
+    ids = [f"{SLICE}-{i}" for i in range(n)]
+    slices: dict[str, str | None] = dict.fromkeys(ids, SLICE)
+    gates = Gates(slices={SLICE: THREE_RULE}, mode="confidence", confidence=0.95)
+    cs, rs = (
+        ScoreSet(dict(zip(ids, cand, strict=True)), slices),
+        ScoreSet(dict(zip(ids, ref, strict=True)), slices),
+    )
+    return check_gates(gates, cs, rs).passed
+
+
+def three_valued_exact(rho: float, n: int) -> float:
+    """The exact false-promotion rate: every sum of gains and losses, in half points, by its probability."""
+    edges = (0.0, *THREE_CUTS, 1.0)
+    levels = (1.0, 0.5, 0.0)
+    step: dict[int, float] = {}  # the pair's difference in half points -> probability
+    for i in range(3):
+        for j in range(3):
+            overlap = max(0.0, min(edges[i + 1], edges[j + 1]) - max(edges[i], edges[j]))
+            p = rho * overlap + (1 - rho) * (edges[i + 1] - edges[i]) * (edges[j + 1] - edges[j])
+            d = round(2 * (levels[i] - levels[j]))
+            step[d] = step.get(d, 0.0) + p
+    states = {(0, 0): 1.0}
+    for _ in range(n):
+        grown: dict[tuple[int, int], float] = {}
+        for (g, lo), p in states.items():
+            for d, q in step.items():
+                key = (g + max(d, 0), lo + max(-d, 0))
+                grown[key] = grown.get(key, 0.0) + p * q
+        states = grown
+    return sum(p for (g, lo), p in states.items() if p > 1e-15 and fits(n, g, lo) and passes_halves(n, g, lo))
+
+
+def fits(n: int, gains: int, losses: int) -> bool:
+    """Whether n pairs can hold these half points with at most one half-point pair on each side."""
+    return gains // 2 + gains % 2 + losses // 2 + losses % 2 <= n
+
+
+def three_valued_table(draws: int) -> list[str]:
+    """Print the 3-valued null table; return the cells over the bound."""
+    bound = (1 - 0.95) / 2
+    print("#### false promotion, 3-valued scores (0, 0.5, 1): truly equal candidate, `min_gain: 0`\n")
+    over: list[str] = []
+    for start in (0, 15):
+        sizes = THREE_SIZES[start : start + 15]
+        print("| error correlation | " + " | ".join(f"n={n}" for n in sizes) + " |")
+        print("|---|" + "---:|" * len(sizes))
+        for rho in THREE_RHOS:
+            rates = [three_valued_rate(rho, n, draws) for n in sizes]
+            exact = [three_valued_exact(rho, n) for n in sizes]
+            print(
+                f"| {rho} | "
+                + " | ".join(f"{p:.4f} ({e:.4f})" for p, e in zip(rates, exact, strict=True))
+                + " |"
+            )
+            over += [
+                f"3-valued, rho {rho}, n={n}: {p:.4f} (exact {e:.4f})"
+                for n, p, e in zip(sizes, rates, exact, strict=True)
+                if e > bound or p - 2 * math.sqrt(p * (1 - p) / draws) > bound
+            ]
+        print()
+    worst = max(three_valued_exact(rho, n) for rho in THREE_RHOS for n in THREE_SIZES)
+    print(f"largest exact rate over n = 1..30: {worst:.4f} (bound {bound:.3f})\n")
+    return over
+
+
 def cell(p: float, draws: int, exact: float) -> str:
     """A simulated rate with its Monte Carlo standard error, and the exact rate."""
     return f"{p:.4f} ± {math.sqrt(p * (1 - p) / draws):.4f} ({exact:.4f})"
@@ -150,6 +254,7 @@ def cell(p: float, draws: int, exact: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--draws", type=int, default=2000, help="holdout draws per cell")
+    parser.add_argument("--three-valued-only", action="store_true", help="only the 3-valued small-n table")
     args = parser.parse_args()
     bound = (1 - 0.95) / 2
     print(
@@ -158,8 +263,8 @@ def main() -> None:
         "cells: simulated rate ± 1 Monte Carlo standard error (exact rate)\n"
     )
     start = time.perf_counter()
-    over: list[str] = []
-    for scenario in SCENARIOS:
+    over: list[str] = three_valued_table(args.draws)
+    for scenario in () if args.three_valued_only else SCENARIOS:
         print(f"#### {scenario.title}\n")
         print("| error correlation | " + " | ".join(f"n={n}" for n in SIZES) + " |")
         print("|---|" + "---:|" * len(SIZES))

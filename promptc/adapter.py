@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from promptc.fields import kind_of
 from promptc.grammar import REASONING
 from promptc.program import Candidate, Demo, Field, Program
 
@@ -33,17 +34,12 @@ class ParseError(Exception):
 
 
 def describe_field(f: Field) -> str:
-    """One field as the prompt lists it: name, description, allowed values or type."""
+    """One field as the prompt lists it: name, description, and its type's note (promptc.fields)."""
     text = f"{f.name}"
     if f.description:
         text += f": {f.description}"
-    if f.type == "enum":
-        text += f" (one of: {', '.join(f.labels)})"
-    elif f.type == "json":
-        text += " (a JSON object)"
-    elif f.type != "str":
-        text += f" ({f.type})"
-    return text
+    note = kind_of(f).describe(f)
+    return f"{text} {note}" if note else text
 
 
 def system_prompt(program: Program, candidate: Candidate) -> str:
@@ -61,14 +57,6 @@ def system_prompt(program: Program, candidate: Candidate) -> str:
     return "\n\n".join(parts)
 
 
-def _format_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, sort_keys=True)
-    return str(value)
-
-
 def label_field(program: Program) -> Field | None:
     """The one enum output a label-log-probability decision answers; None for other signatures."""
     outputs = program.signature.outputs
@@ -79,7 +67,7 @@ def label_field(program: Program) -> Field | None:
 
 def user_message(program: Program, inputs: dict[str, Any]) -> str:
     """The user turn for one set of inputs."""
-    return "\n".join(f"{f.name}: {_format_value(inputs[f.name])}" for f in program.signature.inputs)
+    return "\n".join(f"{f.name}: {kind_of(f).show(inputs[f.name])}" for f in program.signature.inputs)
 
 
 def assistant_message(program: Program, demo: Demo) -> str:
@@ -87,7 +75,7 @@ def assistant_message(program: Program, demo: Demo) -> str:
     lines = []
     if program.module == "chain_of_thought" and demo.reasoning:
         lines.append(f"{REASONING}: {demo.reasoning}")
-    lines += [f"{f.name}: {_format_value(demo.outputs[f.name])}" for f in program.signature.outputs]
+    lines += [f"{f.name}: {kind_of(f).show(demo.outputs[f.name])}" for f in program.signature.outputs]
     return "\n".join(lines)
 
 
@@ -125,56 +113,31 @@ def _sections(text: str, names: list[str]) -> dict[str, str]:
 
 
 def coerce_output(f: Field, text: str, constrained: bool = False) -> Any:
-    """Read one output value of the field's type from the model's text.
+    """Read one output value of the field's type from the model's text (promptc.fields); ValueError.
 
-    constrained: the reply was held to the answer grammar (promptc.grammar), so an enum value cut short by the
-    token cap that starts exactly one label can only have gone on to be that label.
+    constrained: the reply was held to the answer grammar (promptc.grammar).
     """
-    value = text.strip().strip("`\"'").strip()
-    if f.type == "str":
-        return value
-    if f.type == "enum":
-        folded = value.lower().strip(" .!")
-        for label in f.labels:
-            if folded == label.lower():
-                return label
-        started = [label for label in f.labels if folded and str(label).lower().startswith(folded)]
-        if constrained and len(started) == 1:
-            return started[0]
-        hits = []
-        for label in f.labels:
-            m = re.search(r"(?<![a-z0-9])" + re.escape(label.lower()) + r"(?![a-z0-9])", value.lower())
-            if m:
-                hits.append((m.start(), label))
-        if hits:
-            return min(hits)[1]
-        raise ValueError(f"{f.name}: {value[:60]!r} is none of {', '.join(f.labels)}")
-    if f.type in ("int", "float"):
-        m = re.search(r"-?\d+(?:\.\d+)?", value)
-        if not m:
-            raise ValueError(f"{f.name}: no number in {value[:60]!r}")
-        number = float(m.group())
-        return int(number) if f.type == "int" else number
-    if f.type == "bool":
-        m = re.search(r"\b(true|false|yes|no)\b", value.lower())
-        if not m:
-            raise ValueError(f"{f.name}: {value[:60]!r} is not true/false")
-        return m.group(1) in ("true", "yes")
-    start, end = value.find("{"), value.rfind("}")
-    if start < 0 or end < start:
-        raise ValueError(f"{f.name}: no JSON object in {value[:60]!r}")
-    try:
-        obj = json.loads(value[start : end + 1])
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{f.name}: invalid JSON ({exc.msg})") from None
-    if f.schema is not None:
-        import jsonschema
+    return kind_of(f).parse(f, text, constrained)
 
-        try:
-            jsonschema.validate(obj, f.schema)
-        except jsonschema.ValidationError as exc:
-            raise ValueError(f"{f.name}: JSON does not match its schema ({exc.message})") from None
-    return obj
+
+def _json_reply(text: str, outputs: tuple[Field, ...], keys: list[str]) -> dict[str, str] | None:
+    """The sections of a reply written as one JSON object with every output as a key (a hosted
+    model's response_format asks for this), each value as text its field type reads; else None."""
+    body = text.strip().removeprefix("```json").strip("`").strip()
+    if not body.startswith("{"):
+        return None
+    try:
+        obj = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(obj, dict) or not all(f.name in obj for f in outputs):
+        return None
+    json_fields = {f.name for f in outputs if f.type == "json"}
+    return {
+        k: json.dumps(v, ensure_ascii=False) if k in json_fields or not isinstance(v, str) else v
+        for k, v in obj.items()
+        if k in keys
+    }
 
 
 def parse_reply(program: Program, text: str, constrained: bool = False) -> tuple[dict[str, Any], str | None]:
@@ -185,7 +148,7 @@ def parse_reply(program: Program, text: str, constrained: bool = False) -> tuple
     outputs = program.signature.outputs
     names = [f.name for f in outputs]
     all_names = [*names, REASONING] if program.module == "chain_of_thought" else names
-    sections = _sections(text, all_names)
+    sections = _json_reply(text, outputs, all_names) or _sections(text, all_names)
     if len(outputs) == 1 and names[0] not in sections:
         # Small models often answer with the bare value; accept it for one-field outputs.
         # With a reasoning section, the answer is the reply's last line.

@@ -1,16 +1,22 @@
-"""The answer grammar, from construction to the decision to send it.
+"""The answer grammar and the reply schema, from construction to the decision to send them.
 
-`answer_grammar` writes a GBNF grammar for the reply format the prompt shows (adapter.py), so
-that where a provider supports grammars (the embedded llama.cpp models) an enum answer is
-always one of its labels and a number is a number. `constrains` decides whether a target gets
-one: target.constrained, and an in-process provider that honours grammars. LM.complete sends
-the grammar only then; llama.cpp compiles it in local.py, the only llama_cpp importer.
+`answer_grammar` writes one GBNF grammar for the whole reply format the prompt shows
+(adapter.py), each value's piece written by its field type (promptc.fields): an enum answer is
+always one of its labels, a number a number, a str value one line (its end ends the field),
+and a json value holds to its JSON Schema (converted by llama.cpp's own converter in local.py,
+the only llama_cpp importer), so a mixed signature always parses. `constrains` decides whether
+a target gets one: target.constrained, and an in-process provider that honours grammars.
+`reply_schema` is the same reply as one JSON object, for hosted models that take a
+response_format (lm/hosted.py).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from typing import TYPE_CHECKING, Any
 
+from promptc.fields import GrammarRules, kind_of
+from promptc.fields.base import gbnf_literal
 from promptc.program import Program
 from promptc.providers import provider_for
 
@@ -19,33 +25,53 @@ if TYPE_CHECKING:
 
 REASONING = "reasoning"  # the reply's chain-of-thought section, before the outputs (adapter.py shows it)
 
-# Value rules of the answer grammar, by field type. str and json values are free text, so a
-# signature with such an output gets no grammar.
-_VALUE_RULES = {
-    "bool": '("true" | "false")',
-    "int": '"-"? [0-9]+',
-    "float": '"-"? [0-9]+ ("." [0-9]+)?',
-}
-
-
-def _gbnf_literal(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+_grammars: dict[str, str | None] = {}  # by the signature's outputs and module: json schemas take a while
 
 
 def answer_grammar(program: Program) -> str | None:
-    """A GBNF grammar for the reply format assistant_message shows, or None when it cannot be closed."""
-    rules = []
-    for f in program.signature.outputs:
-        if f.type == "enum":
-            value = "(" + " | ".join(_gbnf_literal(str(label)) for label in f.labels) + ")"
-        elif f.type in _VALUE_RULES:
-            value = _VALUE_RULES[f.type]
-        else:
-            return None
-        rules.append(f"{_gbnf_literal(f.name + ': ')} {value}")
+    """A GBNF grammar for the reply format assistant_message shows; None when a json output's
+    schema cannot be converted here (llama-cpp-python is not installed)."""
+    key = json.dumps([program.module, [f.to_dict() for f in program.signature.outputs]], sort_keys=True)
+    if key not in _grammars:
+        _grammars[key] = _build(program)
+    return _grammars[key]
+
+
+def _build(program: Program) -> str | None:
+    rules = GrammarRules()
+    pieces = [
+        f"{gbnf_literal(f.name + ': ')} {kind_of(f).grammar(f, rules)}" for f in program.signature.outputs
+    ]
     if program.module == "chain_of_thought":
-        rules.insert(0, f"{_gbnf_literal(REASONING + ': ')} [^\\n]+")
-    return "root ::= " + ' "\\n" '.join(rules)
+        pieces.insert(0, f"{gbnf_literal(REASONING + ': ')} [^\\n]+")
+    if program.signature.outputs and program.signature.outputs[-1].type == "str":
+        pieces[-1] += ' "\\n"?'  # a line's end closes the reply, so the model stops there
+    root = "root ::= " + ' "\\n" '.join(pieces)
+    if not rules.schemas:
+        return root
+    try:
+        from promptc.local import schema_gbnf
+
+        return root + "\n" + schema_gbnf(rules.schemas)
+    except ImportError:
+        return None
+
+
+def reply_schema(program: Program) -> dict[str, Any] | None:
+    """The reply as one JSON object (reasoning first, then each output), for a hosted model's
+    response_format; None unless an output is json (labels and numbers read well from text)."""
+    outputs = program.signature.outputs
+    if not any(f.type == "json" for f in outputs):
+        return None
+    properties = {f.name: kind_of(f).value_schema(f) for f in outputs}
+    if program.module == "chain_of_thought":
+        properties = {REASONING: {"type": "string"}, **properties}
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
 
 
 def constrains(target: Target) -> bool:

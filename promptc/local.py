@@ -183,6 +183,35 @@ def llama_threads() -> int:
     return max(1, (os.cpu_count() or 2) // 2)
 
 
+_SCHEMA_TYPES = ("object", "array", "string", "number", "integer", "boolean", "null")
+
+
+def schema_gbnf(schemas: dict[str, dict[str, Any]]) -> str:
+    """GBNF rules, one named after each key of schemas for a JSON value holding to its schema (and
+    the rules they share), by llama-cpp-python's converter; ImportError without it. A schema it
+    cannot express (some keywords, remote $refs) gets the rule for any value of its top-level
+    type: the reply is still validated when it is parsed."""
+    from llama_cpp.llama_grammar import SchemaConverter
+
+    make: Any = SchemaConverter  # untyped
+
+    def convert(converter: Any, schema: dict[str, Any], name: str) -> str:
+        resolved = converter.resolve_refs(json.loads(json.dumps(schema)), name)  # resolving rewrites $refs
+        return str(converter.visit(resolved, name))
+
+    options = {"prop_order": {}, "allow_fetch": False, "dotall": False, "raw_pattern": False}
+    converter, aliases = make(**options), []
+    for name, schema in schemas.items():
+        try:  # alone first, so a schema that fails leaves no half-written rules behind
+            convert(make(**options), schema, name)
+        except (AssertionError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            schema = {"type": schema.get("type")} if schema.get("type") in _SCHEMA_TYPES else {}
+        rule = convert(converter, schema, name)
+        if rule != name:  # a primitive's shared rule (string, number...), named for the reply
+            aliases.append(f"{name} ::= {rule}")
+    return "\n".join([converter.format_grammar(), *aliases])
+
+
 @contextlib.contextmanager
 def _quiet_stderr() -> Iterator[None]:
     """Silence writes to file descriptor 2 (llama.cpp logs from C, past sys.stderr)."""

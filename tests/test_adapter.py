@@ -42,6 +42,24 @@ def test_labels_are_normalised(reply: str, label: str) -> None:
     assert parse_reply(TRIAGE, reply)[0] == {"category": label}
 
 
+def test_a_label_that_starts_another_loses_to_the_longer_one() -> None:
+    # issue 19 item 12: "C" was answered for "C++", and "not" for "not sure"
+    langs = Program(
+        name="t",
+        version="1.0.0",
+        signature=Signature(inputs=(Field("q"),), outputs=(Field("category", "enum", labels=("C", "C++")),)),
+    )
+    assert parse_reply(langs, "category: C++ (it uses templates)")[0] == {"category": "C++"}
+    assert parse_reply(langs, "C++ code")[0] == {"category": "C++"}
+    assert parse_reply(langs, "category: C")[0] == {"category": "C"}
+    hedges = Program(
+        name="t",
+        version="1.0.0",
+        signature=Signature(inputs=(Field("q"),), outputs=(Field("a", "enum", labels=("not", "not sure")),)),
+    )
+    assert parse_reply(hedges, "a: not sure, it could go either way")[0] == {"a": "not sure"}
+
+
 def test_parse_failure_keeps_the_raw_text() -> None:
     with pytest.raises(ParseError) as info:
         parse_reply(TRIAGE, "category: shipping")
@@ -85,12 +103,19 @@ def test_the_answer_grammar_closes_labels_numbers_and_reasoning() -> None:
     )
 
 
-@pytest.mark.parametrize("kind", ["str", "json"])
-def test_free_text_outputs_get_no_grammar(kind: str) -> None:
-    program = Program(
-        name="t", version="1.0.0", signature=Signature(inputs=(Field("q"),), outputs=(Field("a", kind),))
+def test_free_text_ends_at_its_line_and_json_holds_to_its_schema() -> None:
+    def outputs(*fields: Field) -> Program:
+        return Program(name="t", version="1.0.0", signature=Signature(inputs=(Field("q"),), outputs=fields))
+
+    # the line's end closes a str value; as the last field it closes the reply
+    assert answer_grammar(outputs(Field("a", "str"))) == 'root ::= "a: " [^\\n]+ "\\n"?'
+    assert answer_grammar(outputs(Field("a", "str"), Field("n", "int"))) == (
+        'root ::= "a: " [^\\n]+ "\\n" "n: " "-"? [0-9]+'
     )
-    assert answer_grammar(program) is None
+    grammar = answer_grammar(outputs(Field("a", "json")))  # no schema: any object
+    assert grammar is not None
+    assert grammar.splitlines()[0] == 'root ::= "a: " json-value-0'
+    assert "json-value-0 ::= object" in grammar.splitlines()
 
 
 def test_a_label_cut_short_under_the_grammar_is_the_one_it_starts() -> None:

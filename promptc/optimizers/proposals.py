@@ -10,14 +10,13 @@ from these sections; the section texts are constants, so a fake prompt model can
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from promptc.adapter import assistant_message, describe_field, user_message
 from promptc.data import Example
+from promptc.fields import kind_of
 from promptc.lm import LM
 from promptc.optimizers.base import CompileInputs
 from promptc.optimizers.demos import labeled_demo
@@ -98,14 +97,8 @@ def summarise_data(inputs: CompileInputs) -> str:
     lines = [f"{len(train)} training examples."]
     for f in inputs.program.signature.outputs:
         values = [e.outputs[f.name] for e in train]
-        if f.type in ("enum", "bool"):
-            counts = Counter(str(v) for v in values).most_common()
-            lines.append(f"{f.name}: " + ", ".join(f"{value} {n}" for value, n in counts))
-        elif f.type in ("int", "float") and values:
-            lines.append(f"{f.name}: from {min(values)} to {max(values)}")
-        elif values:
-            words = [len(json.dumps(v).split()) if f.type == "json" else len(str(v).split()) for v in values]
-            lines.append(f"{f.name}: {sum(words) / len(words):.0f} words on average")
+        if values:
+            lines.append(f"{f.name}: {kind_of(f).summary(values)}")
     for f in inputs.program.signature.inputs:
         if f.type == "str" and train:
             words = [len(str(e.inputs[f.name]).split()) for e in train]
@@ -188,7 +181,7 @@ def rejection(inputs: CompileInputs, text: str, kept: list[str]) -> str | None:
                 return "copies a training input"
     for f in inputs.program.signature.outputs:
         missing = [str(label) for label in f.labels if " " + " ".join(_words(str(label))) + " " not in joined]
-        if f.type == "enum" and missing:
+        if missing:  # only enum fields have labels
             return "leaves out a label name"
     return None
 

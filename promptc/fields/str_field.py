@@ -1,0 +1,40 @@
+"""str: free text on one line, so the grammar can end the field at the line's end."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any
+
+from promptc.fields.base import GrammarRules, Kind, unquote
+from promptc.program import Field
+
+
+class StrKind(Kind):
+    """Free text."""
+
+    def describe(self, f: Field) -> str:
+        """Nothing: free text needs no note."""
+        return ""
+
+    def coerce(self, f: Field, value: Any) -> Any:
+        """The value as text."""
+        return str(value)
+
+    def parse(self, f: Field, text: str, constrained: bool = False) -> Any:
+        """The text, without surrounding quotes."""
+        return unquote(text)
+
+    def value_schema(self, f: Field) -> dict[str, Any]:
+        """A string."""
+        return {"type": "string"}
+
+    def grammar(self, f: Field, rules: GrammarRules) -> str:
+        """One line of text: the line's end ends the field."""
+        return "[^\\n]+"
+
+    def key(self, value: Any) -> Hashable:
+        """The words, ignoring case: the same answer however it is spaced or capitalised."""
+        return " ".join(str(value).split()).casefold()
+
+
+KIND = StrKind()

@@ -123,9 +123,8 @@ def _print_moves(outcome: SplitOutcome) -> None:
     if not outcome.moves:
         out.print("no cluster straddled splits: every row kept its split")
         return
-    moves = Table(
-        title=f"{len(outcome.moves)} row(s) moved to their cluster's split; every other row kept its split"
-    )
+    out.print(f"{len(outcome.moves)} row(s) moved to their cluster's split; every other row kept its split")
+    moves = Table(title="rows moved")
     for column in ("id", "row", "from", "to"):
         moves.add_column(column)
     for move in outcome.moves[:SHOWN_MOVES]:
@@ -207,7 +206,8 @@ def init(
         out.print(split_table(plan.name, checked.report))
     next_lines = "\n".join(f"  {command}" for command in checked.next_commands)
     if checked.report is not None and not checked.report.ok:
-        out.print(leak_table(checked.report) if len(checked.report.leaks) <= SHOWN_MOVES else "")
+        if len(checked.report.leaks) <= SHOWN_MOVES:
+            out.print(leak_table(checked.report))
         err.print(f"[bold red]error:[/] {len(checked.report.leaks)} example(s) leak between the splits")
         err.print(
             f"[bold]fix:[/] repair them, moving only the rows that straddle splits:\n{escape(next_lines)}"

@@ -210,7 +210,12 @@ def check_config(plan: ConfigPlan, config_path: Path) -> InitCheck:
         report = check(cfg)
         if report.ok:
             return InitCheck(report, sum(report.sizes.values()), (f"promptc compile {config} --dry-run",))
-        repaired = shlex.quote(str(plan.splits_dir.with_name(plan.splits_dir.name + "-repaired")))
+        fresh = (
+            Path("splits")
+            if plan.splits_dir.resolve() != Path("splits").resolve()
+            else Path("splits-repaired")
+        )
+        repaired = shlex.quote(str(fresh))
         return InitCheck(
             report, sum(report.sizes.values()), (f"promptc split --from-config {config} --out {repaired}",)
         )

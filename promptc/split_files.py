@@ -57,6 +57,8 @@ def _refuse_existing(files: dict[str, Path], force: bool) -> None:
     if out := next((p.parent for p in files.values() if p.parent.exists() and not p.parent.is_dir()), None):
         raise BadInput(f"{out}: is a file, not a folder", fix="pass a folder with --out")
     existing = [p for p in files.values() if p.exists()]
+    if odd := next((p for p in existing if not p.is_file()), None):
+        raise BadInput(f"{odd}: is not a regular file", fix="remove it, or pass another folder with --out")
     if existing and not force:
         raise BadInput(
             f"{existing[0]}: already exists", fix="pass --force to replace it, or another folder with --out"

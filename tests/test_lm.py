@@ -7,6 +7,7 @@ on both, and the two must agree call for call and cache entry for cache entry.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -19,7 +20,11 @@ import pytest
 from promptc.cache import CallCache
 from promptc.config import Target
 from promptc.errors import BadInput, BudgetExceeded, ProviderError, RevisionMismatch
+from promptc.evaluate import predict
+from promptc.grammar import reply_schema
 from promptc.lm import LM
+from promptc.lm.label_scores import parsed_label_scores
+from promptc.program import Candidate, Field, Program, Signature
 from promptc.providers import provider_for
 from tests.fake_openai import FakeOpenAI
 
@@ -341,3 +346,59 @@ def test_the_embedded_models_token_count_is_the_prompt_llama_cpp_reads() -> None
     assert counted.tokenizer == "smollm2-135m-instruct's own GGUF tokenizer"
     _, prompt_tokens, _ = provider_for(model).complete(model.split("/", 1)[1], messages, {"max_tokens": 1})  # type: ignore[union-attr]
     assert counted.count == prompt_tokens
+
+
+ENTITIES = {
+    "type": "object",
+    "properties": {"people": {"type": "array", "items": {"type": "string"}}},
+    "required": ["people"],
+    "additionalProperties": False,
+}
+
+
+def entities_program() -> Program:
+    """A program whose one output is a json field with a schema."""
+    outputs = (Field("entities", "json", schema=ENTITIES),)
+    return Program("ner", "1.0.0", Signature(inputs=(Field("ticket"),), outputs=outputs))
+
+
+@pytest.mark.parametrize(("model", "sent"), [("openai/gpt-4o-mini", True), ("openai/promptc-test", False)])
+def test_a_json_output_asks_hosted_models_for_their_response_format_where_supported(
+    tmp_path: Path, hosted: FakeOpenAI, model: str, sent: bool
+) -> None:
+    program = entities_program()
+    hosted.reply_text = json.dumps({"entities": {"people": ["Ann"]}})
+    lm = LM(Target(model, "snapshot-1"), CallCache(tmp_path / "c.sqlite"))
+    prediction = predict(program, Candidate(""), lm, {"ticket": "Ann called"})
+    assert prediction.outputs == {"entities": {"people": ["Ann"]}} and prediction.error is None
+    (request,) = hosted.requests
+    if sent:
+        assert request["response_format"]["type"] == "json_schema"
+        assert request["response_format"]["json_schema"]["schema"] == reply_schema(program)
+    else:  # litellm knows no schema support: parsed and validated as it comes
+        assert "response_format" not in request
+    unconstrained = LM(Target(model, "snapshot-1", constrained=False), lm.cache)
+    predict(program, Candidate(""), unconstrained, {"ticket": "Ann called"})
+    assert "response_format" not in hosted.requests[-1]
+
+
+def test_a_reply_that_breaks_the_schema_is_a_miss_with_a_reason_every_time(tmp_path: Path) -> None:
+    # fake/learner answers a label-shaped reply, which is no JSON: a scored miss, never a crash;
+    # the cache keeps the raw reply, which is parsed and validated again whenever it is read
+    program = entities_program()
+    lm = LM(Target("fake/learner", "fake00000000"), CallCache(tmp_path / "c.sqlite"))
+    first = predict(program, Candidate(""), lm, {"ticket": "Ann called"})
+    again = predict(program, Candidate(""), lm, {"ticket": "Ann called"})
+    assert first.outputs is None and again.outputs is None
+    assert first.error == again.error == "parse: entities: no JSON object in 'unknown'"
+    assert not first.cached and again.cached
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [("category: C++", "C++"), ("category: C", "C"), ("I'd say C++, not C", "C++"), ("not sure", "not sure")],
+)
+def test_parsed_label_scores_prefer_the_longer_of_two_prefix_labels(text: str, named: str) -> None:
+    labels = ["C", "C++", "not", "not sure"]
+    scores = parsed_label_scores(text, "category:", labels)
+    assert [label for label, score in scores.items() if score == 0.0] == [named]

@@ -194,15 +194,26 @@ class LM:
         provider = provider_for(self.target.model)
         return provider is not None and getattr(provider, "reuses_prompt_prefix", False)
 
-    def complete(self, messages: Messages, sample: int = 0, grammar: str | None = None) -> Completion:
+    def complete(
+        self,
+        messages: Messages,
+        sample: int = 0,
+        grammar: str | None = None,
+        schema: dict[str, Any] | None = None,
+    ) -> Completion:
         """One completion, served from the cache when this exact call was made before.
 
         grammar (GBNF) constrains the reply when target.constrained is on and the provider
         supports grammars (the embedded llama.cpp models); other providers never see it.
+        schema (the reply as a JSON Schema, promptc.grammar.reply_schema) goes, with
+        target.constrained, to a hosted model, as its response_format where litellm says the
+        model supports one (lm/hosted.py).
         """
         params = self.target.decoding
         if grammar is not None and self.constrains:
             params = {**params, "grammar": grammar}
+        elif schema is not None and self.target.constrained and not is_in_process(self.target.model):
+            params = {**params, "response_schema": schema}
         return self._request(messages, params, sample)
 
     def label_logprobs(self, messages: Messages, prefix: str, labels: list[str]) -> LabelScores:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from typing import Any
 
 from promptc.errors import ProviderError
+from promptc.fields.enum_field import find_label
 
 HOSTED_TOP_LOGPROBS = 20  # the most alternatives OpenAI-compatible APIs return per token
 FALLBACK_KEY = "(parsed answer)"  # marks cached label scores taken from the reply's text
@@ -93,12 +93,9 @@ def parsed_label_scores(text: str, prefix: str, labels: list[str]) -> dict[str, 
     lowered = text.lower()
     goal = prefix.strip().lower()
     tail = lowered.split(goal, 1)[1] if goal in lowered else lowered
-    found = [
-        (m.start(), label) for label in labels if (m := re.search(rf"\b{re.escape(label.lower())}\b", tail))
-    ]
-    if not found:
+    named = find_label(tail, labels)  # the longest of labels named at the same place (C++ over C)
+    if named is None:
         return dict.fromkeys(labels, 0.0)
-    _, named = min(found)
     return {label: 0.0 if label == named else FALLBACK_FLOOR for label in labels}
 
 

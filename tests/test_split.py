@@ -93,7 +93,7 @@ def test_clusters_and_groups_never_straddle_splits(tmp_path: Path) -> None:
 def _distinct_rows(sizes: dict[str, int], seed: int = 0) -> list[dict[str, Any]]:
     """Rows of random letters (no two alike), `sizes[label]` of each label."""
     rng = random.Random(seed)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for label, n in sizes.items():
         for _ in range(n):
             words = ("".join(rng.choices(string.ascii_lowercase, k=6)) for _ in range(6))

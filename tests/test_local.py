@@ -127,3 +127,52 @@ def test_gemma3_is_assembled_from_its_package_and_matches_its_revision() -> None
     path = local.model_path("gemma3-270m")
     assert path.name == "gemma-3-270m-q4_k_m.gguf"
     assert local.LocalProvider().revision("gemma3-270m").startswith("a5fd3b62230a")
+
+
+@pytest.mark.slow
+def test_under_the_schema_grammar_every_embedded_reply_validates(tmp_path: Path) -> None:
+    import jsonschema
+
+    from promptc.cache import CallCache
+    from promptc.config import Target
+    from promptc.evaluate import predict
+    from promptc.grammar import answer_grammar
+    from promptc.lm import LM
+    from promptc.program import Candidate, Field, Program, Signature
+
+    pytest.importorskip("llama_cpp")
+    entities = {
+        "type": "object",
+        "properties": {
+            # bounded, as an extraction schema should be: a small model can loop inside a string
+            # until the token cap cuts the reply short
+            "people": {"type": "array", "items": {"type": "string", "maxLength": 30}, "maxItems": 3},
+            "places": {"type": "array", "items": {"type": "string", "maxLength": 30}, "maxItems": 3},
+        },
+        "required": ["people", "places"],
+        "additionalProperties": False,
+    }
+    outputs = (
+        Field("topic", "enum", labels=("travel", "sport", "politics")),
+        Field("entities", "json", schema=entities),
+        Field("count", "int"),
+        Field("summary", "str"),
+    )
+    program = Program("ner", "1.0.0", Signature((Field("sentence"),), outputs, "Find the people and places."))
+    sentences = [
+        "Angela Merkel met Emmanuel Macron in Paris on Tuesday.",
+        "Serena Williams won the final in Melbourne.",
+        "The mayor of Oslo flew to Tokyo with Ingrid Berg.",
+        "Lionel Messi scored twice against Madrid.",
+        "Rain fell all day over Lisbon and Porto.",
+    ]
+    revision = local.LocalProvider().revision("smollm2-135m-instruct")
+    target = Target("local/smollm2-135m-instruct", revision, max_tokens=160)
+    lm = LM(target, CallCache(tmp_path / "c.sqlite"))
+    assert answer_grammar(program) is not None and lm.constrains
+    for sentence in sentences:
+        prediction = predict(program, Candidate(program.signature.instructions), lm, {"sentence": sentence})
+        assert prediction.error is None, prediction.raw
+        assert prediction.outputs is not None
+        jsonschema.validate(prediction.outputs["entities"], entities)
+        assert prediction.outputs["topic"] in ("travel", "sport", "politics")

@@ -130,7 +130,11 @@ def decode(f: Field, text: str, opener: str) -> Any:
     except json.JSONDecodeError as exc:
         cut_short = unclosed(text[start:])
         where = f"{exc.msg} at character {exc.pos - start + 1}"
-        reason = "the JSON ends before it is closed (cut short?)" if cut_short else f"invalid JSON ({where})"
+        reason = (
+            "the JSON ends before it is closed (cut short by target.max_tokens?)"
+            if cut_short
+            else f"invalid JSON ({where})"
+        )
     except RecursionError:
         raise ValueError(f"{f.name}: the JSON is nested too deeply") from None
     closer = "}" if opener == "{" else "]"

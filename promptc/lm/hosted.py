@@ -198,6 +198,13 @@ class Hosted:
             # A hosted model answers in text; the label scores are read from its token log-probabilities.
             del request["score_labels"], request["answer_prefix"]
             request.update(logprobs=True, top_logprobs=HOSTED_TOP_LOGPROBS)
+        schema = request.pop("response_schema", None)
+        if schema is not None and litellm.supports_response_schema(model=self.target.model):
+            # Elsewhere the reply is parsed and validated as it comes (a miss that says why).
+            request["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "reply", "schema": schema},
+            }
         kwargs = {k: v for k, v in endpoint.items() if v is not None}
         kwargs.update(request, model=model, messages=messages, timeout=self.target.timeout_s)
         response = _send(litellm, complete, self.target.model, secrets, num_retries=0, seed=sample, **kwargs)

@@ -16,6 +16,7 @@ from typing import Any
 
 from promptc.errors import ArtifactError, BadInput
 from promptc.evaluate import OVERALL, Summary
+from promptc.paths import refuse_special_file
 from promptc.program import Candidate, Program
 
 # Format 2 keeps each holdout evaluation's per-example records in a sidecar file next to the
@@ -92,6 +93,7 @@ def is_id_prefix(ref: str) -> bool:
 def atomic_write(path: Path, text: str) -> None:
     """Write a file via a temporary file and rename, so readers never see half of it."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    refuse_special_file(path)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     # O_EXCL and O_NOFOLLOW: the temp file is always new, never a link; mode 0o666 lets the
     # umask decide who may read it, as for any file the user creates.

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ from promptc.evaluate import Record, evaluate
 from promptc.lifecycle import checked_splits, target_lm
 from promptc.lm import Usage
 from promptc.metrics import load_metric
+from promptc.paths import check_output_file
 from promptc.program import Candidate, Demo, Program, baseline_candidate
 from promptc.progress import Reporter, Silent
 from promptc.resolve import check_program
@@ -75,9 +77,9 @@ def check_split(split: str) -> tuple[str, ...]:
 
 
 def check_output(path: Path, force: bool) -> None:
-    """Refuse an output path that is a folder, a link, in a missing folder, or taken (without force)."""
-    if path.is_symlink():
-        raise BadInput(f"--out {path}: is a symbolic link", fix="name a regular file path")
+    """Refuse an output path that is a link, FIFO or device, a folder, in a missing folder, or
+    taken (without force)."""
+    check_output_file("--out", path)
     if path.is_dir():
         raise BadInput(f"--out {path}: is a directory", fix="name a file inside it, e.g. traces.jsonl")
     parent = path.parent if str(path.parent) else Path(".")
@@ -88,6 +90,16 @@ def check_output(path: Path, force: bool) -> None:
     if path.exists() and not force:
         raise BadInput(
             f"--out {path}: the file exists", fix="pass --force to replace it, or choose another path"
+        )
+
+
+def check_min_score(min_score: float) -> None:
+    """Refuse a threshold that is not a score: NaN compares false with every score, so
+    `score < nan` would let every trace through."""
+    if not (math.isfinite(min_score) and 0.0 <= min_score <= 1.0):
+        raise BadInput(
+            f"--min-score {min_score}: not a score between 0 and 1",
+            fix="pass a number from 0 to 1, e.g. --min-score 1 for traces the metric scores fully",
         )
 
 
@@ -111,6 +123,7 @@ def export_traces(
     """Run the artifact's candidate over train (or val) and write the passing traces as JSONL."""
     check_format(fmt)
     splits = check_split(split)
+    check_min_score(min_score)
     check_output(out, force)
     if artifact.model != config.target.model or artifact.revision != config.target.revision:
         raise RevisionMismatch(
@@ -138,7 +151,12 @@ def export_traces(
                 failed += 1
             else:
                 lines.append(line)
-    atomic_write(out, "".join(lines))
+    try:
+        atomic_write(out, "".join(lines))
+    except OSError as exc:
+        raise BadInput(
+            f"--out {out}: cannot write ({exc.strerror})", fix="pass a writable --out path"
+        ) from None
     return ExportOutcome(out, fmt, splits, len(lines), failed, lm.usage)
 
 
@@ -154,7 +172,7 @@ def trace_line(
     """One teacher trace as a line in the export format (the student's prompt, the teacher's
     answer), or None when the teacher gave no answer or scored below min_score."""
     p = record.prediction
-    if p.outputs is None or record.score < min_score:
+    if p.outputs is None or not record.score >= min_score:  # a NaN score never passes
         return None
     demo = Demo(inputs=dict(example.inputs), outputs=dict(p.outputs), reasoning=p.reasoning)
     messages: list[dict[str, Any]] = [dict(m) for m in render_messages(program, student, example.inputs)]

@@ -1,17 +1,24 @@
 """Where promptc writes, checked before any model call: no work is lost to a path it cannot write.
 
 Missing folders are made when a file is written (artifacts.atomic_write), so a path is writable
-when its nearest existing ancestor is a folder promptc may write in.
+when its nearest existing ancestor is a folder promptc may write in. Every file promptc writes is
+a new regular file renamed into place, so an output path that is a symbolic link, a FIFO, a
+device or a socket is refused, never replaced or written through: `--json /dev/stdout` would
+otherwise swap the link for a file, and a FIFO's reader would wait forever.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from promptc.config import Config
 from promptc.errors import BadInput, ConfigError
+
+if TYPE_CHECKING:  # a leaf module: artifacts.atomic_write imports it
+    from promptc.config import Config
 
 
 def _stat(path: Path) -> os.stat_result | None:
@@ -29,6 +36,47 @@ def nearest_existing(path: Path) -> tuple[Path, os.stat_result | None]:
         probe = probe.parent
         found = _stat(probe)
     return probe, found
+
+
+def special_kind(path: Path) -> str | None:
+    """What the path is when it exists as anything but a regular file or a folder, in words
+    (a symbolic link, a FIFO, a device, a socket); None otherwise. Links are not followed."""
+    try:
+        mode = os.lstat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if stat.S_ISLNK(mode):
+        try:
+            return f"a symbolic link (to {os.readlink(path)})"
+        except OSError:
+            return "a symbolic link"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return None
+
+
+def check_output_file(option: str, path: Path) -> None:
+    """Refuse an output path that is a link, FIFO, device or socket: promptc writes a new regular
+    file and renames it into place, so it would replace the link or pipe, not write through it."""
+    kind = special_kind(path)
+    if kind is not None:
+        raise BadInput(
+            f"{option} {path}: is {kind}; promptc writes each output as a new regular file and "
+            "never replaces or writes through links, pipes or devices",
+            fix=f"pass a regular file path as {option} (e.g. report.json) and read or copy that file",
+        )
+
+
+def refuse_special_file(path: Path) -> None:
+    """Raise FileExistsError when path is a link, FIFO, device or socket: atomic_write's last line,
+    for a path that became one after the checks by option (its rename would replace it)."""
+    kind = special_kind(path)
+    if kind is not None:
+        raise FileExistsError(errno.EEXIST, f"is {kind}, not a regular file", str(path))
 
 
 def check_writable(config: Config, key: str) -> None:
@@ -60,12 +108,13 @@ def check_writable(config: Config, key: str) -> None:
 
 
 def check_report_paths(paths: dict[str, Path | None]) -> None:
-    """Refuse report paths (by option) that cannot be written: a folder; a file or a read-only
-    folder where the path's folders would be made. A verdict is never lost to a report that
-    fails afterwards."""
+    """Refuse report paths (by option) that cannot be written: a link, FIFO or device; a folder;
+    a file or a read-only folder where the path's folders would be made. A verdict is never lost
+    to a report that fails afterwards."""
     for option, path in paths.items():
         if path is None:
             continue
+        check_output_file(option, path)
         nearest, found = nearest_existing(path.parent if str(path.parent) else Path("."))
         if path.is_dir():
             problem = "is a folder"

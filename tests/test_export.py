@@ -109,3 +109,34 @@ def test_hostile_output_paths_are_refused(write_config: ConfigWriter, tmp_path: 
 def test_an_unknown_artifact_is_refused(write_config: ConfigWriter, tmp_path: Path) -> None:
     result = invoke("export", "nosuch", "--config", str(write_config()), "--out", str(tmp_path / "t.jsonl"))
     assert result.exit_code == 2 and "no artifact or alias 'nosuch'" in result.output
+
+
+@pytest.mark.parametrize("threshold", ["nan", "inf", "-inf", "1.5", "-0.1"])
+def test_a_threshold_that_is_not_a_score_is_refused(
+    write_config: ConfigWriter, tmp_path: Path, threshold: str
+) -> None:
+    path = write_config(model="fake/learner")
+    art = artifact_id(invoke("compile", path).output)
+    out = tmp_path / "traces.jsonl"
+    result = invoke("export", art, "--config", str(path), "--out", str(out), "--min-score", threshold)
+    assert result.exit_code == 2, result.output  # nan exported every trace, failing ones too
+    assert f"--min-score {float(threshold)}: not a score between 0 and 1" in result.output
+    assert not out.exists()
+
+
+def test_a_fifo_output_is_refused_even_with_force(write_config: ConfigWriter, tmp_path: Path) -> None:
+    import os
+    import stat
+
+    path = write_config()
+    art = artifact_id(invoke("compile", path).output)
+    fifo = tmp_path / "traces.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a wrong writer would not block
+    try:
+        result = invoke("export", art, "--config", str(path), "--out", str(fifo), "--force")
+    finally:
+        os.close(reader)
+    assert result.exit_code == 2, result.output
+    assert f"--out {fifo}: is a FIFO (named pipe)" in result.output
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)  # was replaced by a regular file

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+import os
+import stat
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -243,3 +246,113 @@ def test_promote_verify_passes_a_genuine_artifact(write_config: ConfigWriter) ->
     assert result.exit_code == 0, result.output
     assert "verified: the stored evaluation reproduces on 32 test examples" in result.output
     assert f"production -> {art}" in result.output
+
+
+# Output paths: a report, shard or export path that is a link, FIFO or device is refused by option,
+# before any model call, and left as it was; nothing is written through it or in its place.
+REPORT_OPTIONS = ("--json", "--junit", "--markdown", "--html")
+
+
+@contextlib.contextmanager
+def _fifo_with_reader(path: Path) -> Iterator[int]:
+    """A FIFO at path with a reader already open, so that a writer that wrongly opens it never blocks."""
+    os.mkfifo(path)
+    reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        yield reader
+    finally:
+        os.close(reader)
+
+
+def _nothing_written(reader: int) -> bool:
+    try:
+        return os.read(reader, 1) == b""
+    except BlockingIOError:
+        return True
+
+
+@pytest.mark.parametrize("option", REPORT_OPTIONS)
+def test_a_linked_report_path_is_refused_and_its_target_kept(
+    write_config: ConfigWriter, tmp_path: Path, option: str
+) -> None:
+    config = write_config(model="fake/down")  # any model call would exit 3
+    victim, link = _victim(tmp_path), tmp_path / "report"
+    link.symlink_to(victim)
+    result = invoke("eval", config, option, link)
+    assert result.exit_code == 2, result.output
+    assert f"{option} {link}: is a symbolic link (to {victim})" in result.output
+    assert f"pass a regular file path as {option}" in result.output
+    assert link.is_symlink() and victim.read_text() == "precious\n"
+
+
+def test_a_report_path_linked_to_stdout_is_refused(write_config: ConfigWriter, tmp_path: Path) -> None:
+    (tmp_path / "dv").mkdir()
+    link = tmp_path / "dv/stdout"
+    link.symlink_to("/proc/self/fd/1")
+    result = invoke("eval", write_config(model="fake/down"), "--json", link)
+    assert result.exit_code == 2, result.output
+    assert "is a symbolic link (to /proc/self/fd/1)" in result.output
+    assert link.is_symlink() and os.readlink(link) == "/proc/self/fd/1"
+
+
+@pytest.mark.parametrize("option", REPORT_OPTIONS)
+def test_a_fifo_report_path_is_refused_and_never_opened(
+    write_config: ConfigWriter, tmp_path: Path, option: str
+) -> None:
+    fifo = tmp_path / "report.fifo"
+    with _fifo_with_reader(fifo) as reader:
+        result = invoke("eval", write_config(model="fake/down"), option, fifo)
+        assert _nothing_written(reader)
+    assert result.exit_code == 2, result.output
+    assert f"{option} {fifo}: is a FIFO (named pipe)" in result.output
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+def test_a_device_report_path_is_refused(write_config: ConfigWriter) -> None:
+    result = invoke("eval", write_config(model="fake/down"), "--markdown", "/dev/null")
+    assert result.exit_code == 2, result.output
+    assert "--markdown /dev/null: is a device" in result.output
+
+
+def test_links_and_fifos_are_refused_by_report_merge_and_shard_outputs(
+    write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    config = write_config()
+    assert invoke("compile", config).exit_code == 0
+    victim, link = _victim(tmp_path), tmp_path / "out"
+    link.symlink_to(victim)
+    fifo = tmp_path / "out.fifo"
+    with _fifo_with_reader(fifo) as reader:
+        for path in (link, fifo):
+            for args in (
+                ("report", config, "latest", "--out", path),
+                ("merge", config, tmp_path / "no-shard.json", "--json", path),
+                ("eval", config, "--shard", "1/2", "--out", path),
+            ):
+                result = invoke(*args)
+                assert result.exit_code == 2, (args, result.output)
+                assert f" {path}: is a " in result.output, (args, result.output)
+        assert _nothing_written(reader)
+    assert link.is_symlink() and victim.read_text() == "precious\n"
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+def test_atomic_write_refuses_a_link_or_fifo_placed_after_the_checks(tmp_path: Path) -> None:
+    from promptc.artifacts import atomic_write
+    from promptc.report import write_text
+
+    victim, link = _victim(tmp_path), tmp_path / "report.md"
+    link.symlink_to(victim)
+    with pytest.raises(FileExistsError, match="is a symbolic link"):
+        atomic_write(link, "x")
+    with pytest.raises(
+        BadInput, match=r"cannot write report \(is a symbolic link \(to .*\), not a regular file\)"
+    ):
+        write_text(link, "x", "--markdown")
+    assert link.is_symlink() and victim.read_text() == "precious\n"
+    fifo = tmp_path / "report.fifo"
+    with _fifo_with_reader(fifo) as reader:
+        with pytest.raises(FileExistsError):
+            atomic_write(fifo, "x")
+        assert _nothing_written(reader)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and not list(tmp_path.glob(".*.tmp"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -36,27 +37,47 @@ def eval_report(outcome: EvalOutcome) -> dict[str, Any]:
     }
 
 
+# Characters XML 1.0 does not allow anywhere (C0 controls but tab, CR and LF; surrogates; U+FFFE/F):
+# ElementTree writes them as they are, and a CI server then rejects the whole file.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(value: str) -> str:
+    """The text with every character XML 1.0 forbids written as a visible escape (\\x1b)."""
+    return _NOT_XML.sub(lambda m: ascii(m.group())[1:-1], value)
+
+
 def junit_xml(report: GateReport, suite: str) -> str:
     """JUnit XML: one testcase per gate rule per slice; ungated slices are skipped testcases."""
     cases: list[ET.Element] = []
     for s in report.slices:
         if not s.gated:
-            case = ET.Element("testcase", classname=f"{suite}.{scope_name(s.scope)}", name="ungated")
+            case = ET.Element(
+                "testcase", classname=xml_text(f"{suite}.{scope_name(s.scope)}"), name="ungated"
+            )
             ET.SubElement(case, "skipped", message="no gate covers this slice")
             cases.append(case)
     for check in report.checks:
-        case = ET.Element("testcase", classname=f"{suite}.{scope_name(check.scope)}", name=check.rule)
+        message = xml_text(check.message)
+        case = ET.Element(
+            "testcase", classname=xml_text(f"{suite}.{scope_name(check.scope)}"), name=xml_text(check.rule)
+        )
         if not check.passed:
-            failure = ET.SubElement(case, "failure", message=check.message, type="GateFailed")
-            failure.text = check.message
+            failure = ET.SubElement(case, "failure", message=message, type="GateFailed")
+            failure.text = message
         else:
-            ET.SubElement(case, "system-out").text = check.message
+            ET.SubElement(case, "system-out").text = message
         cases.append(case)
     failures = sum(1 for c in report.checks if not c.passed)
     skipped = len(report.ungated)
     root = ET.Element("testsuites")
     suite_el = ET.SubElement(
-        root, "testsuite", name=suite, tests=str(len(cases)), failures=str(failures), skipped=str(skipped)
+        root,
+        "testsuite",
+        name=xml_text(suite),
+        tests=str(len(cases)),
+        failures=str(failures),
+        skipped=str(skipped),
     )
     suite_el.extend(cases)
     ET.indent(root)
@@ -68,6 +89,24 @@ def _interval(low: float | None, high: float | None, signed: bool = False) -> st
         return ""
     fmt = "{:+.3f}" if signed else "{:.3f}"
     return f" [{fmt.format(low)}, {fmt.format(high)}]"
+
+
+# In Markdown: & < > as entities (no HTML from a slice name); | as an entity (it would end a table
+# cell, in some renderers even after a backslash); a backslash before the marks that start
+# emphasis, code or a link; a line break as <br> (a newline would end the table row).
+_MD = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "&#124;", "\n": "<br>", "\r": " ", "\t": " "}
+_MD.update((mark, "\\" + mark) for mark in "\\`*_[]~")
+
+
+def md_text(value: object) -> str:
+    """Text safe inside a Markdown table cell or list item: it renders as itself, on one line."""
+    return "".join(_MD.get(char, char) for char in xml_text(str(value)))
+
+
+def md_code(value: object) -> str:
+    """Text as a Markdown code span (where escapes are shown as typed): one line, no backtick."""
+    text = xml_text(str(value))
+    return "`" + re.sub(r"\s", " ", text).replace("`", "'") + "`"
 
 
 BAR_WIDTH = 8
@@ -95,9 +134,10 @@ def _row(s: SliceResult, largest: float) -> str:
     delta = (
         f"{s.delta:+.3f}{_interval(s.delta_low, s.delta_high, signed=True)}" if s.delta is not None else "-"
     )
+    score = f"{s.score:.3f}{_interval(s.ci_low, s.ci_high)}"
     return (
-        f"| {scope_name(s.scope)} | {s.n} | {s.score:.3f}{_interval(s.ci_low, s.ci_high)} | {ref} | {delta} "
-        f"| {trend(s.delta, largest)} | {verdict} | {s.decided_by} |"
+        f"| {md_text(scope_name(s.scope))} | {s.n} | {score} | {ref} | {delta} "
+        f"| {trend(s.delta, largest)} | {verdict} | {md_text(s.decided_by)} |"
     )
 
 
@@ -111,8 +151,9 @@ def markdown(outcome: EvalOutcome) -> str:
     lines = [
         f"### promptc eval: {':white_check_mark: gates passed' if report.passed else ':x: gates failed'}",
         "",
-        f"`{program.name}` {program.version} · artifact `{art.id}` · "
-        f"`{art.model}@{art.revision}` · mode `{report.mode}` · reference: {report.reference}",
+        f"{md_code(program.name)} {md_text(program.version)} · artifact {md_code(art.id)} · "
+        f"{md_code(f'{art.model}@{art.revision}')} · mode {md_code(report.mode)} · "
+        f"reference: {md_text(report.reference)}",
         "",
         f"| slice | n | score [{level} CI] | reference | change [{level} CI] | trend "
         "| verdict | decided by |",
@@ -120,7 +161,7 @@ def markdown(outcome: EvalOutcome) -> str:
         *(_row(s, largest) for s in report.slices),
     ]
     if report.failures:
-        lines += ["", "**Failed checks**", "", *(f"- {c.message}" for c in report.failures)]
+        lines += ["", "**Failed checks**", "", *(f"- {md_text(c.message)}" for c in report.failures)]
     usage = outcome.usage
     lines += [
         "",

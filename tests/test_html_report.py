@@ -379,3 +379,55 @@ def test_an_unwritable_report_path_is_refused_before_any_model_call(
             problem in " ".join(result.output.split()) and f"pass a writable {option} path" in result.output
         )
         assert "model calls" not in result.output and "gates" not in result.output  # refused before eval
+
+
+# Slice names, ids, labels and replies are data: in JUnit they must leave well-formed XML 1.0 (a
+# CI server rejects the whole file over one control character), in Markdown they must stay
+# inside their table cell and render as text.
+HOSTILE_SLICE = "chat|x\x1b[31m\x00\nweb <img src=x> *b* `c` [l](u)"
+
+
+def _hostile_eval(write_config: ConfigWriter, tmp_path: Path, *options: str) -> Any:
+    config = write_config(lambda c: c["gates"].update(overall={"min": 0.99}))  # a failing gate: messages too
+    for split in ("train", "val", "test"):
+        path = tmp_path / f"data/{split}.jsonl"
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        for row in rows:
+            row["channel"] = HOSTILE_SLICE if row["channel"] == "chat" else row["channel"]
+        write_jsonl(path, rows)
+    _compile_any(config)
+    return invoke("eval", config, *options)
+
+
+def _compile_any(config: Path) -> None:
+    result = invoke("compile", config)
+    assert result.exit_code in (0, 1), result.output
+
+
+def test_junit_escapes_characters_xml_forbids(write_config: ConfigWriter, tmp_path: Path) -> None:
+    from xml.etree import ElementTree as ET
+
+    junit = tmp_path / "gates.xml"
+    result = _hostile_eval(write_config, tmp_path, "--junit", junit)
+    assert result.exit_code == 1, result.output
+    suite = ET.parse(junit).getroot().find("testsuite")  # raised "not well-formed" before
+    assert suite is not None
+    names = {case.get("classname") for case in suite.iter("testcase")}
+    assert "triage.chat|x\\x1b[31m\\x00\nweb <img src=x> *b* `c` [l](u)" in names
+    assert "\x1b" not in junit.read_text(encoding="utf-8")
+
+
+def test_markdown_keeps_hostile_text_inside_its_cell(write_config: ConfigWriter, tmp_path: Path) -> None:
+    md = tmp_path / "summary.md"
+    result = _hostile_eval(write_config, tmp_path, "--markdown", md)
+    assert result.exit_code == 1, result.output
+    text = md.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("| slice"))
+    table = lines[header : lines.index("", header)]
+    assert len(table) == 2 + 5  # header, rule, overall and four slices: no row was split
+    assert {line.count("|") for line in table} == {9}  # eight cells each: no cell was split
+    row = next(line for line in table if "chat" in line)
+    cell = row.split("|")[1].strip()
+    assert cell == "chat&#124;x\\\\x1b\\[31m\\\\x00<br>web &lt;img src=x&gt; \\*b\\* \\`c\\` \\[l\\](u)"
+    assert "\x1b" not in text and "\x00" not in text and "<img" not in text

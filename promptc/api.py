@@ -8,6 +8,7 @@ from typing import Any
 from promptc.config import Config, load_config
 from promptc.errors import RuntimeFailure
 from promptc.evaluate import predict
+from promptc.inputs import check_inputs
 from promptc.lifecycle import target_lm
 from promptc.resolve import resolve_artifact
 from promptc.store import Artifact
@@ -24,8 +25,10 @@ class CompiledProgram:
         self._lm = target_lm(config)
 
     def __call__(self, **inputs: Any) -> dict[str, Any]:
-        """Answer one set of inputs; raises RuntimeFailure when the reply cannot be parsed."""
-        prediction = predict(self.program, self.candidate, self._lm, inputs)
+        """Answer one set of inputs, checked and converted as `promptc run` does (BadInput when
+        one is missing, unknown or of the wrong type); RuntimeFailure when the reply cannot be parsed."""
+        values = check_inputs(self.program.signature, inputs)
+        prediction = predict(self.program, self.candidate, self._lm, values)
         if prediction.outputs is None:
             raise RuntimeFailure(f"could not parse the model's reply {prediction.raw!r}: {prediction.error}")
         return prediction.outputs

@@ -128,17 +128,10 @@ def run(
     target: TargetOpt = None,
 ) -> None:
     """Answer one input with the artifact behind an alias."""
-    from promptc.errors import BadInput
+    from promptc.inputs import parse_input_options
     from promptc.lifecycle import run_program
 
-    values = {}
-    for item in inputs:
-        name, sep, value = item.partition("=")
-        if not sep:
-            raise BadInput(
-                f"--input {item!r} is not NAME=VALUE", fix="write e.g. --input ticket='my order is late'"
-            )
-        values[name.strip()] = value
+    values = parse_input_options(inputs)
     cfg = load_config(config, target)
     prediction = run_program(cfg, values, alias)
     if prediction.outputs is None:

@@ -28,10 +28,11 @@ from promptc.artifacts import (
 )
 from promptc.cache import CallCache
 from promptc.config import Config
-from promptc.data import Example, Splits, coerce_value, load_splits
+from promptc.data import Example, Splits, load_splits
 from promptc.errors import BadInput, CheckFailed
 from promptc.evaluate import Evaluation, Prediction, evaluate, predict
 from promptc.gates import GateReport, ScoreSet, check_gates
+from promptc.inputs import check_inputs
 from promptc.leakage import SplitReport, check_splits
 from promptc.lm import LM, Usage
 from promptc.metrics import load_metric
@@ -341,20 +342,7 @@ def run_program(config: Config, inputs: dict[str, Any], ref: str = "production")
     """Answer one set of inputs with the artifact behind an alias (or id)."""
     artifact = resolve_artifact(config, ref)
     program = artifact.typed.program
-    missing = [f.name for f in program.signature.inputs if f.name not in inputs]
-    unknown = sorted(set(inputs) - {f.name for f in program.signature.inputs})
-    if missing or unknown:
-        expected = ", ".join(f.name for f in program.signature.inputs)
-        raise BadInput(
-            f"inputs: missing {missing} unknown {unknown}" if unknown else f"inputs: missing {missing}",
-            fix=f"pass --input NAME=VALUE for each of: {expected}",
-        )
-    values = {}
-    for f in program.signature.inputs:
-        try:
-            values[f.name] = coerce_value(f, inputs[f.name])
-        except ValueError as exc:
-            raise BadInput(f"--input {f.name}: {exc}", fix=f"pass a {f.type} value for {f.name}") from None
+    values = check_inputs(program.signature, inputs)
     lm = target_lm(config)
     return predict(program, artifact.typed.candidate, lm, values)
 

@@ -224,3 +224,13 @@ def test_model_replies_and_slice_names_are_printed_as_text(
     answered = invoke("run", config, "--input", "ticket=where is my money")
     assert answered.exit_code == 0, answered.output
     assert f"category: {secret}" in answered.output
+
+
+def test_run_refuses_a_repeated_input(write_config: ConfigWriter) -> None:
+    config = write_config()
+    invoke("compile", config)
+    assert invoke("promote", config, "--artifact", "latest").exit_code == 0
+    result = invoke("run", config, "--input", "ticket=refund please", "--input", "ticket=my login")
+    assert result.exit_code == 2, result.output  # kept the last one before
+    assert "--input ticket is given twice ('refund please' and 'my login')" in result.output
+    assert "pass --input ticket=VALUE once" in result.output

@@ -279,3 +279,20 @@ def test_prompts_are_sent_in_prompt_order_where_the_model_reuses_prefixes(
     assert ordered.summaries == plain.summaries
     keys = [[(m["role"], m["content"]) for m in messages] for messages in sent]
     assert len(keys) == len(inputs.val) and keys == sorted(keys)
+
+
+def test_calibration_and_the_ensemble_never_read_the_confirmation_labels(write_config: ConfigWriter) -> None:
+    # Fitted biases, and the ensemble's members with them, come from the search half only: changing
+    # every confirmation-half gold label changes no candidate and no search-half score.
+    from tests.test_optimizers import _relabel_held_out, search_decisions
+
+    path = write_config(lambda c: c["program"].update(instructions=CUES), model="fake/biased")
+    inputs = _inputs(path)
+    search_ids = Search(inputs).search_ids
+    before = OPTIMIZERS["auto"].compile(inputs)
+    after = OPTIMIZERS["auto"].compile(_relabel_held_out(inputs))
+    names = [t.name for t in before.trials]
+    assert any(n.endswith("fitted calibration") for n in names) and any(
+        n.startswith("ensemble") for n in names
+    )
+    assert search_decisions(before, search_ids) == search_decisions(after, search_ids)

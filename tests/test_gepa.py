@@ -3,6 +3,7 @@ noise-aware selection, the dry-run bound, bad settings."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -24,6 +25,7 @@ from promptc.metrics import load_metric
 from promptc.optimizers import OPTIMIZERS, get_optimizer
 from promptc.optimizers.base import CompileInputs, CompileResult
 from promptc.optimizers.gepa import REFLECTOR, reflection_messages
+from promptc.optimizers.gepa_state import state_path
 from promptc.program import baseline_candidate
 from tests.conftest import ConfigWriter, base_config
 from tests.test_copro import val80, zero_shot_score
@@ -255,3 +257,58 @@ def test_compile_without_a_reflection_model_exits_2_before_any_call(write_config
     assert result.exit_code == 2, result.output
     text = " ".join(result.output.split())
     assert "'reflection_model' is a required property" in text and "gepa accepts: reflection_model" in text
+
+
+LENIENT_METRIC = """
+def score(gold, predicted):
+    return {"score": 1.0, "feedback": None}
+"""
+
+
+def test_the_saved_state_is_not_replayed_under_another_metric(
+    write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    path = write_config()
+    strict = _inputs(path, 0, SMALL)
+    first = OPTIMIZERS["gepa"].compile(strict)
+    assert any(s < 1.0 for t in first.trials for s in t.scores.values())
+    (tmp_path / "lenient_metric.py").write_text(LENIENT_METRIC)
+    metric = load_metric("lenient_metric:score", strict.program.signature, tmp_path)
+    second = OPTIMIZERS["gepa"].compile(dataclasses.replace(strict, metric=metric))
+    # Every recorded score is the new metric's, none replayed from the first run's state.
+    assert all(s == 1.0 for t in second.trials for s in t.scores.values())
+
+
+def test_the_state_key_covers_every_input_that_changes_a_score(
+    write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    inputs = _inputs(write_config(), 0, SMALL)
+    s = {**SMALL, "auto": "light", "merge": False}
+    target = inputs.lm.target
+
+    def with_target(**changes: Any) -> CompileInputs:
+        return dataclasses.replace(inputs, lm=inputs.lm.for_target(dataclasses.replace(target, **changes)))
+
+    module = tmp_path / "lenient_metric.py"
+    module.write_text(LENIENT_METRIC)
+    custom = dataclasses.replace(
+        inputs, metric=load_metric("lenient_metric:score", inputs.program.signature, tmp_path)
+    )
+    custom_path = state_path(custom, s)
+    module.write_text(LENIENT_METRIC.replace("1.0", "0.5"))
+    edited = dataclasses.replace(
+        inputs, metric=load_metric("lenient_metric:score", inputs.program.signature, tmp_path)
+    )
+    other_metric = dataclasses.replace(
+        inputs, metric=load_metric("exact_match", inputs.program.signature, tmp_path)
+    )
+    paths = [
+        state_path(inputs, s),
+        state_path(other_metric, s),
+        custom_path,
+        state_path(edited, s),
+        state_path(with_target(constrained=not target.constrained), s),
+        state_path(with_target(logprobs=not target.logprobs), s),
+    ]
+    assert len(set(paths)) == len(paths)
+    assert state_path(_inputs(write_config(), 0, SMALL), s) == paths[0]  # and is stable across loads

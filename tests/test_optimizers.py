@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sqlite3
@@ -14,12 +15,13 @@ import pytest
 from promptc.cache import CallCache
 from promptc.config import load_config
 from promptc.data import load_splits
-from promptc.errors import ConfigError
+from promptc.errors import ConfigError, RuntimeFailure
 from promptc.evaluate import evaluate
 from promptc.lm import LM
 from promptc.metrics import load_metric
 from promptc.optimizers import OPTIMIZERS, get_optimizer
-from promptc.optimizers.base import CompileInputs, CompileResult
+from promptc.optimizers.base import CompileInputs, CompileResult, Search, run_search
+from promptc.optimizers.holdout import PeekError
 from promptc.program import Candidate, Demo, baseline_candidate
 from promptc.progress import Advance, Reporter, Silent
 from tests.conftest import LABELS, ConfigWriter, make_examples, write_jsonl
@@ -349,3 +351,104 @@ def test_mipro_reports_refused_proposals(write_config: ConfigWriter) -> None:
     assert sum(rejected.values()) >= 1 and set(rejected) <= {"leaves out a label name", "duplicate"}
     assert any("proposed instructions refused" in note for note in result.notes)
     assert len(result.lineage["instructions"]) == 5 - sum(rejected.values())
+
+
+def _inputs(path: Path, settings: dict[str, Any]) -> CompileInputs:
+    cfg = load_config(path)
+    splits = load_splits(cfg.data, cfg.program.signature)
+    metric = load_metric(cfg.metric, cfg.program.signature, path.parent)
+    return CompileInputs(
+        cfg.program, splits.train, splits.val, metric, LM(cfg.target, CallCache(cfg.cache_path)), 0, settings
+    )
+
+
+def _relabel_held_out(inputs: CompileInputs) -> CompileInputs:
+    """The same inputs with every confirmation-half example's gold label changed to another."""
+    held = Search(inputs).holdout
+
+    def other(label: str) -> str:
+        return LABELS[(LABELS.index(label) + 1) % len(LABELS)]
+
+    val = tuple(
+        dataclasses.replace(e, outputs={"category": other(e.outputs["category"])}) if e.id in held else e
+        for e in inputs.val
+    )
+    return dataclasses.replace(inputs, val=val)
+
+
+def search_decisions(result: CompileResult, search_ids: list[str]) -> list[Any]:
+    """What a search decided, trial by trial: candidates, what they were scored on, search-half scores."""
+    return [
+        (
+            t.name,
+            t.candidate,
+            t.n,
+            t.full,
+            None if t.full else t.val_score,
+            {i: t.scores[i] for i in search_ids if i in t.scores},
+        )
+        for t in result.trials
+    ]
+
+
+GEPA = {"reflection_model": {"model": "fake/learner", "revision": "fake00000000"}, "max_metric_calls": 200}
+
+
+@pytest.mark.parametrize(
+    "name, settings",
+    [
+        ("mipro", MINIBATCH),
+        ("random_search", {"num_candidate_programs": 2}),
+        ("copro", {"breadth": 2, "depth": 2}),
+        ("gepa", {**GEPA, "minibatch_size": 6}),
+    ],
+)
+def test_the_confirmation_half_labels_change_nothing_a_search_decides(
+    write_config: ConfigWriter, name: str, settings: dict[str, Any]
+) -> None:
+    inputs = _inputs(write_config(), settings)
+    search_ids = Search(inputs).search_ids
+    before = OPTIMIZERS[name].compile(inputs)
+    after = OPTIMIZERS[name].compile(_relabel_held_out(inputs))
+    assert search_decisions(before, search_ids) == search_decisions(after, search_ids)
+
+
+def test_mipro_draws_its_minibatches_from_the_search_half(write_config: ConfigWriter) -> None:
+    inputs = _inputs(write_config(), MINIBATCH)
+    search_ids = set(Search(inputs).search_ids)
+    result = OPTIMIZERS["mipro"].compile(inputs)
+    minibatches = [set(t.scores) for t in result.trials if not t.full]
+    assert minibatches and all(ids <= search_ids for ids in minibatches)
+
+
+def test_a_search_that_reads_the_confirmation_half_is_an_error(write_config: ConfigWriter) -> None:
+    inputs = _inputs(write_config(), {})
+    configured = baseline_candidate(inputs.program)
+    held = next(e for e in inputs.val if e.id in Search(inputs).holdout)
+    peeks: dict[str, Callable[[Search], object]] = {
+        "scoring a held-out example to decide on": lambda log: log.evaluate(configured, [held], "peek"),
+        "a recorded score on a held-out example": lambda log: log.score_incumbent("c", configured).scores[
+            held.id
+        ],
+        "a whole-split score": lambda log: log.score_incumbent("c", configured).full_score,
+        "the held-out examples": lambda log: log.holdout.examples,
+        "selection before the search is over": lambda log: (log.score_incumbent("c", configured), log.best()),
+    }
+    for peek in peeks.values():
+        with pytest.raises(PeekError):
+            run_search(inputs, peek)
+    # Scoring the whole split for the record is allowed, and selection reads it once the search is over.
+    result = run_search(inputs, lambda log: log.score_incumbent("configured", configured))
+    assert result.val_score is not None and result.trials[0].scores[held.id] in (0.0, 1.0)
+
+
+def test_mipro_refuses_a_lock_file_that_is_a_link(write_config: ConfigWriter, tmp_path: Path) -> None:
+    home = Path(os.environ["PROMPTC_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    (home / "optuna.lock").symlink_to(victim)
+    with pytest.raises(RuntimeFailure, match=r"optuna\.lock") as err:
+        _compile(write_config(), "mipro", settings=MINIBATCH)
+    assert err.value.fix and "remove" in err.value.fix
+    assert victim.read_text() == "keep me"

@@ -27,26 +27,31 @@ STATE_VERSION = 2
 Rows = dict[str, dict[str, Any]]  # example id -> saved row: score, feedback, answer, requests, tokens
 
 
-def callable_identity(func: Any, depth: int = 3) -> list[Any]:
-    """What a function computes, as far as it can be told: its name, its source file's hash, and
-    the same for the functions and values its closure holds (a custom metric is a closure that
-    promptc.metrics wraps around the user's function)."""
-    code = getattr(func, "__code__", None)
-    out: list[Any] = [getattr(func, "__module__", None), getattr(func, "__qualname__", repr(func))]
+def identity(value: Any, depth: int = 6) -> Any:
+    """What a value (a metric: a function, its closure, the settings it holds) computes, as plain data:
+    plain values as they are; a function as its name, its source file's sha256 and its closure; an
+    object as its type and attributes. Never a repr, which may hold a memory address."""
+    if isinstance(value, str | int | float | bool | type(None)):
+        return value
+    if depth == 0:
+        return type(value).__qualname__
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [identity(v, depth - 1) for v in value]
+        return sorted(items, key=repr) if isinstance(value, set | frozenset) else items
+    if isinstance(value, dict):
+        return {str(k): identity(v, depth - 1) for k, v in value.items()}
+    code = getattr(value, "__code__", None)
     if code is not None:
         try:
-            out.append(hashlib.sha256(Path(code.co_filename).read_bytes()).hexdigest())
+            source = hashlib.sha256(Path(code.co_filename).read_bytes()).hexdigest()
         except OSError:
-            out.append(code.co_filename)  # no file to read (an interactive definition): its name
-    for cell in getattr(func, "__closure__", None) or ():
-        value = cell.cell_contents
-        if callable(value) and depth:
-            out.append(callable_identity(value, depth - 1))
-        elif isinstance(value, str | int | float | bool | type(None)):
-            out.append(value)
-        else:  # a repr may hold a memory address, which would change the key on every run
-            out.append(type(value).__qualname__)
-    return out
+            source = code.co_filename  # no file to read (an interactive definition): its name
+        closure = [identity(c.cell_contents, depth - 1) for c in value.__closure__ or ()]
+        return [value.__module__, value.__qualname__, source, closure]
+    attributes = getattr(value, "__dict__", None)
+    if attributes is None and dataclasses.is_dataclass(value):
+        attributes = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    return [type(value).__module__, type(value).__qualname__, identity(attributes or {}, depth - 1)]
 
 
 def state_path(inputs: CompileInputs, s: dict[str, Any]) -> Path:
@@ -56,7 +61,7 @@ def state_path(inputs: CompileInputs, s: dict[str, Any]) -> Path:
     key = {
         "program": inputs.program.to_dict(),
         "target": [target.model, target.revision, target.decoding, target.constrained, target.logprobs],
-        "metric": callable_identity(inputs.metric),
+        "metric": identity(inputs.metric),
         "seed": inputs.seed,
         "settings": s,
         "confidence": inputs.selection_confidence,

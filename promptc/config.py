@@ -15,6 +15,7 @@ from typing import Any
 
 from promptc.config_schema import schema_default, validate, with_defaults
 from promptc.errors import ConfigError
+from promptc.metrics import check_metric, metric_label, parse_metric
 from promptc.program import Field, Program, Signature
 from promptc.safe_yaml import read_yaml
 from promptc.targets import check_distinct_targets, check_endpoint, pick_target
@@ -133,7 +134,7 @@ class Config:
     program: Program
     target: Target
     data: DataSpec
-    metric: str
+    metric: str  # canonical text (promptc.metrics.metric_label): load_metric and metric_fingerprint read it
     optimizer: OptimizerSpec
     gates: Gates
     artifacts_dir: Path
@@ -282,6 +283,16 @@ def _gates(raw: dict[str, Any]) -> Gates:
     )
 
 
+def _metric(raw: Any, signature: Signature, path: Path) -> str:
+    """The metric's canonical text (metrics.metric_label), refused here if it does not fit the program."""
+    try:
+        spec = parse_metric(raw)
+        check_metric(spec, signature)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc.message}", fix=exc.fix) from None
+    return metric_label(spec)
+
+
 def _budget(raw: dict[str, Any]) -> Budget:
     cost = raw.get("max_cost_usd")
     return Budget(max_calls=raw.get("max_calls"), max_cost_usd=None if cost is None else float(cost))
@@ -352,7 +363,7 @@ def load_config(path: str | Path, target_name: str | None = None) -> Config:
         program=program,
         target=target,
         data=data,
-        metric=raw["metric"],
+        metric=_metric(raw["metric"], program.signature, path),
         optimizer=optimizer,
         gates=gates,
         artifacts_dir=artifacts_dir,

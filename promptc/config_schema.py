@@ -84,6 +84,9 @@ def _message(err: Any, raw: Any) -> str:
             if both
             else "give target (one model) or targets (named models)"
         )
+    metric_shape = err.validator in ("type", "maxProperties", "minLength") and "description" in err.schema
+    if list(err.absolute_path)[:1] == ["metric"] and metric_shape:
+        return f"must be {err.schema['description']}"
     if err.validator == "additionalProperties":
         allowed = sorted(err.schema.get("properties", {}))
         return message + (f" (allowed keys: {', '.join(allowed)})" if allowed else "")

@@ -165,6 +165,7 @@ class Record:
     prediction: Prediction
     score: float
     feedback: str | None = None  # the metric's, or why the reply could not be scored
+    field_scores: dict[str, float] | None = None  # per output, where the metric scores outputs apart
 
     def to_dict(self, *, timing: bool = False) -> dict[str, Any]:
         """Plain data; timing fields (latency, cache hits) only when asked, as they vary run to run."""
@@ -180,6 +181,8 @@ class Record:
         }
         if self.feedback is not None:
             out["feedback"] = self.feedback
+        if self.field_scores is not None:
+            out["field_scores"] = self.field_scores
         if timing:
             out["latency_s"] = round(p.latency_s, 4)
             out["cached"] = p.cached
@@ -316,7 +319,7 @@ def evaluate(
         predictions = run(candidate, on_done)
     verdicts = [judge_prediction(metric, e, p) for e, p in zip(examples, predictions, strict=True)]
     records = tuple(
-        Record(e.id, e.slice, p, v.score, v.feedback)
+        Record(e.id, e.slice, p, v.score, v.feedback, v.field_scores)
         for e, p, v in zip(examples, predictions, verdicts, strict=True)
     )
     return Evaluation(records=records, summaries=summarise_records(records))

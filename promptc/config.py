@@ -15,6 +15,7 @@ from typing import Any
 
 from promptc.config_schema import schema_default, validate, with_defaults
 from promptc.errors import ConfigError
+from promptc.fields.json_field import schema_problem
 from promptc.metrics import check_metric, metric_label, parse_metric
 from promptc.program import Field, Program, Signature
 from promptc.safe_yaml import read_yaml
@@ -165,6 +166,18 @@ def check_labels(spec: dict[str, Any], where: str, path: Path) -> None:
             seen[key] = label
 
 
+def check_schemas(spec: dict[str, Any], where: str, path: Path) -> None:
+    """Refuse a field schema that is not a valid JSON Schema (every reply would fail against it)."""
+    for name, item in spec.items():
+        problem = schema_problem(item["schema"]) if "schema" in item else None
+        if problem is not None:
+            raise ConfigError(
+                f"{path}: {where}.{name}.schema: not a valid JSON Schema: {problem}",
+                fix="write the schema in JSON Schema (https://json-schema.org), e.g. "
+                "{type: object, properties: {name: {type: string}}, required: [name]}",
+            )
+
+
 def _fields(spec: dict[str, Any]) -> tuple[Field, ...]:
     return tuple(
         Field(
@@ -208,6 +221,8 @@ def _program(raw: dict[str, Any], path: Path) -> Program:
     )
     check_labels(prog["inputs"], "program.inputs", path)
     check_labels(prog["outputs"], "program.outputs", path)
+    check_schemas(prog["inputs"], "program.inputs", path)
+    check_schemas(prog["outputs"], "program.outputs", path)
     clash = set(prog["inputs"]) & set(prog["outputs"])
     if clash:
         raise ConfigError(

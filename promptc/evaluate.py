@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import math
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +11,8 @@ from promptc.adapter import ParseError, label_field, parse_reply, render_message
 from promptc.calibration import choose, label_probs
 from promptc.data import Example
 from promptc.errors import RuntimeFailure
-from promptc.grammar import answer_grammar
+from promptc.fields import vote_outputs
+from promptc.grammar import answer_grammar, reply_schema
 from promptc.lm import LM
 from promptc.metrics import Metric, Verdict
 from promptc.program import Candidate, Program
@@ -74,7 +73,8 @@ def predict(
     if candidate.decision == "logprob":
         return _predict_label(program, candidate, lm, inputs)
     grammar = answer_grammar(program)
-    completion = lm.complete(render_messages(program, candidate, inputs), sample=sample, grammar=grammar)
+    messages = render_messages(program, candidate, inputs)
+    completion = lm.complete(messages, sample=sample, grammar=grammar, schema=reply_schema(program))
     try:
         outputs, reasoning = parse_reply(program, completion.text, grammar is not None and lm.constrains)
         error = None
@@ -131,7 +131,7 @@ def decide(
 
 def combine(program: Program, ensemble: Candidate, answers: list[Prediction]) -> Prediction:
     """An ensemble's answer: the average of the members' calibrated label distributions when every
-    member gives one, else the most common parsed answer (ties: the earlier member's)."""
+    member gives one, else a vote field by field (promptc.fields.vote_outputs; ties: the earlier member's)."""
     f = label_field(program)
     scored = [(m, p) for m, p in zip(ensemble.members, answers, strict=True) if p.label_logprobs is not None]
     if f is not None and answers and len(scored) == len(answers):
@@ -140,9 +140,7 @@ def combine(program: Program, ensemble: Candidate, answers: list[Prediction]) ->
         outputs: dict[str, Any] | None = {f.name: choose(list(f.labels), average)}
     else:
         parsed = [p.outputs for p in answers if p.outputs is not None]
-        votes = Counter(json.dumps(o, sort_keys=True) for o in parsed)
-        best = max(votes.values(), default=0)
-        outputs = next((o for o in parsed if votes[json.dumps(o, sort_keys=True)] == best), None)
+        outputs = vote_outputs(program.signature.outputs, parsed)  # field by field (promptc.fields)
     raw = "\n".join(f"{k}: {v}" for k, v in outputs.items()) if outputs else answers[0].raw
     return Prediction(
         outputs=outputs,

@@ -3,9 +3,11 @@
 Built for tasks nobody tuned it on, where demos can hurt a small model as easily as help it.
 
 1. The configured program is scored on val: the incumbent every candidate must beat.
-2. Prompts: zero-shot; `demo_sets` class-balanced labeled demo sets (every label once
-   or more, labels interleaved in a seeded order, up to `max_demos`, or one per label
-   when there are more labels); and, with `knn` > 0, the `knn` training examples most
+2. Prompts: zero-shot; `demo_sets` class-balanced labeled demo sets (every label of the
+   first enum output once or more, labels interleaved in a seeded order, up to `max_demos`,
+   or one per label when there are more labels; each label's next demo the one showing the
+   most slots and keys the set does not show yet; without an enum output, demos chosen to
+   cover the outputs' keys); and, with `knn` > 0, the `knn` training examples most
    similar to each input (BM25, DSPy's KNNFewShot), most similar last.
 3. Each prompt is scored on val. Where the target can score labels by log-probability
    (one enum output; the embedded and fake models), one pass gives every example's

@@ -16,7 +16,7 @@ from promptc.adapter import label_field
 from promptc.data import Example
 from promptc.evaluate import predict, score_prediction
 from promptc.optimizers.base import CompileInputs, seeded_rng
-from promptc.program import Candidate, Demo
+from promptc.program import Candidate, Demo, Program
 
 # Settings shared by every optimizer that bootstraps demos.
 DEMO_SETTINGS: dict[str, Any] = {
@@ -128,12 +128,15 @@ def bootstrapped_sets(
 
 
 def balanced_demos(inputs: CompileInputs, max_demos: int, draw: int) -> tuple[Demo, ...]:
-    """Labeled demos with every label equally often, labels interleaved in a seeded order."""
+    """Labeled demos with every label of the first enum output equally often, labels interleaved in
+    a seeded order, each label's next demo the one that shows the most key paths not shown yet
+    (other outputs' slots; the first in the seeded order at a tie). Without an enum output,
+    demos drawn to cover the outputs' key paths (covering_demos)."""
     rng = seeded_rng(inputs.seed, "balanced", draw)
-    f = label_field(inputs.program)
+    program = inputs.program
+    f = label_field(program) or next((o for o in program.signature.outputs if o.type == "enum"), None)
     if f is None:
-        picked = rng.sample(list(inputs.train), min(max_demos, len(inputs.train)))
-        return tuple(labeled_demo(e) for e in picked)
+        return covering_demos(program, inputs.train, max_demos, rng)
     by_label = {label: [e for e in inputs.train if e.outputs[f.name] == label] for label in f.labels}
     for examples in by_label.values():
         rng.shuffle(examples)
@@ -141,8 +144,58 @@ def balanced_demos(inputs: CompileInputs, max_demos: int, draw: int) -> tuple[De
     rng.shuffle(order)
     total = min(max(max_demos, len(order)), MAX_LABELS_SHOWN, sum(len(v) for v in by_label.values()))
     demos: list[Demo] = []
-    for round_ in range(total):
+    shown: set[str] = set()
+    while len(demos) < total:
         for label in order:
-            if len(demos) < total and round_ < len(by_label[label]):
-                demos.append(labeled_demo(by_label[label][round_]))
+            if len(demos) < total and by_label[label]:
+                pool = by_label[label]
+                gains = [len(example_features(program, e) - shown) for e in pool]
+                example = pool.pop(gains.index(max(gains)))
+                shown |= example_features(program, example)
+                demos.append(labeled_demo(example))
     return tuple(demos)
+
+
+def example_features(program: Program, example: Example) -> set[str]:
+    """The key paths an example's gold outputs fill (output_features over every output)."""
+    return set().union(
+        *(output_features(example.outputs.get(o.name), o.name) for o in program.signature.outputs)
+    )
+
+
+def output_features(value: Any, path: str) -> set[str]:
+    """The key paths a gold value fills (an object's keys, recursively; a list counts when it is
+    non-empty), so that demos can be chosen to show as many of them as they can."""
+    if isinstance(value, dict):
+        found = {path} if value else set()
+        for key, item in value.items():
+            found |= output_features(item, f"{path}.{key}")
+        return found
+    if isinstance(value, list):
+        found = {path} if value else set()
+        for item in value:
+            found |= {p for p in output_features(item, f"{path}[]") if p != f"{path}[]"}
+        return found
+    return {path} if value not in (None, "") else set()
+
+
+def covering_demos(
+    program: Program, train: Sequence[Example], max_demos: int, rng: random.Random
+) -> tuple[Demo, ...]:
+    """Up to max_demos labeled examples, each adding the most key paths the set does not show yet
+    (slot names, object keys), ties broken in a seeded order; then topped up in that order."""
+    order = list(train)
+    rng.shuffle(order)
+    features = [example_features(program, e) for e in order]
+    shown: set[str] = set()
+    picked: list[int] = []
+    while len(picked) < min(max_demos, len(order)):
+        gains = [(len(features[i] - shown), -i) for i in range(len(order)) if i not in picked]
+        gain, neg_index = max(gains)
+        if gain == 0:
+            break
+        picked.append(-neg_index)
+        shown |= features[-neg_index]
+    rest = [i for i in range(len(order)) if i not in picked]
+    picked += rest[: max(0, max_demos - len(picked))]
+    return tuple(labeled_demo(order[i]) for i in picked)

@@ -186,7 +186,7 @@ def _read_parquet(path: Path) -> Table:
     return Table([str(c) for c in frame.columns], frame.to_dict(orient="records"))
 
 
-def _read_table(path: Path) -> Table:
+def read_table(path: Path) -> Table:
     _check_data_path(path)
     suffix = path.suffix.lower()
     try:
@@ -281,7 +281,7 @@ def coerce_value(f: Field, value: Any) -> Any:
     return value
 
 
-def _load_table(table: Table, path: Path, spec: DataSpec, signature: Signature) -> list[Example]:
+def load_table(table: Table, path: Path, spec: DataSpec, signature: Signature) -> list[Example]:
     columns = set(table.columns)
     needed = [spec.id_column] + [f.name for f in signature.inputs + signature.outputs]
     if spec.slice_column:
@@ -361,7 +361,7 @@ def load_splits(spec: DataSpec, signature: Signature) -> Splits:
     """Load train/val/test examples and check them against the signature."""
     loaded: dict[str, list[Example]] = {}
     if spec.file is not None:
-        table = _read_table(spec.file)
+        table = read_table(spec.file)
         if spec.split_column not in table.columns:
             raise DataError(
                 f"{spec.file}: missing split column {spec.split_column!r}",
@@ -374,14 +374,14 @@ def load_splits(spec: DataSpec, signature: Signature) -> Splits:
                 f"{spec.file}: column {spec.split_column!r} has value(s) {', '.join(map(repr, bad))}",
                 fix="use only train, val and test",
             )
-        everything = _load_table(table, spec.file, spec, signature)
+        everything = load_table(table, spec.file, spec, signature)
         for name in SPLITS:
             loaded[name] = [e for e, n in zip(everything, names, strict=True) if n == name]
         _check_unique_ids(everything, spec.file)
     else:
         for name in SPLITS:
             path = getattr(spec, name)
-            loaded[name] = _load_table(_read_table(path), path, spec, signature)
+            loaded[name] = load_table(read_table(path), path, spec, signature)
             _check_unique_ids(loaded[name], path)
     for name in SPLITS:
         if not loaded[name]:

@@ -20,7 +20,7 @@ import yaml
 
 from promptc.columns import ID_COLUMN, SPLIT_COLUMN, Column, Roles, assign_roles
 from promptc.config import load_configs
-from promptc.data import SPLITS, Table, _load_table, _read_table
+from promptc.data import SPLITS, Table, load_table, read_table
 from promptc.errors import BadInput
 from promptc.leakage import SplitReport
 from promptc.split_files import output_files, output_suffix
@@ -56,7 +56,7 @@ def plan_config(
     splits_dir: Path | None = None,
 ) -> ConfigPlan:
     """Read the data file and decide the inputs, outputs, slice column and data section."""
-    table = _read_table(data)
+    table = read_table(data)
     roles = assign_roles(table, data, inputs, outputs)
     split_values = {str(row.get(SPLIT_COLUMN)) for row in table.rows}
     return ConfigPlan(
@@ -219,12 +219,12 @@ def check_config(plan: ConfigPlan, config_path: Path) -> InitCheck:
         return InitCheck(
             report, sum(report.sizes.values()), (f"promptc split --from-config {config} --out {repaired}",)
         )
-    table = _read_table(plan.data)
+    table = read_table(plan.data)
     if ID_COLUMN not in table.columns:  # split numbers the rows
         table = Table(
             [ID_COLUMN, *table.columns], [{ID_COLUMN: str(n), **r} for n, r in enumerate(table.rows, 1)]
         )
-    examples = _load_table(table, plan.data, spec, cfg.program.signature)
+    examples = load_table(table, plan.data, spec, cfg.program.signature)
     split = f"promptc split {shlex.quote(str(plan.data))} --out {shlex.quote(str(plan.splits_dir))}"
     split += "".join(f" --input {c.name}" for c in plan.roles.inputs)  # the inputs check compares
     enums = [c.name for c in plan.roles.outputs if c.kind == "enum"]

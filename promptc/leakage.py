@@ -104,7 +104,7 @@ def _input_texts(examples: Sequence[Example]) -> list[str]:
 
 
 @dataclass(frozen=True)
-class _Side:
+class MinHashSide:
     """One split's distinct normalised inputs, the text of each example, and the texts' sketches."""
 
     texts: list[str]
@@ -115,7 +115,7 @@ class _Side:
     keys: NDArray
 
 
-def _candidate_pairs(left: _Side, right: _Side, threshold: float) -> NDArray:
+def candidate_pairs(left: MinHashSide, right: MinHashSide, threshold: float) -> NDArray:
     """Distinct (left text, right text) pairs that share a band and whose estimate is close enough."""
     kept = []
     for band in range(left.keys.shape[1]):
@@ -130,7 +130,7 @@ def _candidate_pairs(left: _Side, right: _Side, threshold: float) -> NDArray:
     return np.stack([codes // len(right.texts), codes % len(right.texts)], axis=1)
 
 
-def _sides(by_name: Mapping[str, Sequence[Example]], bands: int, rows: int) -> dict[str, _Side]:
+def minhash_sides(by_name: Mapping[str, Sequence[Example]], bands: int, rows: int) -> dict[str, MinHashSide]:
     """Each split's distinct inputs, their sketch over all 4-grams and their band keys over the rarer ones."""
     texts_of: dict[str, dict[str, int]] = {}
     text_of: dict[str, list[int]] = {}
@@ -153,15 +153,17 @@ def _sides(by_name: Mapping[str, Sequence[Example]], bands: int, rows: int) -> d
         for i, t in enumerate(text_of[name]):
             members[t].append(i)
         keys = band_keys(banded, rows)
-        sides[name] = _Side(list(texts_of[name]), text_of[name], members, g, full, keys)
+        sides[name] = MinHashSide(list(texts_of[name]), text_of[name], members, g, full, keys)
     return sides
 
 
-def _near_duplicate_texts(left: _Side, right: _Side, threshold: float) -> list[tuple[int, int, float]]:
+def _near_duplicate_texts(
+    left: MinHashSide, right: MinHashSide, threshold: float
+) -> list[tuple[int, int, float]]:
     """(left text, right text, exact Jaccard) for distinct texts at or above the threshold."""
     left_sets, right_sets = HashedShingles(left.grams), HashedShingles(right.grams)
     found = []
-    for i, j in _candidate_pairs(left, right, threshold).tolist():
+    for i, j in candidate_pairs(left, right, threshold).tolist():
         if jaccard(left_sets[i], right_sets[j]) < threshold - _HASH_SLACK:
             continue
         a, b = left.texts[i], right.texts[j]
@@ -177,7 +179,7 @@ def _id_leaks(pair: tuple[str, str], a: Sequence[Example], b: Sequence[Example])
 
 
 def _input_leaks(
-    pair: tuple[str, str], a: Sequence[Example], left: _Side, b: Sequence[Example], right: _Side
+    pair: tuple[str, str], a: Sequence[Example], left: MinHashSide, b: Sequence[Example], right: MinHashSide
 ) -> list[Leak]:
     first = {left.texts[t]: a[i] for i, t in reversed(list(enumerate(left.text_of)))}
     return [
@@ -190,9 +192,9 @@ def _input_leaks(
 def _near_duplicate_leaks(
     pair: tuple[str, str],
     a: Sequence[Example],
-    left: _Side,
+    left: MinHashSide,
     b: Sequence[Example],
-    right: _Side,
+    right: MinHashSide,
     threshold: float,
 ) -> list[Leak]:
     found: list[tuple[int, int, float]] = []
@@ -213,7 +215,7 @@ def check_splits(splits: Splits, near_duplicate_threshold: float = DEFAULT_THRES
     """Find examples shared across splits: same id, same normalised input, near-duplicate input."""
     by_name = dict(splits.items())
     bands, rows = lsh_bands(near_duplicate_threshold)
-    sides = _sides(by_name, bands, rows)
+    sides = minhash_sides(by_name, bands, rows)
     leaks: list[Leak] = []
     for pair in (("train", "val"), ("train", "test"), ("val", "test")):
         (a, left), (b, right) = ((by_name[name], sides[name]) for name in pair)

@@ -25,7 +25,7 @@ from promptc.errors import DataError
 
 # The leak check's own candidate search over one split's distinct inputs; split and check must
 # propose exactly the same pairs, so it is called, not copied.
-from promptc.leakage import _candidate_pairs, _sides
+from promptc.leakage import candidate_pairs, minhash_sides
 from promptc.minhash import jaccard, lsh_bands, shingles
 
 
@@ -73,11 +73,11 @@ class _UnionFind:
 def _near_duplicates(examples: Sequence[Example], threshold: float, sets: _UnionFind) -> None:
     """Join examples with the same normalised input, and near-duplicate inputs at the threshold."""
     bands, rows = lsh_bands(threshold)
-    side = _sides({"all": examples}, bands, rows)["all"]
+    side = minhash_sides({"all": examples}, bands, rows)["all"]
     for members in side.members:
         for other in members[1:]:
             sets.union(members[0], other)
-    for i, j in _candidate_pairs(side, side, threshold).tolist():
+    for i, j in candidate_pairs(side, side, threshold).tolist():
         if i < j and jaccard(shingles(side.texts[i]), shingles(side.texts[j])) >= threshold:
             sets.union(side.members[i][0], side.members[j][0])
 

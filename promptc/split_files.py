@@ -18,7 +18,7 @@ from typing import Any
 
 from promptc.columns import ID_COLUMN, assign_roles, field_of, profile
 from promptc.config import load_configs
-from promptc.data import SPLITS, Example, Table, _read_table, coerce_value, load_splits
+from promptc.data import SPLITS, Example, Table, coerce_value, load_splits, read_table
 from promptc.errors import BadInput, DataError
 from promptc.leakage import DEFAULT_THRESHOLD
 from promptc.progress import Reporter, Silent
@@ -199,7 +199,7 @@ def split_data(
     shares = check_ratios(ratios)
     files = output_files(out, output_suffix(sources))
     _refuse_existing(files, force)
-    tables = [_read_table(path) for path in sources]
+    tables = [read_table(path) for path in sources]
     rows = [dict(row) for table in tables for row in table.rows]
     origins = [
         f"{path}:{n}"
@@ -234,10 +234,10 @@ def _raw_rows(config_path: Path) -> tuple[Any, dict[str, list[dict[str, Any]]], 
     cfg = load_configs(config_path)[0]  # the splits are the same for every target
     spec = cfg.data
     if spec.file is not None:
-        table = _read_table(spec.file)
+        table = read_table(spec.file)
         by_split = {name: [r for r in table.rows if str(r.get(spec.split_column)) == name] for name in SPLITS}
         return cfg, by_split, table.columns, [spec.file]
-    tables = {name: _read_table(getattr(spec, name)) for name in SPLITS}
+    tables = {name: read_table(getattr(spec, name)) for name in SPLITS}
     columns = list(dict.fromkeys(c for t in tables.values() for c in t.columns))
     return cfg, {n: t.rows for n, t in tables.items()}, columns, [getattr(spec, n) for n in SPLITS]
 

@@ -18,6 +18,7 @@ from promptc.errors import ArtifactError, BadInput
 from promptc.evaluate import OVERALL, Summary
 from promptc.paths import refuse_special_file
 from promptc.program import Candidate, Program
+from promptc.scoring import Scoring
 
 # Format 2 keeps each holdout evaluation's per-example records in a sidecar file next to the
 # artifact; format 1 (still read) kept them inline.
@@ -312,15 +313,19 @@ class StoredEvaluation:
     metric: str
     baseline: StoredRun
     candidate: StoredRun
+    scoring: Scoring | None = None  # None: written before promptc recorded it
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, as stored in artifacts."""
-        return {
+        out: dict[str, Any] = {
             "split": self.split,
             "metric": self.metric,
             "baseline": self.baseline.to_dict(),
             "candidate": self.candidate.to_dict(),
         }
+        if self.scoring is not None:
+            out["scoring"] = self.scoring.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StoredEvaluation:
@@ -330,6 +335,7 @@ class StoredEvaluation:
             metric=data["metric"],
             baseline=StoredRun.from_dict(data["baseline"]),
             candidate=StoredRun.from_dict(data["candidate"]),
+            scoring=Scoring.from_dict(data["scoring"]) if "scoring" in data else None,
         )
 
 

@@ -1,16 +1,14 @@
-"""One core function per command: check, compile, evaluate, promote, run, rollback, show.
+"""One core function per command: check, compile, evaluate, run, show.
 
 The CLI parses arguments, calls one of these, and renders what it returns. Elsewhere: the dry
 run (promptc.estimate), the matrix (promptc.matrix), a shard's evaluation and the merge
 (promptc.shards, promptc.merge), `list` and `history` (promptc.registry), which artifact a
 reference names (promptc.resolve), what evaluations are judged against (promptc.reference),
-and `promptc.load` (promptc.api).
+promote and rollback (promptc.promote), and `promptc.load` (promptc.api).
 """
 
 from __future__ import annotations
 
-import functools
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,13 +21,12 @@ from promptc.artifacts import (
     OptimizerRun,
     StoredEvaluation,
     StoredRun,
-    check_alias,
     check_target,
 )
 from promptc.cache import CallCache
 from promptc.config import Config
 from promptc.data import Example, Splits, load_splits
-from promptc.errors import BadInput, CheckFailed
+from promptc.errors import CheckFailed
 from promptc.evaluate import Evaluation, Prediction, evaluate, predict
 from promptc.gates import GateReport, ScoreSet, check_gates
 from promptc.inputs import check_inputs
@@ -41,7 +38,7 @@ from promptc.optimizers.base import CompileInputs, CompileResult, Trial
 from promptc.paths import check_writable
 from promptc.program import Candidate, baseline_candidate
 from promptc.progress import Reporter, Silent
-from promptc.reference import reference_scores, scores_of, stored_scores
+from promptc.reference import config_scoring, reference_scores, scores_of
 from promptc.registry import Registry
 from promptc.resolve import check_program, resolve_artifact
 from promptc.store import Artifact, Store
@@ -184,7 +181,11 @@ def artifact_content(
         candidate=result.candidate,
         lineage=lineage,
         evaluation=StoredEvaluation(
-            "test", config.metric, StoredRun(dict(baseline.summaries)), StoredRun(dict(candidate.summaries))
+            "test",
+            config.metric,
+            StoredRun(dict(baseline.summaries)),
+            StoredRun(dict(candidate.summaries)),
+            config_scoring(config, splits),
         ),
     )
 
@@ -252,92 +253,6 @@ def judge_evaluation(
     return EvalOutcome(artifact, baseline, candidate, gates, usage)
 
 
-@dataclass(frozen=True)
-class PromoteOutcome:
-    """The alias change and the gate report that allowed it."""
-
-    artifact: Artifact
-    alias: str
-    previous: str | None
-    gates: GateReport
-    verified: int | None = None  # with verify: test examples whose stored scores were reproduced
-
-    @property
-    def unchanged(self) -> bool:
-        """The alias already pointed at this artifact: nothing moved, no history entry."""
-        return self.previous == self.artifact.id
-
-
-def promote(
-    config: Config,
-    ref: str,
-    alias: str = "production",
-    reporter: Reporter | None = None,
-    *,
-    verify: bool = False,
-) -> PromoteOutcome:
-    """Move alias to the artifact if it is for this revision and its holdout evaluation passes the gates.
-
-    With verify, the artifact and the baseline are first re-evaluated on the test split and the
-    artifact is refused unless its stored per-example scores are reproduced.
-    """
-    reporter = reporter or Silent()
-    check_alias(alias)
-    if alias == LATEST:
-        raise BadInput(f"alias {LATEST!r} is set by compile", fix="promote to another alias, e.g. production")
-    artifact = resolve_artifact(config, ref)
-    check_program(config, artifact)
-    splits = load_splits(config.data, config.program.signature)
-    if artifact.typed.lineage.splits["test"] != splits.hashes()["test"]:
-        raise CheckFailed(
-            f"artifact {artifact.id} was evaluated on a different test split than {config.path} names",
-            fix=f"re-run promptc compile {config.path} and promote the artifact it writes",
-        )
-    lm = functools.cache(functools.partial(target_lm, config))
-    verified = None
-    if verify:
-        candidate = artifact.typed.candidate
-        baseline, fresh = evaluate_pair(config, splits, lm(), candidate, reporter)
-        check_reproduced(config, artifact, {"baseline": scores_of(baseline), "candidate": scores_of(fresh)})
-        verified = len(splits.test)
-    label, ref_scores = reference_scores(config, stored_scores(artifact, "baseline"), splits, lm, reporter)
-    gates = check_gates(config.gates, stored_scores(artifact), ref_scores, reference_label=label)
-    if not gates.passed:
-        raise CheckFailed(
-            f"artifact {artifact.id} fails the release gates:\n"
-            + "\n".join(f"  {c.message}" for c in gates.failures),
-            fix="improve the program, or change the gates deliberately in the config",
-        )
-    previous = Registry(config.artifacts_dir, config.program.name).set_alias(artifact, alias)
-    return PromoteOutcome(artifact, alias, previous, gates, verified)
-
-
-def check_reproduced(config: Config, artifact: Artifact, fresh: dict[str, ScoreSet]) -> None:
-    """Refuse an artifact whose stored per-example scores and slices differ from fresh ones."""
-    problems = []
-    for which, scores in fresh.items():
-        stored = stored_scores(artifact, which)
-        ids = sorted(stored.scores.keys() | scores.scores.keys())
-        differ = [
-            i
-            for i in ids
-            if i not in stored.scores
-            or i not in scores.scores
-            or not math.isclose(stored.scores[i], scores.scores[i], abs_tol=1e-9)
-            or stored.slices.get(i) != scores.slices.get(i)
-        ]
-        if differ:
-            shown = ", ".join(differ[:5]) + (", ..." if len(differ) > 5 else "")
-            problems.append(f"  {which}: {len(differ)} of {len(ids)} example(s) differ ({shown})")
-    if problems:
-        raise CheckFailed(
-            f"artifact {artifact.id}: its stored evaluation does not match a fresh one on the test split\n"
-            + "\n".join(problems),
-            fix=f"do not promote it; re-run promptc compile {config.path} and promote the artifact it writes "
-            "(the artifact was edited, or the model answers differently under the same revision)",
-        )
-
-
 def run_program(config: Config, inputs: dict[str, Any], ref: str = "production") -> Prediction:
     """Answer one set of inputs with the artifact behind an alias (or id)."""
     artifact = resolve_artifact(config, ref)
@@ -345,12 +260,6 @@ def run_program(config: Config, inputs: dict[str, Any], ref: str = "production")
     values = check_inputs(program.signature, inputs)
     lm = target_lm(config)
     return predict(program, artifact.typed.candidate, lm, values)
-
-
-def rollback(config: Config, alias: str = "production") -> tuple[str, str]:
-    """Move an alias back to its previous artifact; returns (from id, to id)."""
-    registry = Registry(config.artifacts_dir, config.program.name)
-    return registry.rollback(config.target.model, config.target.revision, alias)
 
 
 def prompt_preview(artifact: Artifact) -> list[tuple[str, list[dict[str, str]]]]:

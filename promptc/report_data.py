@@ -13,7 +13,9 @@ from promptc.errors import BadInput
 from promptc.evaluate import Evaluation
 from promptc.gates import GateReport, ScoreSet, check_gates
 from promptc.lifecycle import EvalOutcome
+from promptc.reference import artifact_scoring, config_scoring
 from promptc.resolve import check_program, resolve_artifact
+from promptc.scoring import scoring_differences, scoring_fields
 from promptc.store import Artifact
 
 NO_ANSWER = "(no answer)"
@@ -69,9 +71,9 @@ def score_set(answers: Sequence[Answer]) -> ScoreSet:
     return ScoreSet(scores={a.id: a.score for a in answers}, slices={a.id: a.slice for a in answers})
 
 
-def _test_examples(config: Config, artifact: Artifact, *, stored: bool) -> dict[str, Example]:
+def _test_examples(config: Config, artifact: Artifact) -> dict[str, Example]:
     splits = load_splits(config.data, config.program.signature)
-    if stored and artifact.typed.lineage.splits["test"] != splits.hashes()["test"]:
+    if artifact.typed.lineage.splits["test"] != splits.hashes()["test"]:
         raise BadInput(
             f"artifact {artifact.id} was evaluated on another test split than {config.path} names",
             fix=f"re-evaluate it on this split: promptc eval {config.path} --artifact {artifact.id} "
@@ -85,7 +87,7 @@ def from_artifact(config: Config, ref: str, against: str | None = None) -> Repor
     reference: `baseline`, or an alias or id whose stored evaluation is on the same test split)."""
     artifact = resolve_artifact(config, ref)
     check_program(config, artifact)
-    examples = _test_examples(config, artifact, stored=True)
+    examples = _test_examples(config, artifact)
     baseline, candidate = _stored(artifact, "baseline"), _stored(artifact, "candidate")
     name = against or config.gates.reference
     label, reference = "baseline", baseline
@@ -96,10 +98,22 @@ def from_artifact(config: Config, ref: str, against: str | None = None) -> Repor
             if against is not None:
                 raise
             other = None
+        differences = (
+            scoring_differences(artifact_scoring(other), artifact_scoring(artifact)) if other else {}
+        )
         if other is None or (other.id == artifact.id and against is None):
             label = f"baseline (no other artifact behind {name!r})"
+        elif differences and against is None:
+            label = f"baseline ({name} ({other.id}) was scored otherwise: {', '.join(differences)})"
+        elif differences:
+            raise BadInput(
+                f"artifact {other.id} ({name}) was scored otherwise than artifact {artifact.id}:\n"
+                + "\n".join(f"  {line}" for line in differences.values()),
+                fix=f"compare them on fresh scores: promptc eval {config.path} --artifact {artifact.id} "
+                f"--html PATH, with gates.reference: {name}",
+            )
         else:
-            _test_examples(config, other, stored=True)
+            _test_examples(config, other)
             label, reference = f"{name} ({other.id})", _stored(other, "candidate")
     gates = check_gates(config.gates, score_set(candidate), score_set(reference), reference_label=label)
     return ReportData(
@@ -117,14 +131,16 @@ def from_artifact(config: Config, ref: str, against: str | None = None) -> Repor
 
 def from_eval(config: Config, outcome: EvalOutcome, usage: str = "") -> ReportData:
     """The report of a fresh `promptc eval`: its evaluations and gate verdict as they are."""
-    examples = _test_examples(config, outcome.artifact, stored=False)
+    splits = load_splits(config.data, config.program.signature)
+    examples = {e.id: e for e in splits.test}
     baseline, candidate = _fresh(outcome.baseline), _fresh(outcome.candidate)
     flips_against, reference = "baseline", baseline
     if not outcome.gates.reference.startswith("baseline"):
         other = resolve_artifact(config, config.gates.reference)
-        # Stored answers pair with this run only when they were made on the same test split.
-        same = other.typed.lineage.splits["test"] == outcome.artifact.typed.lineage.splits["test"]
-        if same and set(examples) == {a.id for a in _stored(other, "candidate")}:
+        # Stored answers pair with this run only when they were scored as it was (same test split too).
+        current = scoring_fields(config_scoring(config, splits))
+        alike = not scoring_differences(artifact_scoring(other), current)
+        if alike and set(examples) == {a.id for a in _stored(other, "candidate")}:
             flips_against, reference = outcome.gates.reference, _stored(other, "candidate")
     return ReportData(
         outcome.artifact,

@@ -294,4 +294,6 @@ def test_typed_content_keeps_the_keys_older_artifacts_lack_out(
     for key in ("search", "stopped_by_budget", "search_requests", "prompt_tokens", "completion_tokens"):
         del stored["lineage"][key]
     del stored["target"]["constrained"]
+    del stored["evaluation"]["scoring"]
     assert ArtifactContent.from_dict(stored).to_dict() == stored
+    assert ArtifactContent.from_dict(stored).evaluation.scoring is None

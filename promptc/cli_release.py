@@ -44,14 +44,15 @@ def promote(
     target: TargetOpt = None,
 ) -> None:
     """Point an alias at an artifact, if it passes the gates for this exact model revision."""
-    from promptc.lifecycle import promote as promote_artifact
+    from promptc.promote import promote as promote_artifact
 
     cfg = load_config(config, target)
     with progress_bars() as reporter:
         outcome = promote_artifact(cfg, artifact, alias, reporter, verify=verify)
     if outcome.verified is not None:
         out.print(f"verified: the stored evaluation reproduces on {outcome.verified} test examples")
-    out.print(gate_table(outcome.gates))
+    if outcome.gates is not None:  # None: the alias was already there, nothing was judged
+        out.print(gate_table(outcome.gates))
     where = f"{outcome.artifact.model}@{outcome.artifact.revision}"
     if outcome.unchanged:
         out.print(
@@ -69,7 +70,7 @@ def rollback(
     target: TargetOpt = None,
 ) -> None:
     """Move an alias back to the artifact it pointed at before its last promotion."""
-    from promptc.lifecycle import rollback as rollback_alias
+    from promptc.promote import rollback as rollback_alias
 
     cfg = load_config(config, target)
     current, restored = rollback_alias(cfg, alias)

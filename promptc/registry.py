@@ -88,17 +88,30 @@ class Registry:
         history: list[dict[str, Any]] = list(entry.get("history", []))
         return history
 
-    def set_alias(self, artifact: Artifact, alias: str, *, action: str = "promote") -> str | None:
+    def set_alias(
+        self,
+        artifact: Artifact,
+        alias: str,
+        *,
+        action: str = "promote",
+        unless_moved: tuple[str, str | None] | None = None,
+    ) -> str | None:
         """Point alias at the artifact, record it in the history; return the previous id.
 
         An alias already at the artifact is left as it is, with no history entry, so that a
-        repeated promotion never hides the previous artifact from rollback.
+        repeated promotion never hides the previous artifact from rollback. With unless_moved
+        (an alias and the id it pointed at, None for none, when the change was decided), nothing
+        changes and AliasMoved is raised if that alias points elsewhere by the time the lock is held.
         """
         check_alias(alias)
         with self._locked() as data:
-            entry = data["targets"].setdefault(
-                target_key(artifact.model, artifact.revision), {"aliases": {}, "history": []}
-            )
+            key = target_key(artifact.model, artifact.revision)
+            if unless_moved is not None:
+                watched, expected = unless_moved
+                now = data["targets"].get(key, {}).get("aliases", {}).get(watched)
+                if now != expected:
+                    raise AliasMoved(watched, expected, now)
+            entry = data["targets"].setdefault(key, {"aliases": {}, "history": []})
             previous: str | None = entry["aliases"].get(alias)
             if previous != artifact.id:
                 entry["aliases"][alias] = artifact.id
@@ -106,7 +119,11 @@ class Registry:
         return previous
 
     def rollback(self, model: str, revision: str, alias: str) -> tuple[str, str]:
-        """Move alias back to the artifact it pointed at before its last promotion: (from, to)."""
+        """Move alias back to the artifact it pointed at before its last promotion: (from, to).
+
+        Refused, with the registry left as it is, when that artifact is no longer in the store
+        (or no longer loads).
+        """
         check_alias(alias)
         with self._locked() as data:
             entry = data["targets"].get(target_key(model, revision))
@@ -118,9 +135,31 @@ class Registry:
                 )
             assert entry is not None
             current, restored = stack[-1], stack[-2]
+            self._check_present(restored, f"rolling {alias!r} for {model}@{revision} back")
             entry["aliases"][alias] = restored
             entry["history"].append(_event("rollback", alias, restored, current))
         return current, restored
+
+    def _check_present(self, artifact_id: str, doing: str) -> None:
+        """Refuse (ArtifactError) when the store no longer holds an artifact the registry names."""
+        try:
+            Store(self.root).find(self.program, artifact_id)
+        except BadInput:
+            raise ArtifactError(
+                f"{doing} would point it at artifact {artifact_id}, which is no longer under "
+                f"{self.root / self.program}",
+                fix=f"restore {artifact_id}.json and its records files from version control, or promote "
+                "an artifact explicitly (promptc list shows those in the store)",
+            ) from None
+
+
+class AliasMoved(Exception):
+    """An alias changed between deciding a promotion and taking the registry lock to make it."""
+
+    def __init__(self, alias: str, expected: str | None, now: str | None) -> None:
+        super().__init__(f"alias {alias!r} moved from {expected} to {now}")
+        self.alias = alias
+        self.now = now
 
 
 def _check_aliases(path: Path, data: dict[str, Any]) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from promptc.errors import BadInput
-from promptc.registry import Registry
+from promptc.errors import ArtifactError, BadInput
+from promptc.registry import AliasMoved, Registry
 from promptc.store import Store
 
 TARGET = {"model": "fake/learner", "revision": "fake00000000"}
@@ -102,3 +102,29 @@ def test_rollback_skips_repeats_recorded_by_older_registries(tmp_path: Path) -> 
     history.append({**history[-1], "previous": b.id})  # b promoted twice, as older versions recorded it
     registry.path.write_text(json.dumps(data))
     assert registry.rollback("fake/learner", "fake00000000", "production") == (b.id, a.id)
+
+
+def test_a_promotion_decided_against_an_alias_that_moved_changes_nothing(tmp_path: Path) -> None:
+    registry = Registry(tmp_path, "triage")
+    a, b, c = (_artifact(tmp_path, t) for t in "abc")
+    registry.set_alias(a, "production")
+    registry.set_alias(b, "production")  # moved after c was judged against a
+    with pytest.raises(AliasMoved) as moved:
+        registry.set_alias(c, "production", unless_moved=("production", a.id))
+    assert moved.value.now == b.id
+    assert registry.aliases("fake/learner", "fake00000000")["production"] == b.id
+    assert len(registry.history("fake/learner", "fake00000000")) == 2
+    assert registry.set_alias(c, "production", unless_moved=("production", b.id)) == b.id
+    assert registry.set_alias(a, "staging", unless_moved=("canary", None)) is None  # never set: None
+
+
+def test_rollback_to_an_artifact_no_longer_in_the_store_is_refused(tmp_path: Path) -> None:
+    registry = Registry(tmp_path, "triage")
+    a, b = _artifact(tmp_path, "a"), _artifact(tmp_path, "b")
+    for art in (a, b):
+        registry.set_alias(art, "production")
+    before = registry.path.read_text()
+    a.path.unlink()
+    with pytest.raises(ArtifactError, match=f"would point it at artifact {a.id}, which is no longer under"):
+        registry.rollback("fake/learner", "fake00000000", "production")
+    assert registry.path.read_text() == before

@@ -7,16 +7,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import re
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from promptc.errors import ArtifactError, BadInput
 from promptc.evaluate import OVERALL, Summary
-from promptc.paths import refuse_special_file
 from promptc.program import Candidate, Program
 from promptc.scoring import Scoring
 
@@ -89,27 +86,6 @@ def check_alias(alias: str) -> None:
 def is_id_prefix(ref: str) -> bool:
     """Whether ref can be an artifact id or a prefix of one (6 to 16 lowercase hex digits)."""
     return ID_PREFIX.fullmatch(ref) is not None
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write a file via a temporary file and rename, so readers never see half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    refuse_special_file(path)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    # O_EXCL and O_NOFOLLOW: the temp file is always new, never a link; mode 0o666 lets the
-    # umask decide who may read it, as for any file the user creates.
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(tmp, flags, 0o666)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def refuse_link(path: Path) -> None:

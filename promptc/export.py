@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from promptc.adapter import assistant_message, render_messages
-from promptc.artifacts import atomic_write
 from promptc.config import Config
 from promptc.data import Example
 from promptc.errors import BadInput, RevisionMismatch
 from promptc.evaluate import Record, evaluate
+from promptc.files import atomic_write
 from promptc.lifecycle import checked_splits, target_lm
 from promptc.lm import Usage
 from promptc.metrics import load_metric

@@ -21,6 +21,7 @@ from typing import Any
 
 from promptc.config import promptc_home
 from promptc.errors import BadInput, RuntimeFailure
+from promptc.files import atomic_write
 
 # Built-in names -> (package that ships the file, file name inside it).
 BUNDLED: dict[str, tuple[str, str]] = {
@@ -157,11 +158,8 @@ def known_revision(path: Path, store: Path) -> str:
     if identity == _identity(path):  # unchanged while it was read
         known = known if isinstance(known, dict) else {}
         known[str(path)] = {"identity": identity, "sha256": digest}
-        with contextlib.suppress(OSError):
-            store.parent.mkdir(parents=True, exist_ok=True)
-            tmp = store.with_name(f".{store.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(known, indent=1, sort_keys=True), encoding="utf-8")
-            os.replace(tmp, store)
+        with contextlib.suppress(OSError):  # a memo only: never written through a link
+            atomic_write(store, json.dumps(known, indent=1, sort_keys=True))
     return digest
 
 

@@ -1,6 +1,6 @@
 """Where promptc writes, checked before any model call: no work is lost to a path it cannot write.
 
-Missing folders are made when a file is written (artifacts.atomic_write), so a path is writable
+Missing folders are made when a file is written (files.atomic_write), so a path is writable
 when its nearest existing ancestor is a folder promptc may write in. Every file promptc writes is
 a new regular file renamed into place, so an output path that is a symbolic link, a FIFO, a
 device or a socket is refused, never replaced or written through: `--json /dev/stdout` would
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from promptc.errors import BadInput, ConfigError
 
-if TYPE_CHECKING:  # a leaf module: artifacts.atomic_write imports it
+if TYPE_CHECKING:  # a leaf module: files.atomic_write imports it
     from promptc.config import Config
 
 

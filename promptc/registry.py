@@ -18,7 +18,6 @@ from promptc.artifacts import (
     ALIAS,
     ARTIFACT_ID,
     FORMAT,
-    atomic_write,
     check_alias,
     check_component,
     real_dir,
@@ -27,6 +26,7 @@ from promptc.artifacts import (
 )
 from promptc.config import Config
 from promptc.errors import ArtifactError, BadInput
+from promptc.files import atomic_write
 from promptc.store import Artifact, Store
 
 

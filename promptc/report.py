@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from promptc.artifacts import atomic_write
 from promptc.errors import BadInput
 from promptc.evaluate import scope_name
+from promptc.files import atomic_write
 from promptc.gates import GateReport, SliceResult
 from promptc.lifecycle import EvalOutcome
 

@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from promptc import __version__
-from promptc.artifacts import atomic_write, canonical_json
+from promptc.artifacts import canonical_json
 from promptc.config import Config
 from promptc.data import Example, Splits
 from promptc.errors import BadInput
 from promptc.evaluate import Evaluation, Prediction, Record, score_problem
+from promptc.files import atomic_write
 from promptc.gates import ScoreSet
 from promptc.lifecycle import checked_splits, evaluate_pair, target_lm
 from promptc.lm import Usage

@@ -19,7 +19,6 @@ from promptc.artifacts import (
     ID_LENGTH,
     MIN_PREFIX,
     ArtifactContent,
-    atomic_write,
     check_component,
     content_id,
     is_id_prefix,
@@ -29,6 +28,7 @@ from promptc.artifacts import (
 )
 from promptc.errors import ArtifactError, BadInput
 from promptc.evaluate import OVERALL
+from promptc.files import atomic_write
 from promptc.sidecar import is_reference, read_sidecar, sidecar_error, write_sidecar
 
 

@@ -338,7 +338,7 @@ def test_links_and_fifos_are_refused_by_report_merge_and_shard_outputs(
 
 
 def test_atomic_write_refuses_a_link_or_fifo_placed_after_the_checks(tmp_path: Path) -> None:
-    from promptc.artifacts import atomic_write
+    from promptc.files import atomic_write
     from promptc.report import write_text
 
     victim, link = _victim(tmp_path), tmp_path / "report.md"

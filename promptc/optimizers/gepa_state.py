@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from promptc.artifacts import atomic_write
 from promptc.config import promptc_home
 from promptc.data import Example
+from promptc.files import atomic_write
 from promptc.lm import LM
 from promptc.optimizers.base import CompileInputs, Search, Trial, mean, seeded_rng
 from promptc.program import Candidate, baseline_candidate

@@ -1,15 +1,19 @@
-"""Compile on five classification tasks promptc was not tuned on; compare every run with zero-shot.
+"""Compile on tasks promptc was not tuned on; compare every run with zero-shot.
 
 Tasks: CR, SUBJ, MPQA and the 20-class Stack Overflow titles from ../shared/data (sources and
-licences in its README), and the bundled support_tickets. Each task gets one seeded subset
+licences in its README), and the bundled support_tickets; beyond one label, SNIPS (intent and slots,
+scored label_accuracy + json_f1), ATIS (slots, json_f1) and a SQuAD subset (a short answer, token_f1
+against the first gold answer: a `str` output's gold is one text). Each task gets one seeded subset
 (the same splits for every optimizer and seed); each optimizer runs once per seed through
-`promptc.lifecycle.compile_config`, the code `promptc compile` runs, on the embedded
-SmolLM2-135M model. A row reports the holdout accuracy of the compiled program and of
-zero-shot (the uncompiled program) on the same test examples, the paired 95% interval of
-the difference (promptc.stats.paired_interval), the search's model requests, and wall time.
+`promptc.lifecycle.compile_config`, the code `promptc compile` runs, on the embedded SmolLM2-135M
+model. A row reports the holdout accuracy of the compiled program and of zero-shot (the uncompiled
+program) on the same test examples, the paired 95% interval of the difference
+(promptc.stats.paired_interval), the search's model requests, and wall time.
 
 Run: .venv/bin/python bench/suite.py [--optimizers auto,random_search] [--seeds 0,1,2]
      [--tasks cr,subj] [--sizes 100,80,120] [--update-results]
+(--sizes defaults to each task's own: 100/80/120 for the classification tasks, 200/40/60 for
+snips, atis and squad.)
 Results go to bench/results/suite.json (one row per run, appended and deduplicated) and,
 with --update-results, to the suite section of bench/RESULTS.md.
 """
@@ -39,6 +43,17 @@ SECTION_START = "## Compile on tasks it was not tuned on (bench/suite.py)"
 SECTION_END = "<!-- end suite -->"
 MODEL, REVISION = "local/smollm2-135m-instruct", "b179c9523d0e"
 
+SNIPS_INTENTS = [
+    "AddToPlaylist",
+    "BookRestaurant",
+    "GetWeather",
+    "PlayMusic",
+    "RateBook",
+    "SearchCreativeWork",
+    "SearchScreeningEvent",
+]
+SLOTS_SCHEMA = {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}
+
 # Instructions written from each data set's description alone, as a new user would.
 TASKS: dict[str, dict[str, Any]] = {
     "cr": {
@@ -63,7 +78,45 @@ TASKS: dict[str, dict[str, Any]] = {
         "output": ("tag", None),  # the second column is the tag itself
     },
     "support_tickets": {"config": ROOT / "configs" / "support_triage.yaml"},
+    # Outputs beyond one label (JSON Lines in ../shared/data; each row has an id).
+    "snips": {
+        "instructions": "Read the request a user said to a voice assistant. Give the intent of the "
+        "request, and its slots: an object from each slot name (such as artist, playlist, city, "
+        "timeRange) to the list of words from the request that fill that slot.",
+        "inputs": {"text": "a request to a voice assistant"},
+        "outputs": {
+            "intent": {"type": "enum", "labels": SNIPS_INTENTS},
+            "slots": {"type": "json", "schema": SLOTS_SCHEMA, "description": "slot name -> text spans"},
+        },
+        "metric": {"fields": {"intent": "label_accuracy", "slots": "json_f1"}},
+        "max_tokens": 96,
+        "sizes": (200, 40, 60),
+    },
+    "atis": {
+        "instructions": "Read the airline travel request. Give its slots: an object from each slot "
+        "name (such as fromloc.city_name, toloc.city_name, depart_date.day_name, airline_name) to "
+        "the list of words from the request that fill that slot.",
+        "inputs": {"text": "an airline travel request"},
+        "outputs": {
+            "slots": {"type": "json", "schema": SLOTS_SCHEMA, "description": "slot name -> text spans"}
+        },
+        "metric": "json_f1",
+        "max_tokens": 96,
+        "sizes": (200, 40, 60),
+    },
+    "squad": {
+        "instructions": "Answer the question with a short span of words copied from the paragraph.",
+        "inputs": {
+            "context": "a paragraph from a Wikipedia article",
+            "question": "a question the paragraph answers",
+        },
+        "outputs": {"answer": {"type": "str", "description": "a few words from the paragraph"}},
+        "metric": "token_f1",
+        "max_tokens": 24,
+        "sizes": (200, 40, 60),
+    },
 }
+DEFAULT_SIZES = (100, 80, 120)
 SETTINGS: dict[str, dict[str, Any]] = {
     "auto": {},
     "labeled_fewshot": {"k": 6},
@@ -100,6 +153,50 @@ def _subset(rows: list[Any], n: int, seed: int, taken: set[str], key: Any) -> li
     return out
 
 
+def _jsonl_rows(task: str, split: str) -> list[dict[str, Any]]:
+    lines = (SHARED / task / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def _prepare_jsonl(
+    task: str, spec: dict[str, Any], sizes: tuple[int, int, int], data: Path, taken: set[str]
+) -> dict[str, Any]:
+    """Seeded subsets of a JSON Lines task (inputs and gold outputs as distributed); its config."""
+    names = [*spec["inputs"], *spec["outputs"]]
+
+    def key(row: dict[str, Any]) -> str:
+        return " ".join(" ".join(str(row[n]) for n in spec["inputs"]).lower().split())
+
+    for split, n, seed in zip(("train", "val", "test"), sizes, (1, 2, 3), strict=True):
+        picked = _subset(_jsonl_rows(task, split), n, seed, taken, key)
+        lines = [json.dumps({"id": row["id"], **{n: row[n] for n in names}}) for row in picked]
+        (data / f"{split}.jsonl").write_text("\n".join(lines) + "\n")
+    return {
+        "program": {
+            "name": task,
+            "version": "1.0.0",
+            "instructions": spec["instructions"],
+            "inputs": {n: {"type": "str", "description": d} for n, d in spec["inputs"].items()},
+            "outputs": spec["outputs"],
+        },
+        "target": {
+            "model": MODEL,
+            "revision": REVISION,
+            "temperature": 0,
+            "max_tokens": spec["max_tokens"],
+        },
+        "data": {"train": "data/train.jsonl", "val": "data/val.jsonl", "test": "data/test.jsonl"},
+        "metric": spec["metric"],
+        "gates": {"overall": {"min_gain": 0.0}},
+        "artifacts": "artifacts",
+    }
+
+
+def default_sizes(task: str) -> tuple[int, int, int]:
+    """The task's train/val/test subset sizes when --sizes does not say."""
+    return tuple(TASKS[task].get("sizes", DEFAULT_SIZES))  # type: ignore[return-value]
+
+
 def prepare(task: str, sizes: tuple[int, int, int]) -> Path:
     """Write the task's subset and config under bench/.suite/<task>; return the config path."""
     folder = WORK / task
@@ -107,7 +204,9 @@ def prepare(task: str, sizes: tuple[int, int, int]) -> Path:
     data.mkdir(parents=True, exist_ok=True)
     spec = TASKS[task]
     taken: set[str] = set()
-    if "config" in spec:
+    if "outputs" in spec:
+        cfg = _prepare_jsonl(task, spec, sizes, data, taken)
+    elif "config" in spec:
         cfg = yaml.safe_load(Path(spec["config"]).read_text())
         base = Path(spec["config"]).parent
         for split, n, seed in zip(("train", "val", "test"), sizes, (1, 2, 3), strict=True):
@@ -252,16 +351,16 @@ def main() -> None:
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--optimizers", default="auto")
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--sizes", default="100,80,120", help="train,val,test examples per task")
+    parser.add_argument("--sizes", default=None, help="train,val,test examples (default: the task's)")
     parser.add_argument("--update-results", action="store_true")
     parser.add_argument("--render-only", action="store_true", help="rewrite RESULTS.md from suite.json")
     args = parser.parse_args()
     if args.render_only:
         replace_section(section(load_rows()), SECTION_START, SECTION_END)
         return
-    sizes = tuple(int(x) for x in args.sizes.split(","))
-    assert len(sizes) == 3
     for task in args.tasks.split(","):
+        sizes = tuple(int(x) for x in args.sizes.split(",")) if args.sizes else default_sizes(task)
+        assert len(sizes) == 3
         for optimizer in args.optimizers.split(","):
             for seed in (int(s) for s in args.seeds.split(",")):
                 print(

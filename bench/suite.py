@@ -358,11 +358,12 @@ def main() -> None:
     if args.render_only:
         replace_section(section(load_rows()), SECTION_START, SECTION_END)
         return
-    for task in args.tasks.split(","):
-        sizes = tuple(int(x) for x in args.sizes.split(",")) if args.sizes else default_sizes(task)
-        assert len(sizes) == 3
-        for optimizer in args.optimizers.split(","):
-            for seed in (int(s) for s in args.seeds.split(",")):
+    # Seed by seed, so that a run cut short still has every task and optimizer.
+    for seed in (int(s) for s in args.seeds.split(",")):
+        for task in args.tasks.split(","):
+            sizes = tuple(int(x) for x in args.sizes.split(",")) if args.sizes else default_sizes(task)
+            assert len(sizes) == 3
+            for optimizer in args.optimizers.split(","):
                 print(
                     f"== {task} / {optimizer} / seed {seed}  ({time.strftime('%H:%M:%S')})",
                     file=sys.stderr,

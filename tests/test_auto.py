@@ -296,3 +296,63 @@ def test_calibration_and_the_ensemble_never_read_the_confirmation_labels(write_c
         n.startswith("ensemble") for n in names
     )
     assert search_decisions(before, search_ids) == search_decisions(after, search_ids)
+
+
+def _slots_program(cfg: dict[str, Any], tmp_path: Path) -> None:
+    """The tickets as slot filling: each ticket's topic words under its category, as a JSON object."""
+    for split, (n, seed, start) in {"train": (40, 1, 0), "val": (40, 2, 100), "test": (32, 3, 200)}.items():
+        rows = make_examples(n, seed=seed, start=start)
+        for row in rows:
+            label = row.pop("category")
+            row["slots"] = {label: sorted(w for w in row["ticket"].split() if w in TOPICS[label])}
+        write_jsonl(tmp_path / "data" / f"{split}.jsonl", rows)
+    schema = {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}
+    cfg["program"]["outputs"] = {"slots": {"type": "json", "schema": schema}}
+    cfg["metric"] = "json_f1"
+    cfg["optimizer"] = {"name": "auto", "settings": {}}
+
+
+def test_auto_improves_a_slot_filling_program_over_zero_shot(
+    write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    # The learner cannot fill slots zero-shot (its reply is no JSON object); with demos it copies the
+    # nearest one's slots. auto scores zero-shot, demo sets covering the slots, nearest demos and a
+    # bootstrapped set, and keeps one only when the confirmation half shows it is better.
+    inputs = _inputs(write_config(lambda c: _slots_program(c, tmp_path)))
+    zero_shot = _val_score(inputs, Candidate("Route the ticket."))
+    result = OPTIMIZERS["auto"].compile(inputs)
+    names = [t.name for t in result.trials]
+    assert any(n.startswith("bootstrap ") for n in names) and any("nearest" in n for n in names)
+    assert not any("calibration" in n for n in names)  # no label scores without one enum output
+    assert zero_shot == 0.0
+    assert result.candidate.demos and _val_score(inputs, result.candidate) >= zero_shot + 0.5
+
+
+def test_auto_dry_run_bounds_the_calls_of_a_slot_filling_program(
+    write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    path = write_config(lambda c: _slots_program(c, tmp_path))
+    inputs = _inputs(path)
+    estimate = OPTIMIZERS["auto"].estimate_calls({}, len(inputs.train), len(inputs.val))
+    stages = dict(estimate.stages)
+    before = inputs.lm.usage.requests
+    OPTIMIZERS["auto"].compile(inputs)
+    made = inputs.lm.usage.requests - before
+    # Nothing is raced out here. A program beyond one label makes no content-free calls, and its
+    # zero-shot prompt is the configured program, scored once: the estimate is exact but for those.
+    content_free = next(n for name, n in stages.items() if name.startswith("content-free"))
+    assert made == estimate.total - content_free - len(inputs.val)
+    assert stages["teacher traces on train (programs beyond one label)"] == 16
+    shown = CliRunner().invoke(app, ["compile", str(path), "--dry-run"])
+    assert shown.exit_code == 0, shown.output
+    assert "teacher traces on train" in shown.output
+
+
+def test_a_classifier_gets_no_bootstrapped_prompt(write_config: ConfigWriter) -> None:
+    inputs = _inputs(write_config())
+    before = inputs.lm.usage.requests
+    result = OPTIMIZERS["auto"].compile(inputs)
+    assert not any(t.name.startswith("bootstrap") for t in result.trials)
+    stages = dict(OPTIMIZERS["auto"].estimate_calls({}, len(inputs.train), len(inputs.val)).stages)
+    traced = sum(n for name, n in stages.items() if "beyond one label" in name)
+    assert inputs.lm.usage.requests - before <= sum(stages.values()) - traced

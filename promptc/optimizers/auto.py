@@ -7,8 +7,11 @@ Built for tasks nobody tuned it on, where demos can hurt a small model as easily
    first enum output once or more, labels interleaved in a seeded order, up to `max_demos`,
    or one per label when there are more labels; each label's next demo the one showing the
    most slots and keys the set does not show yet; without an enum output, demos chosen to
-   cover the outputs' keys); and, with `knn` > 0, the `knn` training examples most
-   similar to each input (BM25, DSPy's KNNFewShot), most similar last.
+   cover the outputs' keys); with `knn` > 0, the `knn` training examples most
+   similar to each input (BM25, DSPy's KNNFewShot), most similar last; and, for a program
+   beyond one enum output, with `bootstrap` > 0, bootstrap_fewshot's demo set for the same
+   seed: up to `bootstrap` answers of a teacher (the program with labeled demos) that the
+   metric accepts in full, topped up with labeled demos (optimizers/demos.py).
 3. Each prompt is scored on val. Where the target can score labels by log-probability
    (one enum output; the embedded and fake models), one pass gives every example's
    label log-probabilities, plus one call per content-free input, and three decisions
@@ -31,7 +34,8 @@ Built for tasks nobody tuned it on, where demos can hurt a small model as easily
    configured program stays unless one is significantly better on the confirmation half
    at `optimizer.confidence`; the notes say so plainly when nothing is.
 
-Worst case on a cold cache, with P prompts and V validation examples: V + P * (V + 3).
+Worst case on a cold cache, with P prompts and V validation examples: V + P * (V + 3), plus
+T teacher traces and V for the bootstrapped prompt of a program beyond one label.
 """
 
 from __future__ import annotations
@@ -54,8 +58,16 @@ from promptc.optimizers.base import (
     seeded_rng,
     with_defaults,
 )
-from promptc.optimizers.demos import balanced_demos, labeled_demo
-from promptc.program import Candidate
+from promptc.optimizers.demos import (
+    DEMO_SETTINGS,
+    balanced_demos,
+    demo_set,
+    labeled_demo,
+    seeded_order,
+    trace_pool,
+    traced_count,
+)
+from promptc.program import Candidate, Program
 
 SETTINGS: dict[str, Any] = {
     "type": "object",
@@ -67,8 +79,39 @@ SETTINGS: dict[str, Any] = {
         "knn_pool": {"type": "integer", "minimum": 1, "default": 512},
         "calibrate": {"type": "boolean", "default": True},
         "ensemble": {"type": "integer", "minimum": 0, "default": 3},
+        "bootstrap": {"type": "integer", "minimum": 0, "default": 4},
     },
 }
+
+
+def one_label(program: Program) -> bool:
+    """Whether the program answers one enum output (a classifier): no bootstrapped prompt for it."""
+    outputs = program.signature.outputs
+    return len(outputs) == 1 and outputs[0].type == "enum"
+
+
+def bootstrap_settings(s: dict[str, Any]) -> dict[str, Any]:
+    """bootstrap_fewshot's defaults with auto's `bootstrap` as the most bootstrapped demos, so the
+    same seed traces the same examples and builds the same demo set as bootstrap_fewshot."""
+    defaults = with_defaults({"properties": DEMO_SETTINGS}, {})
+    return {**defaults, "max_bootstrapped_demos": s["bootstrap"]}
+
+
+def bootstrapped_prompt(inputs: CompileInputs, s: dict[str, Any]) -> tuple[str, Candidate] | None:
+    """Demos the teacher traced and the metric accepted, topped up with labeled ones (see
+    optimizers/bootstrap.py); None for a classifier or without a demo to show."""
+    if not s["bootstrap"] or not inputs.train or one_label(inputs.program):
+        return None
+    settings = bootstrap_settings(s)
+    accepted = trace_pool(inputs, settings)
+    order, rng = seeded_order(inputs)
+    demos, n_boot = demo_set(
+        order, accepted, settings["max_bootstrapped_demos"], settings["max_labeled_demos"], rng
+    )
+    if not demos:
+        return None
+    name = f"bootstrap {n_boot}+{len(demos) - n_boot} labeled"
+    return name, Candidate(inputs.program.signature.instructions, demos)
 
 
 def prompts(inputs: CompileInputs, s: dict[str, Any]) -> list[tuple[str, Candidate]]:
@@ -85,6 +128,9 @@ def prompts(inputs: CompileInputs, s: dict[str, Any]) -> list[tuple[str, Candida
             pool = sorted(seeded_rng(inputs.seed, "knn pool").sample(pool, s["knn_pool"]), key=pool.index)
         demos = tuple(labeled_demo(e) for e in pool)
         out.append((f"{s['knn']} nearest demos", Candidate(instructions, demos, knn=s["knn"])))
+    bootstrapped = bootstrapped_prompt(inputs, s)
+    if bootstrapped and all(bootstrapped[1] != c for _, c in out):
+        out.append(bootstrapped)
     return out
 
 
@@ -291,15 +337,22 @@ def _prompt_count(s: dict[str, Any]) -> int:
 
 
 def estimate_calls(settings: dict[str, Any], n_train: int, n_val: int) -> CallEstimate:
-    """The worst case: no prompt raced out, every prompt scored by label log-probabilities."""
+    """The worst case: no prompt raced out, every prompt scored by label log-probabilities, and
+    the bootstrapped prompt a program beyond one label gets."""
     s = with_defaults(SETTINGS, settings)
     p = _prompt_count(s)
     content_free = len(CONTENT_FREE) if s["calibrate"] else 0
+    traced = traced_count(bootstrap_settings(s), n_train) if s["bootstrap"] and n_train else 0
     return CallEstimate(
         stages=(
             ("configured program on val", n_val),
             (f"{p} prompts x {n_val} val examples (at most)", p * n_val),
             (f"content-free inputs ({p} prompts x {content_free})", p * content_free),
+            ("teacher traces on train (programs beyond one label)", traced),
+            (
+                f"bootstrapped prompt x {n_val} val examples (programs beyond one label)",
+                n_val if traced else 0,
+            ),
         ),
         max_demos=max(s["max_demos"], s["knn"]),
         holdout_calls_per_example=max(1, s["ensemble"]),

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any
 
 from promptc.data import Example
 from promptc.optimizers.demos import covering_demos, output_features
 from promptc.program import Field, Program, Signature
+from tests.conftest import ConfigWriter
 
 SLOTS = ["artist", "playlist", "city", "time", "rating", "object", "genre", "cuisine"]
 
@@ -76,3 +78,39 @@ def test_balanced_demos_keep_labels_even_and_cover_the_other_outputs() -> None:
     intents = [d.outputs["intent"] for d in demos]
     assert sorted(intents) == ["A", "A", "A", "B", "B", "B"]
     assert len({k for d in demos for k in d.outputs["slots"]}) >= len(SLOTS) - 1
+
+
+def test_traces_of_a_json_program_keep_only_answers_the_metric_accepts(
+    write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    # The learner answers like the nearest demo: a traced ticket gets another ticket's slots, right
+    # in part at best. Only answers at or above the threshold become demos, as the model gave them.
+    from promptc.optimizers.demos import DEMO_SETTINGS, trace_pool
+    from tests.test_auto import _inputs, _slots_program
+
+    inputs = _inputs(write_config(lambda c: _slots_program(c, tmp_path)))
+    settings = {k: v["default"] for k, v in DEMO_SETTINGS.items()}
+    assert trace_pool(inputs, settings) == {}  # never exactly right: nothing accepted at 1.0
+    accepted = trace_pool(inputs, {**settings, "metric_threshold": 0.3})
+    gold = {e.id: e.outputs for e in inputs.train}
+    assert 0 < len(accepted) < settings["max_traced"]
+    scores = [inputs.metric(gold[i], d.outputs).score for i, d in accepted.items()]
+    assert all(score >= 0.3 for score in scores) and any(d.outputs != gold[i] for i, d in accepted.items())
+
+
+def test_nearest_demos_help_a_json_program(write_config: ConfigWriter, tmp_path: Path) -> None:
+    from promptc.evaluate import evaluate
+    from promptc.optimizers.demos import labeled_demo
+    from promptc.program import Candidate
+    from tests.test_auto import _inputs, _slots_program
+
+    inputs = _inputs(write_config(lambda c: _slots_program(c, tmp_path)))
+    pool = tuple(labeled_demo(e) for e in inputs.train)
+
+    def score(candidate: Candidate) -> float:
+        return evaluate(inputs.program, candidate, inputs.val, inputs.metric, inputs.lm).overall.mean
+
+    assert score(Candidate("Route the ticket.")) == 0.0
+    assert score(Candidate("Route the ticket.", pool, knn=2)) > score(
+        Candidate("Route the ticket.", pool[:2])
+    )

@@ -90,7 +90,11 @@ def _record(data: dict[str, Any]) -> Record:
         cached=data["cached"],
         latency_s=data["latency_s"],
     )
-    return Record(data["id"], data["slice"], prediction, float(data["score"]), data.get("feedback"))
+    fields = data.get("field_scores")
+    field_scores = None if fields is None else {name: float(v) for name, v in fields.items()}
+    return Record(
+        data["id"], data["slice"], prediction, float(data["score"]), data.get("feedback"), field_scores
+    )
 
 
 def _usage(data: dict[str, Any]) -> Usage:
@@ -273,14 +277,19 @@ def _refuse_constant(name: str) -> Any:
 
 
 def _check_scores(data: dict[str, Any], path: Path, fix: str) -> None:
-    """Refuse a score promptc never writes: not finite, or outside [0, 1]."""
+    """Refuse a score promptc never writes, overall or per output: not finite, or outside [0, 1]."""
     for which in ("baseline", "candidate", "reference_scores"):
         for row, record in enumerate(data[which], 1):
-            problem = score_problem(record["score"])
-            if problem is not None:
-                raise BadInput(
-                    f"{path}: {which} record {row} (id {record['id'][:100]!r}): score {problem}", fix=fix
-                )
+            scores = {"score": record["score"]}
+            scores.update(
+                (f"field score {name[:100]!r}", v) for name, v in record.get("field_scores", {}).items()
+            )
+            for what, value in scores.items():
+                problem = score_problem(value)
+                if problem is not None:
+                    raise BadInput(
+                        f"{path}: {which} record {row} (id {record['id'][:100]!r}): {what} {problem}", fix=fix
+                    )
 
 
 def _validate(data: Any, path: Path, fix: str) -> None:

@@ -151,12 +151,15 @@ def read_sidecar(path: Path, sha256: str, count: int, artifact: Path) -> Iterato
         for number, line in enumerate(_lines(fh, path, artifact), 1):
             record = _parse_record(line)
             if record is None:
-                raise sidecar_error(path, artifact, f"line {number} is not a record (id, slice, score)")
+                raise sidecar_error(
+                    path, artifact, f"line {number} is not a record (id, slice, score, field_scores)"
+                )
             yield record
 
 
 def _parse_record(line: bytes) -> dict[str, Any] | None:
-    """One sidecar line as a record, or None unless it has an id, a slice and a numeric score."""
+    """One sidecar line as a record, or None unless it has an id, a slice and a numeric score (and
+    numeric per-output scores, where it has them)."""
     try:
         record = json.loads(line)
     except ValueError:
@@ -165,7 +168,18 @@ def _parse_record(line: bytes) -> dict[str, Any] | None:
         isinstance(record, dict)
         and isinstance(record.get("id"), str)
         and isinstance(record.get("slice", None), str | None)
-        and isinstance(record.get("score"), int | float)
-        and not isinstance(record.get("score"), bool)
+        and _is_number(record.get("score"))
+        and _are_field_scores(record.get("field_scores"))
     )
     return record if ok else None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _are_field_scores(value: Any) -> bool:
+    """None (the metric scored the reply as a whole), or a number per output name."""
+    return value is None or (
+        isinstance(value, dict) and all(isinstance(k, str) and _is_number(v) for k, v in value.items())
+    )

@@ -32,6 +32,7 @@ from promptc.render import (
     print_error,
     print_estimate,
     print_failures,
+    print_field_scores,
     progress_bars,
     split_table,
     usage_line,
@@ -206,6 +207,7 @@ def _report_eval(
     from promptc.report import write_reports
 
     out.print(gate_table(outcome.gates))
+    print_field_scores(outcome.baseline, outcome.candidate, outcome.gates.confidence)
     out.print(usage_line(outcome.usage))
     for path in write_reports(outcome, json_path=json_path, junit=junit, md=markdown):
         out.print(f"report written to {path}", markup=False, soft_wrap=True)

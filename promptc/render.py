@@ -16,6 +16,7 @@ from rich.text import Text
 
 from promptc.config import Config
 from promptc.evaluate import OVERALL, Evaluation, scope_name
+from promptc.field_scores import FieldRow, evaluation_rows
 from promptc.gates import GateReport
 from promptc.lm import Usage
 from promptc.progress import Advance
@@ -101,6 +102,43 @@ def slice_table(title: str, baseline: Evaluation, candidate: Evaluation) -> Tabl
             f"[{colour}]{delta:+.3f}[/]",
         )
     return table
+
+
+def field_table(title: str, rows: tuple[FieldRow, ...], labels: tuple[str, str], confidence: float) -> Table:
+    """Per output scored apart: n, its mean [CI] before and after, and the change [CI]."""
+    level = f"{confidence:.0%}"
+    table = Table(title=title)
+    for col in (
+        "output",
+        "n",
+        f"{labels[0]} [{level} CI]",
+        f"{labels[1]} [{level} CI]",
+        f"change [{level} CI]",
+    ):
+        table.add_column(escape(col), justify="left" if col == "output" else "right")
+    for row in rows:
+        n = row.after.n if row.after else row.before.n if row.before else 0
+        change = "-"
+        if row.change is not None:
+            delta, low, high = row.change
+            colour = "green" if delta > 0 else "red" if delta < 0 else "white"
+            change = f"[{colour}]{delta:+.3f}[/]{_interval(low, high, signed=True)}"
+        table.add_row(
+            escape(row.name),
+            str(n),
+            _fmt(row.before) if row.before else "-",
+            _fmt(row.after) if row.after else "-",
+            change,
+        )
+    return table
+
+
+def print_field_scores(baseline: Evaluation, candidate: Evaluation, confidence: float) -> None:
+    """The per-output table of a holdout evaluation, where the metric scores outputs apart."""
+    rows = evaluation_rows(baseline, candidate, confidence=confidence)
+    if rows:
+        labels = ("baseline", "candidate")
+        out.print(field_table("holdout scores per output (baseline vs candidate)", rows, labels, confidence))
 
 
 def _interval(low: float | None, high: float | None, signed: bool = False) -> str:
@@ -284,6 +322,7 @@ def print_compiled(cfg: Config, outcome: CompileOutcome) -> None:
         title = escape(f"holdout: {cfg.program.name} {cfg.program.version} vs baseline")
         out.print(slice_table(title, outcome.baseline, outcome.candidate))
     out.print(gate_table(outcome.gates))
+    print_field_scores(outcome.baseline, outcome.candidate, outcome.gates.confidence)
     search, total = outcome.search_usage, outcome.usage
     out.print(
         f"search: {search.calls} model calls made, {search.cached} from cache"

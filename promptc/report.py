@@ -10,6 +10,7 @@ from xml.etree import ElementTree as ET
 
 from promptc.errors import BadInput
 from promptc.evaluate import scope_name
+from promptc.field_scores import FieldRow, evaluation_rows
 from promptc.files import atomic_write
 from promptc.gates import GateReport, SliceResult
 from promptc.lifecycle import EvalOutcome
@@ -19,7 +20,7 @@ def eval_report(outcome: EvalOutcome) -> dict[str, Any]:
     """The JSON report: verdict, per-slice numbers and checks, usage, every prediction."""
     usage = outcome.usage
     program = outcome.artifact.typed.program
-    return {
+    report: dict[str, Any] = {
         "passed": outcome.gates.passed,
         "artifact": outcome.artifact.id,
         "program": program.name,
@@ -35,6 +36,10 @@ def eval_report(outcome: EvalOutcome) -> dict[str, Any]:
         "candidate": outcome.candidate.to_dict(timing=True),
         "baseline": outcome.baseline.to_dict(timing=True),
     }
+    fields = evaluation_rows(outcome.baseline, outcome.candidate, confidence=outcome.gates.confidence)
+    if fields:  # the metric scores outputs apart: each output's means, baseline and candidate
+        report["fields"] = [row.to_dict(("baseline", "candidate")) for row in fields]
+    return report
 
 
 # Characters XML 1.0 does not allow anywhere (C0 controls but tab, CR and LF; surrogates; U+FFFE/F):
@@ -141,6 +146,25 @@ def _row(s: SliceResult, largest: float) -> str:
     )
 
 
+def _field_lines(rows: tuple[FieldRow, ...], level: str) -> list[str]:
+    """The per-output table: baseline and candidate means with intervals, and the change."""
+    lines = [
+        f"| output | n | baseline [{level} CI] | candidate [{level} CI] | change [{level} CI] |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        cells = [
+            "-" if s is None else f"{s.mean:.3f}{_interval(s.ci_low, s.ci_high)}"
+            for s in (row.before, row.after)
+        ]
+        n = row.after.n if row.after else row.before.n if row.before else 0
+        change = (
+            "-" if row.change is None else f"{row.change[0]:+.3f}{_interval(*row.change[1:], signed=True)}"
+        )
+        lines.append(f"| {md_text(row.name)} | {n} | {cells[0]} | {cells[1]} | {change} |")
+    return lines
+
+
 def markdown(outcome: EvalOutcome) -> str:
     """A summary ready for a pull-request comment."""
     report = outcome.gates
@@ -160,6 +184,9 @@ def markdown(outcome: EvalOutcome) -> str:
         "|---|---:|---:|---:|---:|:---|---|---|",
         *(_row(s, largest) for s in report.slices),
     ]
+    fields = evaluation_rows(outcome.baseline, outcome.candidate, confidence=report.confidence)
+    if fields:
+        lines += ["", "**Scores per output**", "", *_field_lines(fields, level)]
     if report.failures:
         lines += ["", "**Failed checks**", "", *(f"- {md_text(c.message)}" for c in report.failures)]
     usage = outcome.usage

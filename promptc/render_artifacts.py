@@ -9,7 +9,8 @@ from rich.table import Table
 
 from promptc.config import Config
 from promptc.evaluate import scope_name
-from promptc.render import out
+from promptc.field_scores import FieldRow, field_rows, of_dicts
+from promptc.render import field_table, out
 
 if TYPE_CHECKING:
     from promptc.matrix import MatrixCell
@@ -122,6 +123,10 @@ def print_diff(left: Artifact, right: Artifact) -> None:
     )
     out.print(demo_table(left, right))
     out.print(score_change_table(left, right))
+    fields = field_change_rows(left, right)
+    if fields:
+        title = "holdout scores per output (candidate)"
+        out.print(field_table(title, fields, (left.id, right.id), 0.95))
 
 
 def _print_unified_diff(a: list[str], b: list[str], a_name: str, b_name: str, same: str) -> None:
@@ -167,6 +172,15 @@ def score_change_table(left: Artifact, right: Artifact) -> Table:
             change,
         )
     return scores
+
+
+def field_change_rows(left: Artifact, right: Artifact) -> tuple[FieldRow, ...]:
+    """Per output scored apart, the candidate holdout scores of two artifacts; the change is paired
+    (with its interval) only when both were evaluated on the same test split."""
+    same_split = left.typed.lineage.splits.get("test") == right.typed.lineage.splits.get("test")
+    return field_rows(
+        of_dicts(left.records("candidate")), of_dicts(right.records("candidate")), paired=same_split
+    )
 
 
 def matrix_table(title: str, cells: list[MatrixCell]) -> Table:

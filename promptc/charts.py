@@ -175,3 +175,57 @@ def confusion_svg(matrices: Sequence[Confusion]) -> str:
             ax.set_ylabel("gold")
             ax.set_title(plain(m.title), loc="left")
         return _svg(fig)
+
+
+@dataclass(frozen=True)
+class FieldBar:
+    """One output scored apart: its mean and interval before (the baseline) and after (the candidate)."""
+
+    label: str
+    before: Interval | None
+    after: Interval | None
+
+
+def field_bars_svg(rows: Sequence[FieldBar], *, confidence: float, labels: tuple[str, str]) -> str:
+    """Per output, a bar for each evaluation's mean score with its interval as a whisker."""
+    with matplotlib.rc_context(RC):
+        fig = _figure(10, 1.0 + 0.6 * len(rows))
+        ax = fig.subplots()
+        for offset, colour, which, label in (
+            (-0.2, "#9e9e9e", 0, labels[0]),
+            (0.2, COLOURS["pass"], 1, labels[1]),
+        ):
+            ys: list[float] = []
+            means: list[float] = []
+            whiskers: list[list[float]] = [[], []]
+            for i, row in enumerate(rows):
+                point = (row.before, row.after)[which]
+                if point is not None:
+                    ys.append(i + offset)
+                    means.append(point[0])
+                    whiskers[0].append(point[0] - point[1])
+                    whiskers[1].append(point[2] - point[0])
+            ax.barh(ys, means, height=0.38, color=colour, label=plain(label), xerr=whiskers, capsize=3)
+        ax.set_yticks(range(len(rows)), [plain(r.label) for r in rows])
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1)
+        ax.set_xlabel(f"mean score per output [{confidence:.0%} interval]")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)  # outside: never over a bar
+        ax.grid(axis="x", color="#eeeeee")
+        return _svg(fig)
+
+
+def histogram_svg(series: Sequence[tuple[str, Sequence[float]]], bins: int = 10) -> str:
+    """How per-example scores spread over [0, 1], one outlined histogram per evaluation."""
+    with matplotlib.rc_context(RC):
+        fig = _figure(10, 3.0)
+        ax = fig.subplots()
+        edges = [i / bins for i in range(bins + 1)]
+        for (label, scores), colour in zip(series, ("#9e9e9e", COLOURS["pass"], REFERENCE), strict=False):
+            ax.hist(list(scores), bins=edges, histtype="step", lw=2, color=colour, label=plain(label))
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("score per example")
+        ax.set_ylabel("examples")
+        ax.legend(loc="upper center", fontsize=8)
+        ax.grid(axis="y", color="#eeeeee")
+        return _svg(fig)

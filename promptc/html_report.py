@@ -17,6 +17,7 @@ from promptc.adapter import label_field
 from promptc.artifacts import ArtifactContent
 from promptc.evaluate import scope_name
 from promptc.gates import GateReport, SliceResult
+from promptc.html_scores import score_section
 from promptc.lifecycle import prompt_preview
 from promptc.lm import is_in_process, price
 from promptc.program import Candidate, Program
@@ -116,12 +117,12 @@ def _label(outputs: dict[str, Any] | None, name: str) -> str:
     return str(outputs[name])
 
 
-def _confusion(data: ReportData, program: Program) -> str:
+def _confusion(data: ReportData, program: Program) -> str | None:
     from promptc.charts import Confusion, confusion_svg
 
     f = label_field(program)
-    if f is None:
-        return "<p>The program's output is not one enum field: no confusion matrix.</p>"
+    if f is None:  # not a single-label classifier: per-output bars and a histogram instead
+        return None
     labels = tuple(str(x) for x in f.labels)
     matrices = []
     for title, answers in (("baseline", data.baseline), ("candidate", data.candidate)):
@@ -306,6 +307,7 @@ def render_html(data: ReportData) -> str:
     verdict = "pass" if data.gates.passed else "fail"
     title = f"{program.name} {program.version}: artifact {art.id}"
     failures = "".join(f"<li>{_e(c.message)}</li>" for c in data.gates.failures)
+    confusion = _confusion(data, program)
     sections = [
         ("forest", "Scores per slice", f'<figure class="chart" id="forest-chart">{_forest(data)}</figure>'),
         (
@@ -314,7 +316,11 @@ def render_html(data: ReportData) -> str:
             _gate_table(data.gates) + (f"<h3>failed checks</h3><ul>{failures}</ul>" if failures else ""),
         ),
         ("history", "Search history (validation split)", _history(art.typed)),
-        ("confusion", "Confusion matrices (test split)", _confusion(data, program)),
+        (
+            ("confusion", "Confusion matrices (test split)", confusion)
+            if confusion is not None
+            else ("fields", "Scores per output and per example (test split)", score_section(data))
+        ),
         ("flipped", "Flipped examples", _flips(data)),
         ("prompt", "The compiled prompt", _prompt(art)),
         ("lineage", "Lineage", _lineage(data)),

@@ -30,6 +30,7 @@ class Answer:
     outputs: dict[str, Any] | None
     raw: str
     score: float
+    field_scores: dict[str, float] | None = None  # per output, where the metric scores outputs apart
 
 
 @dataclass(frozen=True)
@@ -56,14 +57,22 @@ def _records(artifact: Artifact, which: str) -> list[dict[str, Any]]:
 
 def _stored(artifact: Artifact, which: str) -> tuple[Answer, ...]:
     return tuple(
-        Answer(r["id"], r.get("slice"), r.get("prediction"), str(r.get("raw", "")), float(r["score"]))
+        Answer(
+            r["id"],
+            r.get("slice"),
+            r.get("prediction"),
+            str(r.get("raw", "")),
+            float(r["score"]),
+            r.get("field_scores"),
+        )
         for r in _records(artifact, which)
     )
 
 
 def _fresh(evaluation: Evaluation) -> tuple[Answer, ...]:
     return tuple(
-        Answer(r.id, r.slice, r.prediction.outputs, r.prediction.raw, r.score) for r in evaluation.records
+        Answer(r.id, r.slice, r.prediction.outputs, r.prediction.raw, r.score, r.field_scores)
+        for r in evaluation.records
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -17,8 +18,10 @@ import pytest
 from promptc.report import markdown
 from tests.conftest import ConfigWriter, write_jsonl
 from tests.test_cli import artifact_id, invoke
+from tests.test_field_scores import composite
 
 CHARTS = ("forest-chart", "history-chart", "confusion-chart")
+FIELD_CHARTS = ("field-chart", "histogram-chart")  # where no confusion matrix fits
 HOSTILE = "<script>alert('pwned')</script>"
 
 
@@ -54,6 +57,22 @@ def test_report_of_a_stored_artifact_has_every_part(write_config: ConfigWriter, 
     assert "fake/learner@fake00000000" in page
     assert external_refs(page) == []
     assert "Content-Security-Policy" in page
+    assert "field-chart" not in page and "histogram-chart" not in page  # a classifier: the matrix
+
+
+def test_a_program_beyond_one_label_gets_per_output_bars_and_a_histogram(
+    write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    config = write_config(lambda c: composite(c, tmp_path))
+    _compile(config)
+    page = _report(config, tmp_path / "report.html")
+    for chart in ("forest-chart", "history-chart", *FIELD_CHARTS):
+        assert re.search(rf'<figure class="chart" id="{chart}"><svg', page), chart
+    assert "confusion-chart" not in page
+    table = re.search(r"<table id=fields>(.*?)</table>", page, re.S)
+    assert table and "<td>category</td>" in table.group(1) and "<td>team</td>" in table.group(1)
+    assert re.search(r"<td>team</td><td>0\.\d{3} \[0\.\d{3}, 0\.\d{3}\] \(n=32\)</td>", table.group(1))
+    assert external_refs(page) == []
 
 
 def test_eval_html_reports_the_fresh_evaluation(write_config: ConfigWriter, tmp_path: Path) -> None:
@@ -224,10 +243,11 @@ BROWSER_FLAGS = [
 def browse(tmp_path: Path) -> Callable[..., Visit]:
     chromium = _chromium()
 
-    def visit(page: Path, screenshot: Path | None = None) -> Visit:
+    def visit(page: Path, screenshot: Path | None = None, height: int = 2400) -> Visit:
         netlog = tmp_path / f"{page.stem}.netlog"
         profile = tmp_path / f"{page.stem}-profile"
-        action = [f"--screenshot={screenshot}", "--window-size=1280,2400"] if screenshot else ["--dump-dom"]
+        size = f"--window-size=1280,{height}"
+        action = [f"--screenshot={screenshot}", size] if screenshot else ["--dump-dom", size]
         logs = [f"--user-data-dir={profile}", f"--log-net-log={netlog}"]
         done = subprocess.run(
             [chromium, *BROWSER_FLAGS, *logs, *action, page.resolve().as_uri()],
@@ -266,6 +286,45 @@ def test_the_report_renders_offline_in_chromium(
     with Image.open(shot) as image:
         colours = image.convert("RGB").getcolors(maxcolors=1 << 20)
     assert colours is not None and len(colours) > 50  # charts and text, not a blank page
+
+
+# Appended to a copy of the page: where each chart's SVG was laid out, in page pixels.
+MEASURE = """<script>
+document.body.dataset.charts = JSON.stringify(Array.prototype.map.call(
+  document.querySelectorAll('figure.chart > svg'), function (svg) {
+    var r = svg.getBoundingClientRect();
+    return {id: svg.parentNode.id, x: r.left + scrollX, y: r.top + scrollY, w: r.width, h: r.height};
+  }));
+</script>"""
+
+
+def test_per_output_bars_render_in_chromium(
+    write_config: ConfigWriter, tmp_path: Path, browse: Callable[..., Visit]
+) -> None:
+    from PIL import Image
+
+    config = write_config(lambda c: composite(c, tmp_path))
+    _compile(config)
+    page = tmp_path / "fields.html"
+    page.write_text(_report(config, page).replace("</body>", MEASURE + "</body>"), encoding="utf-8")
+    seen = browse(page, height=4000)
+    assert seen.requests == []
+    found = re.search(r'<body data-charts="([^"]*)"', seen.dom)
+    assert found, "the measuring script did not run"
+    boxes = {box["id"]: box for box in json.loads(html.unescape(found.group(1)))}
+    for chart in FIELD_CHARTS:
+        assert boxes[chart]["w"] > 300 and boxes[chart]["h"] > 100, boxes
+    bars = boxes["field-chart"]
+    assert bars["y"] + bars["h"] < 4000, "the bars fall below the screenshot"
+    shot = tmp_path / "fields.png"
+    browse(page, shot, height=4000)
+    with Image.open(shot) as image:
+        crop = image.convert("RGB").crop(
+            (int(bars["x"]), int(bars["y"]), int(bars["x"] + bars["w"]), int(bars["y"] + bars["h"]))
+        )
+        colours = {colour for _, colour in crop.getcolors(maxcolors=1 << 20) or []}
+    # drawn, not blank: the candidate's green bars, the baseline's grey ones, and text
+    assert (0x2E, 0x7D, 0x32) in colours and (0x9E, 0x9E, 0x9E) in colours and len(colours) > 20
 
 
 def test_an_external_script_is_caught(

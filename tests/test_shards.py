@@ -304,3 +304,41 @@ def test_merge_refuses_a_score_outside_zero_to_one(
         said = refused(config, tmp_path, *files)
         assert "shard-2.json" in said and f"{key} record 1" in said and "not a number in [0, 1]" in said
         assert "fix: re-run the sharded eval" in said
+
+
+def test_per_output_scores_survive_shards_and_merge_equals_eval(
+    write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    from tests.test_field_scores import composite
+
+    config = write_config(lambda c: composite(c, tmp_path))
+    assert invoke("compile", config).exit_code == 0
+    assert_merge_equals_eval(config, tmp_path, (2,))
+    shard = json.loads((tmp_path / "n2" / "shard-1.json").read_text())
+    assert all(set(r["field_scores"]) == {"category", "team"} for r in shard["candidate"])
+    merged = reports(["merge", config, *sorted((tmp_path / "n2").glob("shard-*.json"))], tmp_path, "m")[1]
+    assert [f["field"] for f in merged["fields"]] == ["category", "team"]
+    said = invoke("merge", config, *sorted((tmp_path / "n2").glob("shard-*.json"))).output
+    assert "holdout scores per output" in said
+
+
+@pytest.mark.parametrize("score", ["5", "-1", "1e400", "true", '"1"'])
+def test_merge_refuses_a_field_score_outside_zero_to_one(
+    write_config: ConfigWriter, tmp_path: Path, score: str
+) -> None:
+    from tests.test_field_scores import composite
+
+    config = write_config(lambda c: composite(c, tmp_path))
+    assert invoke("compile", config).exit_code == 0
+    files = run_shards(config, 2, tmp_path / "shards")
+    data = json.loads(files[1].read_text())
+    data["baseline"][1]["field_scores"]["team"] = 0.123456789
+    rewrite(files[1], data)
+    files[1].write_text(files[1].read_text().replace("0.123456789", score))
+    said = refused(config, tmp_path, *files)
+    assert "shard-2.json" in said and "fix: re-run the sharded eval" in said
+    if score in ("5", "-1", "1e400"):  # a number: named with its record and output
+        assert "baseline record 2" in said and "field score 'team'" in said
+        assert "not a number in [0, 1]" in said
+    else:  # not a number: the schema refuses it
+        assert "baseline.1.field_scores.team" in said

@@ -173,3 +173,38 @@ def test_hostile_output_names_render_as_text() -> None:
     console.print(field_table("t", rows, ("[bold]a", "b"), 0.95))
     text = console.export_text()
     assert "<script>alert(1)</script>|*x*_" in text and "[bold]a" in text
+
+
+@pytest.mark.parametrize(
+    ("field_scores", "kept"),
+    [
+        (None, True),
+        ({}, True),
+        ({"a": 1, "b": 0.5}, True),
+        ({"a": "1"}, False),
+        ({"a": True}, False),
+        ([1], False),
+    ],
+)
+def test_a_sidecar_line_keeps_only_numeric_per_output_scores(field_scores: Any, kept: bool) -> None:
+    from promptc.sidecar import _parse_record
+
+    line = {"id": "E1", "slice": None, "score": 0.5, "field_scores": field_scores}
+    assert (_parse_record(json.dumps(line).encode()) is not None) is kept
+
+
+def test_per_output_scores_survive_the_artifact_store(tmp_path: Path) -> None:
+    from promptc.store import Store
+
+    record = Record("E1", "chat", _prediction(), 0.5, "slots: missed", {"intent": 1.0, "slots": 0.0})
+    content = {
+        "program": {"name": "p", "version": "1"},
+        "target": {"model": "fake/learner", "revision": "fake0"},
+        "evaluation": {"baseline": {}, "candidate": {}},
+    }
+    art = Store(tmp_path).write(content, {"baseline": [], "candidate": [record.to_dict()]})
+    (stored,) = art.records("candidate")
+    assert stored["field_scores"] == {"intent": 1.0, "slots": 0.0}
+    assert (
+        field_rows(of_dicts([]), of_dicts([stored]))[1].after == field_rows([], of_records([record]))[1].after
+    )

@@ -26,7 +26,12 @@ SECTIONS: dict[str, tuple[str, ...]] = {
 
 # Keys whose wrong values may hold a secret (a key pasted in place of a variable name, a URL
 # with credentials): their errors say what is expected and never repeat the value.
-UNECHOED_KEYS = (["target", "api_base"], ["target", "api_key_env"])
+UNECHOED_KEYS = (
+    ["target", "api_base"],
+    ["target", "api_key_env"],
+    ["metric", "judge", "api_base"],
+    ["metric", "judge", "api_key_env"],
+)
 
 
 @lru_cache(maxsize=1)

@@ -10,11 +10,11 @@ from typing import Any
 from promptc.adapter import ParseError, label_field, parse_reply, render_messages
 from promptc.calibration import choose, label_probs
 from promptc.data import Example
-from promptc.errors import RuntimeFailure
+from promptc.errors import PromptcError, RuntimeFailure
 from promptc.fields import vote_outputs
 from promptc.grammar import answer_grammar, reply_schema
 from promptc.lm import LM
-from promptc.metrics import Metric, Verdict
+from promptc.metrics import Judge, Metric, Verdict, bind_judge
 from promptc.program import Candidate, Program
 from promptc.stats import mean, mean_interval
 
@@ -262,7 +262,11 @@ def judge_prediction(metric: Metric, example: Example, prediction: Prediction) -
         why = prediction.error or "the reply could not be parsed"
         return Verdict(0.0, f"{why}; the reply was: {raw!r}")
     try:
+        if isinstance(metric, Judge):  # a judge reads the inputs too
+            return metric.judge(example.inputs, example.outputs, prediction.outputs)
         return metric(example.outputs, prediction.outputs)
+    except PromptcError:  # a judge's provider failure, drift or budget: as from the target's calls
+        raise
     except Exception as exc:  # a user metric's bug must name the example, not crash blindly
         raise RuntimeFailure(
             f"the metric raised {type(exc).__name__} on example {example.id}: {exc}",
@@ -288,7 +292,9 @@ def evaluate(
 
     An ensemble is run one member at a time over all the examples, so each member's shared
     prompt stays in the model's key-value cache; the progress callback follows the last member.
+    A judge metric not yet given a model calls its own beside lm (the same cache and counters).
     """
+    metric = bind_judge(metric, lm)
 
     def run(member: Candidate, done: Callable[[], None] | None) -> list[Prediction]:
         # In prompt order, neighbours share the longest prefixes (the same nearest demos first),

@@ -120,13 +120,14 @@ def compile_config(config: Config, reporter: Reporter | None = None) -> CompileO
 
 def _search(config: Config, splits: Splits, reporter: Reporter) -> tuple[CompileResult, LM, LM]:
     """Run the optimizer on train+val: its result, the budget-capped LM it ran on, and the target's LM."""
-    metric = load_metric(config.metric, config.program.signature, config.path.resolve().parent)
     optimizer = get_optimizer(config.optimizer.name, config.optimizer.settings)
     lm = target_lm(config)
     # The budget caps the search only: the holdout evaluation runs on an uncapped LM, reported apart.
     search_lm = LM(
         config.target, lm.cache, max_calls=config.budget.max_calls, max_cost_usd=config.budget.max_cost_usd
     )
+    # A judge metric's calls go beside the search's: the same cache, caps and counters.
+    metric = load_metric(config.metric, config.program.signature, config.path.resolve().parent, search_lm)
     inputs = CompileInputs(
         program=config.program,
         train=splits.train,

@@ -200,6 +200,7 @@ class LM:
         sample: int = 0,
         grammar: str | None = None,
         schema: dict[str, Any] | None = None,
+        check: Callable[[str], object] | None = None,
     ) -> Completion:
         """One completion, served from the cache when this exact call was made before.
 
@@ -207,14 +208,15 @@ class LM:
         supports grammars (the embedded llama.cpp models); other providers never see it.
         schema (the reply as a JSON Schema, promptc.grammar.reply_schema) goes, with
         target.constrained, to a hosted model, as its response_format where litellm says the
-        model supports one (lm/hosted.py).
+        model supports one (lm/hosted.py). check (which raises) reads a fresh reply before it is
+        cached, so a reply the caller cannot use is never cached.
         """
         params = self.target.decoding
         if grammar is not None and self.constrains:
             params = {**params, "grammar": grammar}
         elif schema is not None and self.target.constrained and not is_in_process(self.target.model):
             params = {**params, "response_schema": schema}
-        return self._request(messages, params, sample)
+        return self._request(messages, params, sample, check)
 
     def label_logprobs(self, messages: Messages, prefix: str, labels: list[str]) -> LabelScores:
         """Each label's log-probability as the reply after prefix (one cached request).

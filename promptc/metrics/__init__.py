@@ -1,5 +1,6 @@
 """Metrics, one module each behind one protocol (base.Builtin), in an explicit registry; custom
-`module:function` metrics (custom.py); a composite scoring outputs apart (composite.py).
+`module:function` metrics (custom.py); a composite scoring outputs apart (composite.py); a judge,
+a pinned model scoring each reply against a rubric (judge.py).
 
 A metric takes (gold outputs, predicted outputs) and returns a `Verdict`: a score in [0, 1],
 feedback saying what was wrong, and per-output scores where outputs are scored apart. A custom
@@ -14,7 +15,7 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promptc.errors import ConfigError
 from promptc.metrics import exact_match as _exact_match
@@ -23,20 +24,36 @@ from promptc.metrics import label_accuracy as _label_accuracy
 from promptc.metrics.base import Builtin, over_outputs
 from promptc.metrics.composite import builtin_part, composite, custom_part
 from promptc.metrics.custom import load_custom, module_sha256
-from promptc.metrics.spec import Composite, MetricSpec, Part, Single, custom_names, metric_label
+from promptc.metrics.judge import Judge, bind_judge
+from promptc.metrics.spec import (
+    Composite,
+    JudgeSpec,
+    MetricSpec,
+    Part,
+    Single,
+    custom_names,
+    metric_label,
+    parse_judge,
+)
 from promptc.metrics.verdict import MAX_FEEDBACK_CHARS, TRUNCATED, Metric, Verdict, verdict_of
 from promptc.program import Signature
+
+if TYPE_CHECKING:
+    from promptc.lm import LM
 
 __all__ = [
     "BUILTINS",
     "MAX_FEEDBACK_CHARS",
     "TRUNCATED",
     "Composite",
+    "Judge",
+    "JudgeSpec",
     "Metric",
     "MetricSpec",
     "Part",
     "Single",
     "Verdict",
+    "bind_judge",
     "check_metric",
     "exact_match",
     "label_accuracy",
@@ -57,7 +74,10 @@ BUILTINS: dict[str, Builtin] = {
 }
 
 CUSTOM_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
-SHAPES = "a metric name, {NAME: {settings}}, or {fields: {OUTPUT: METRIC}, weights: {OUTPUT: NUMBER}}"
+SHAPES = (
+    "a metric name, {NAME: {settings}}, {judge: {model, revision, rubric, scale}}, "
+    "or {fields: {OUTPUT: METRIC}, weights: {OUTPUT: NUMBER}}"
+)
 
 
 def _defaults(builtin: Builtin) -> dict[str, Any]:
@@ -131,6 +151,8 @@ def parse_metric(raw: Any, where: str = "metric") -> MetricSpec:
             raw = json.loads(raw)
         except ValueError:
             raise ConfigError(f"{where}: {raw[:80]!r} is not a metric", fix=f"write {SHAPES}") from None
+    if isinstance(raw, dict) and "judge" in raw and len(raw) == 1:
+        return parse_judge(raw["judge"], f"{where}.judge")
     if not (isinstance(raw, dict) and ("fields" in raw or "weights" in raw)):
         return _single(raw, where)
     if "fields" not in raw:
@@ -155,6 +177,12 @@ def parse_metric(raw: Any, where: str = "metric") -> MetricSpec:
         if isinstance(metric, dict) and ("fields" in metric or "weights" in metric):
             raise ConfigError(
                 f"{where}.fields.{name}: a field's metric is one metric, not fields", fix="name one metric"
+            )
+        if isinstance(metric, dict) and "judge" in metric:
+            raise ConfigError(
+                f"{where}.fields.{name}.judge: a judge scores the whole reply, not one output",
+                fix=f"write the judge as {where}: {{judge: {{...}}}}, its rubric saying what each output "
+                "should be",
             )
         weight = _weight(weights.get(name, 1.0), f"{where}.weights.{name}")
         parts.append(Part(str(name), _single(metric, f"{where}.fields.{name}"), weight))
@@ -187,6 +215,8 @@ def _check_types(single: Single, outputs: dict[str, str], where: str) -> None:
 def check_metric(spec: MetricSpec, signature: Signature) -> None:
     """Refuse a metric that does not fit the program: a field that is not an output, a wrong type."""
     types = {f.name: str(f.type) for f in signature.outputs}
+    if isinstance(spec, JudgeSpec):
+        return  # a judge reads outputs of every type
     if isinstance(spec, Single):
         _check_types(spec, types, "metric")
         return
@@ -208,13 +238,20 @@ def _build(single: Single, config_dir: Path) -> Any:
     return builtin.build(_defaults(builtin) | dict(single.settings))
 
 
-def load_metric(metric: str | MetricSpec, signature: Signature, config_dir: Path) -> Metric:
+def load_metric(
+    metric: str | MetricSpec, signature: Signature, config_dir: Path, lm: LM | None = None
+) -> Metric:
     """The metric of a config (its spec, or its text as in config.metric) for a program.
 
     A custom module:function is loaded by its file path from config_dir, or as an installed module.
+    A judge calls its model through an LM that shares lm's cache, caps and counters; without lm,
+    evaluate() gives it one beside the LM it runs on (bind_judge).
     """
-    spec = metric if isinstance(metric, Single | Composite) else parse_metric(metric)
+    spec = metric if isinstance(metric, Single | Composite | JudgeSpec) else parse_metric(metric)
     check_metric(spec, signature)
+    if isinstance(spec, JudgeSpec):
+        judge = Judge(spec)
+        return judge if lm is None else judge.bind(lm)
     if isinstance(spec, Single):
         built = _build(spec, config_dir)
         return built if spec.custom else over_outputs(BUILTINS[spec.name], built)
@@ -228,12 +265,13 @@ def load_metric(metric: str | MetricSpec, signature: Signature, config_dir: Path
 
 
 def metric_fingerprint(metric: str | MetricSpec | dict[str, Any], config_dir: Path) -> str:
-    """What a score was made under: the metric's canonical text and the sha256 of each custom
-    metric's module file. Scores are comparable only under the same fingerprint.
+    """What a score was made under: the metric's canonical text (a judge's model, revision, rubric
+    and scale included) and the sha256 of each custom metric's module file. Scores are comparable
+    only under the same fingerprint.
 
     metric is config.metric (or a spec, or the YAML form); config_dir is the config's folder.
     """
-    spec = metric if isinstance(metric, Single | Composite) else parse_metric(metric)
+    spec = metric if isinstance(metric, Single | Composite | JudgeSpec) else parse_metric(metric)
     modules = {name: module_sha256(name.split(":", 1)[0], config_dir) for name in custom_names(spec)}
     text = json.dumps({"metric": metric_label(spec), "modules": modules}, sort_keys=True)
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()

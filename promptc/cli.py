@@ -18,7 +18,15 @@ from typer.core import TyperGroup
 
 from promptc import __version__
 from promptc.cli_data import DATA_COMMANDS
-from promptc.cli_options import ConfigArg, HtmlOpt, JsonOpt, JunitOpt, MarkdownOpt, TargetOpt
+from promptc.cli_options import (
+    ConfigArg,
+    HtmlOpt,
+    JsonOpt,
+    JudgeCheckOpt,
+    JunitOpt,
+    MarkdownOpt,
+    TargetOpt,
+)
 from promptc.cli_release import RELEASE_COMMANDS
 from promptc.config import Config, load_config, load_configs
 from promptc.errors import PromptcError
@@ -177,11 +185,17 @@ def eval_cmd(
         Path | None, typer.Option("--out", help="Where --shard writes its shard file.", show_default=False)
     ] = None,
     target: TargetOpt = None,
+    judge_check: JudgeCheckOpt = None,
 ) -> None:
     """Evaluate an artifact (and its reference) on the test split; exit 1 if a gate fails."""
     from promptc.lifecycle import evaluate_config
     from promptc.paths import check_report_paths
 
+    if judge_check is not None:
+        others: dict[str, object] = {"--json": json_path, "--junit": junit, "--markdown": markdown}
+        others |= {"--html": html, "--shard": shard, "--out": shard_out}
+        _judge_check(config, target, judge_check, [k for k, v in others.items() if v is not None])
+        return
     if shard is not None or shard_out is not None:
         reports = {"--json": json_path, "--junit": junit, "--markdown": markdown, "--html": html}
         _eval_shard(
@@ -193,6 +207,19 @@ def eval_cmd(
     with progress_bars() as reporter:
         outcome = evaluate_config(cfg, artifact, reporter)
     _report_eval(cfg, outcome, json_path, junit, markdown, html)
+
+
+def _judge_check(config: Path, target: str | None, path: Path, others: list[str]) -> None:
+    """The judge's agreement with the human scores in path; no artifact is evaluated."""
+    from promptc.errors import BadInput
+    from promptc.judge_check import check_judge
+    from promptc.render_judge import judge_check_table
+
+    if others:
+        raise BadInput(f"--judge-check runs alone, without {others[0]}", fix=f"leave out {others[0]}")
+    agreement = check_judge(load_config(config, target), path)
+    out.print(judge_check_table(agreement))
+    out.print(usage_line(agreement.usage))
 
 
 def _report_eval(

@@ -26,3 +26,13 @@ MarkdownOpt = Annotated[Path | None, typer.Option(help="Write a Markdown summary
 HtmlOpt = Annotated[
     Path | None, typer.Option(help="Write a self-contained HTML report (charts, flips, prompt).")
 ]
+JudgeCheckOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--judge-check",
+        help="Instead of evaluating: score a JSON Lines file of human-scored replies with the config's "
+        'judge and report how far they agree ({"inputs": {...}, "outputs": {...}, "gold": {...}, '
+        '"human": 4} a line).',
+        show_default=False,
+    ),
+]

@@ -27,6 +27,7 @@ from promptc.cli_options import (
     MarkdownOpt,
     TargetOpt,
 )
+from promptc.cli_plan import PLAN_COMMANDS
 from promptc.cli_release import RELEASE_COMMANDS
 from promptc.config import Config, load_config, load_configs
 from promptc.errors import PromptcError
@@ -48,6 +49,7 @@ from promptc.render import (
 from promptc.render_artifacts import matrix_table
 
 if TYPE_CHECKING:
+    from promptc.leakage import SplitReport
     from promptc.lifecycle import EvalOutcome
 
 # typer's own exceptions carry their exit codes (Exit, Abort, usage errors): they pass through.
@@ -120,6 +122,7 @@ def check(config: ConfigArg) -> None:
     cfg = load_configs(config)[0]  # the splits are the same for every target
     report = check_config(cfg)
     out.print(split_table(cfg.program.name, report))
+    _print_size_warning(cfg, report)
     if report.ok:
         out.print("[green]no leakage: ids, normalised inputs and near-duplicates are disjoint[/]")
         return
@@ -127,6 +130,16 @@ def check(config: ConfigArg) -> None:
     err.print("[bold red]error:[/] the splits are not disjoint")
     err.print("[bold]fix:[/] remove each leaked example from one of its two splits")
     raise typer.Exit(1)
+
+
+def _print_size_warning(cfg: Config, report: SplitReport) -> None:
+    """check's one line when val or a gated test slice is too small to confirm a gain (promptc.plan)."""
+    from promptc.plan import size_warning
+
+    test = {name: n["test"] for name, n in report.slices.items() if name != "(none)"}
+    line = size_warning(cfg, report.sizes.get("val", 0), test, report.sizes.get("test", 0))
+    if line:
+        out.print(f"[yellow]{escape(line)}[/]", soft_wrap=True)
 
 
 @app.command(name="compile")
@@ -160,6 +173,8 @@ def compile_cmd(
         with progress_bars() as reporter:
             outcome = compile_config(cfg, reporter)
         print_compiled(cfg, outcome)
+        if outcome.looks is not None:
+            out.print(outcome.looks.describe(), markup=False, soft_wrap=True)
     if all_targets and not dry_run:
         out.rule()
         out.print(matrix_table(f"compilation matrix of {configs[0].program.name}", matrix(configs)))
@@ -234,6 +249,8 @@ def _report_eval(
     from promptc.report import write_reports
 
     out.print(gate_table(outcome.gates))
+    if outcome.looks is not None:
+        out.print(outcome.looks.describe(), markup=False, soft_wrap=True)
     print_field_scores(outcome.baseline, outcome.candidate, outcome.gates.confidence)
     out.print(usage_line(outcome.usage))
     for path in write_reports(outcome, json_path=json_path, junit=junit, md=markdown):
@@ -330,11 +347,13 @@ def report(
 ) -> None:
     """Write an HTML report of an artifact's stored evaluation; no model is called."""
     from promptc.html_report import write_html
+    from promptc.ledger import holdout_reuse_line
     from promptc.paths import check_report_paths
     from promptc.report_data import from_artifact
 
     check_report_paths({"--out": out_path})
-    data = from_artifact(load_config(config, target), artifact, against)
+    cfg = load_config(config, target)
+    data = from_artifact(cfg, artifact, against)
     write_html(out_path, data)
     out.print(f"report written to {out_path}", markup=False, soft_wrap=True)
     out.print(
@@ -342,10 +361,11 @@ def report(
         + ("[green]pass[/]" if data.gates.passed else "[red]fail[/]")
         + escape(f" vs {data.gates.reference}")
     )
+    out.print(holdout_reuse_line(cfg, data.artifact), markup=False, soft_wrap=True)
 
 
 # The release commands live in cli_release; registered here, after the commands above, in help order.
-for _name, _command in (RELEASE_COMMANDS | DATA_COMMANDS).items():
+for _name, _command in (RELEASE_COMMANDS | DATA_COMMANDS | PLAN_COMMANDS).items():
     app.command(name=_name)(_command)
 
 

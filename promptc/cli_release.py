@@ -53,6 +53,8 @@ def promote(
         out.print(f"verified: the stored evaluation reproduces on {outcome.verified} test examples")
     if outcome.gates is not None:  # None: the alias was already there, nothing was judged
         out.print(gate_table(outcome.gates))
+    if outcome.looks is not None:
+        out.print(outcome.looks.describe(), markup=False, soft_wrap=True)
     where = f"{outcome.artifact.model}@{outcome.artifact.revision}"
     if outcome.unchanged:
         out.print(

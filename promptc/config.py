@@ -117,6 +117,8 @@ class Gates:
     mode: str = str(schema_default("gates", "mode"))
     confidence: float = float(schema_default("gates", "confidence"))
     higher_is_better: bool = bool(schema_default("gates", "higher_is_better"))
+    holdout_looks: str = str(schema_default("gates", "holdout_looks")["policy"])  # promptc.ledger
+    max_looks: int = int(schema_default("gates", "holdout_looks")["max_looks"])
 
 
 @dataclass(frozen=True)
@@ -285,8 +287,12 @@ def _gate_rule(r: dict[str, Any] | None) -> GateRule | None:
     return None if r is None else GateRule(**{k: r[k] for k in GATE_RULE_KEYS if k in r})
 
 
-def _gates(raw: dict[str, Any]) -> Gates:
+def _gates(raw: dict[str, Any], path: Path) -> Gates:
     g = with_defaults("gates", raw.get("gates", {}))
+    looks = {**schema_default("gates", "holdout_looks"), **g["holdout_looks"]}
+    if looks["policy"] != "none" and g["mode"] != "confidence":
+        fix = "set gates.mode: confidence, or gates.holdout_looks.policy: none"
+        raise ConfigError(f"{path}: gates.holdout_looks.policy needs gates.mode: confidence", fix=fix)
     return Gates(
         overall=_gate_rule(g.get("overall")),
         default=_gate_rule(g.get("default")),
@@ -295,6 +301,8 @@ def _gates(raw: dict[str, Any]) -> Gates:
         mode=g["mode"],
         confidence=float(g["confidence"]),
         higher_is_better=bool(g["higher_is_better"]),
+        holdout_looks=str(looks["policy"]),
+        max_looks=int(looks["max_looks"]),
     )
 
 
@@ -368,7 +376,7 @@ def load_config(path: str | Path, target_name: str | None = None) -> Config:
     target = _target(block)
     check_endpoint(target, path, "target" if name is None else f"targets.{name}")
     data = _data(raw, base, path)
-    optimizer, gates = _optimizer(raw), _gates(raw)
+    optimizer, gates = _optimizer(raw), _gates(raw, path)
     top = with_defaults("config", raw)
     artifacts_dir = _resolve(base, top["artifacts"], "artifacts", path)
     cache_path = _resolve(base, raw.get("cache"), "cache", path) or promptc_home() / "cache.sqlite"

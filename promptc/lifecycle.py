@@ -31,6 +31,7 @@ from promptc.evaluate import Evaluation, Prediction, evaluate, predict
 from promptc.gates import GateReport, ScoreSet, check_gates
 from promptc.inputs import check_inputs
 from promptc.leakage import SplitReport, check_splits
+from promptc.ledger import HoldoutLooks, record_look
 from promptc.lm import LM, Usage
 from promptc.metrics import load_metric
 from promptc.optimizers import get_optimizer
@@ -85,6 +86,7 @@ class CompileOutcome:
     search_usage: Usage = field(default_factory=Usage)
     stopped_by_budget: str | None = None  # the cap's message when the budget ended the search
     notes: tuple[str, ...] = ()  # from the optimizer, e.g. where its optuna study is
+    looks: HoldoutLooks | None = None  # the candidate's look at the test split (promptc.ledger)
 
 
 def compile_config(config: Config, reporter: Reporter | None = None) -> CompileOutcome:
@@ -96,7 +98,10 @@ def compile_config(config: Config, reporter: Reporter | None = None) -> CompileO
     result, search_lm, lm = _search(config, splits, reporter)
     baseline, candidate = evaluate_pair(config, splits, lm, result.candidate, reporter)
     label, ref_scores = reference_scores(config, scores_of(baseline), splits, lambda: lm, reporter)
-    gates = check_gates(config.gates, scores_of(candidate), ref_scores, reference_label=label)
+    looks = record_look(config, result.candidate, splits.hashes()["test"], artifact=None, command="compile")
+    gates = looks.refuse(
+        check_gates(looks.gates(config.gates), scores_of(candidate), ref_scores, reference_label=label)
+    )
     content = artifact_content(config, splits, result, (baseline, candidate), (search_lm, lm))
     # The per-example records go to sidecar files next to the artifact, streamed one at a time.
     records = {
@@ -115,6 +120,7 @@ def compile_config(config: Config, reporter: Reporter | None = None) -> CompileO
         search_usage=search_lm.usage,
         stopped_by_budget=result.stopped_by_budget,
         notes=result.notes,
+        looks=looks,
     )
 
 
@@ -224,6 +230,7 @@ class EvalOutcome:
     candidate: Evaluation
     gates: GateReport
     usage: Usage
+    looks: HoldoutLooks | None = None  # the artifact's look at the test split (promptc.ledger)
 
 
 def evaluate_config(config: Config, ref: str = LATEST, reporter: Reporter | None = None) -> EvalOutcome:
@@ -236,7 +243,9 @@ def evaluate_config(config: Config, ref: str = LATEST, reporter: Reporter | None
     candidate = artifact.typed.candidate
     baseline, cand_eval = evaluate_pair(config, splits, lm, candidate, reporter)
     reference = reference_scores(config, scores_of(baseline), splits, lambda: lm, reporter)
-    return judge_evaluation(config, artifact, baseline, cand_eval, reference, lm.usage)
+    return judge_evaluation(
+        config, artifact, baseline, cand_eval, reference, lm.usage, splits.hashes()["test"]
+    )
 
 
 def judge_evaluation(
@@ -246,12 +255,17 @@ def judge_evaluation(
     candidate: Evaluation,
     reference: tuple[str, ScoreSet],
     usage: Usage,
+    test_split: str,
 ) -> EvalOutcome:
     """The gate verdict over fresh holdout evaluations: the one path from scores to an EvalOutcome,
-    shared by `eval` and `merge` so a merged sharded run is judged exactly as an unsharded one."""
+    shared by `eval` and `merge` so a merged sharded run is judged exactly as an unsharded one.
+    The look is recorded in the holdout ledger (test_split: the split's content hash) first."""
     label, ref_scores = reference
-    gates = check_gates(config.gates, scores_of(candidate), ref_scores, reference_label=label)
-    return EvalOutcome(artifact, baseline, candidate, gates, usage)
+    looks = record_look(config, artifact.typed.candidate, test_split, artifact=artifact.id, command="eval")
+    gates = looks.refuse(
+        check_gates(looks.gates(config.gates), scores_of(candidate), ref_scores, reference_label=label)
+    )
+    return EvalOutcome(artifact, baseline, candidate, gates, usage, looks)
 
 
 def run_program(config: Config, inputs: dict[str, Any], ref: str = "production") -> Prediction:

@@ -188,5 +188,11 @@ def merge_shards(config: Config, paths: list[Path]) -> EvalOutcome:
     splits = checked_splits(config)
     merged = check_shards(config, artifact, splits, files)
     return judge_evaluation(
-        config, artifact, merged.baseline, merged.candidate, merged.reference, merged.usage
+        config,
+        artifact,
+        merged.baseline,
+        merged.candidate,
+        merged.reference,
+        merged.usage,
+        splits.hashes()["test"],
     )

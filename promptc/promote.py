@@ -19,6 +19,7 @@ from promptc.config import Config
 from promptc.data import Splits, load_splits
 from promptc.errors import BadInput, CheckFailed, RuntimeFailure
 from promptc.gates import GateReport, ScoreSet, check_gates
+from promptc.ledger import HoldoutLooks, record_look
 from promptc.lifecycle import LATEST, evaluate_pair, target_lm
 from promptc.lm import LM
 from promptc.progress import Reporter, Silent
@@ -41,6 +42,7 @@ class PromoteOutcome:
     previous: str | None
     gates: GateReport | None
     verified: int | None = None  # with verify: test examples whose stored scores were reproduced
+    looks: HoldoutLooks | None = None  # the artifact's look at the test split (promptc.ledger)
 
     @property
     def unchanged(self) -> bool:
@@ -98,10 +100,12 @@ def _judge_and_move(
     """Judge the gates against the registry as read, then move the alias under the registry lock
     only if the reference alias still points where it did; else judge again against where it went."""
     registry = Registry(config.artifacts_dir, config.program.name)
+    test_split = artifact.typed.lineage.splits["test"]
+    looks = record_look(config, artifact.typed.candidate, test_split, artifact=artifact.id, command="promote")
     for _ in range(ATTEMPTS):
         aliases = registry.aliases(artifact.model, artifact.revision)
         if aliases.get(alias) == artifact.id:
-            return PromoteOutcome(artifact, alias, artifact.id, None, verified)
+            return PromoteOutcome(artifact, alias, artifact.id, None, verified, looks)
         reference = find_reference(
             config,
             stored_scores(artifact, "baseline"),
@@ -112,8 +116,12 @@ def _judge_and_move(
             aliases=aliases,
         )
         gates = check_gates(
-            config.gates, stored_scores(artifact), reference.scores, reference_label=reference.label
+            looks.gates(config.gates),
+            stored_scores(artifact),
+            reference.scores,
+            reference_label=reference.label,
         )
+        gates = looks.refuse(gates)
         if not gates.passed:
             raise CheckFailed(
                 f"artifact {artifact.id} fails the release gates against {reference.label}:\n"
@@ -125,7 +133,7 @@ def _judge_and_move(
             previous = registry.set_alias(artifact, alias, unless_moved=watched)
         except AliasMoved:
             continue  # another promotion moved the reference meanwhile: judge against the new one
-        return PromoteOutcome(artifact, alias, previous, gates, verified)
+        return PromoteOutcome(artifact, alias, previous, gates, verified, looks)
     raise RuntimeFailure(
         f"alias {config.gates.reference!r} moved {ATTEMPTS} times while artifact {artifact.id} was judged",
         fix="promote again when the other promotions have finished",

@@ -112,6 +112,14 @@ def paired_interval(cand: Sequence[float], ref: Sequence[float], confidence: flo
     return _t_interval([c - r for c, r in zip(cand, ref, strict=True)], alpha)
 
 
+def paired_interval_from_counts(wins: float, losses: float, n: int, confidence: float) -> Bounds:
+    """paired_interval for scores in [0, 1] given only its counts: wins and losses (or summed gains
+    and losses) over n pairs; what power planning enumerates (promptc.power)."""
+    if n <= 0:
+        return UNBOUNDED
+    return _tango_mcnemar(float(wins), float(losses), n, tail_level(confidence))
+
+
 def discordant(cand: Sequence[float], ref: Sequence[float]) -> tuple[int, int]:
     """Pairs where the candidate scores higher (wins) and lower (losses) than the reference."""
     wins = sum(1 for c, r in zip(cand, ref, strict=True) if c > r)

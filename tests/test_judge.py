@@ -253,8 +253,28 @@ def test_a_long_reason_is_cut() -> None:
 
 def test_the_score_grammar_allows_only_scores_on_the_scale() -> None:
     grammar = score_grammar((0, 3))
-    assert grammar.startswith('root ::= "reason: " [^\\n]+ "\\nscore: " (')
+    assert grammar.startswith('root ::= "reason: " [^\\n]{1,300} "\\nscore: " (')
     assert '"3" | "2" | "1" | "0"' in grammar and '"4"' not in grammar
+
+
+@pytest.mark.slow
+def test_an_embedded_judges_every_reply_reads(tmp_path: Path) -> None:
+    """The real embedded model as the judge: the grammar makes each reply a reason and a score."""
+    pytest.importorskip("llama_cpp")
+    from promptc.config import Target
+    from promptc.providers import provider_for
+
+    provider = provider_for("local/smollm2-135m-instruct")
+    assert provider is not None
+    revision = provider.revision("smollm2-135m-instruct")[:12]
+    block = {"model": "local/smollm2-135m-instruct", "revision": revision, "rubric": RUBRIC, "scale": [1, 5]}
+    spec = parse_metric({"judge": block})
+    assert isinstance(spec, JudgeSpec)
+    judge = Judge(spec).bind(LM(Target("fake/learner", "fake00000000"), CallCache(tmp_path / "c.sqlite")))
+    for answer in ("billing", "shipping"):
+        gold, reply = {"category": "billing"}, {"category": answer}
+        verdict = judge.judge({"ticket": "I was charged twice"}, gold, reply)
+        assert verdict.feedback and verdict.feedback.startswith("judge: "), verdict.feedback
 
 
 def test_a_judge_metric_loads_without_a_model_and_is_bound_by_evaluate(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 Outputs = dict[str, Any]
 JUDGE_KEY = "metric.judge"  # where the config names the judge, for messages
 MAX_REASON_CHARS = 500  # the judge's reason kept as feedback
+GRAMMAR_REASON_CHARS = 300  # the reason an embedded judge may write (about 75 tokens)
 SHOWN_VALUE_CHARS = 4000  # a value shown to the judge is cut to this
 
 SYSTEM = (
@@ -80,7 +81,8 @@ def judge_target(spec: JudgeSpec) -> Target:
 def score_grammar(scale: tuple[int, int]) -> str:
     """GBNF for the judge's reply: one line of reason, then a score on the scale."""
     scores = " | ".join(gbnf_literal(str(s)) for s in range(scale[1], scale[0] - 1, -1))
-    return f"root ::= {gbnf_literal('reason: ')} [^\\n]+ {gbnf_literal(chr(10) + 'score: ')} ({scores})"
+    reason = f"[^\\n]{{1,{GRAMMAR_REASON_CHARS}}}"  # bounded, so the score comes before max_tokens
+    return f"root ::= {gbnf_literal('reason: ')} {reason} {gbnf_literal(chr(10) + 'score: ')} ({scores})"
 
 
 def score_schema(scale: tuple[int, int]) -> dict[str, Any]:

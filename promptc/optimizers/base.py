@@ -12,7 +12,9 @@ is shown to be better on examples that played no part in choosing it:
 2. Candidates are ranked on the search half only (ties: fewer calls per input, then fewer
    demos shown, then the earlier trial); the `CONFIRM_TOP` best that beat the incumbent
    there are the finalists.
-3. On the confirmation half, each finalist's paired gain over the incumbent
+3. On the confirmation half (and on the training rows neither uses, where the optimizer declared
+   rows its search did not read: `Search.confirm_on_train`, optimizers/holdout.py), each
+   finalist's paired gain over the incumbent
    (promptc.stats.paired_interval, the statistics the gates use) must have a lower bound
    above 0 at `selection_confidence`, Bonferroni-corrected for the number of finalists.
 4. Of the finalists that pass, the best on the whole split wins; if none passes, the
@@ -49,7 +51,7 @@ from promptc.errors import BudgetExceeded, RuntimeFailure
 from promptc.evaluate import Evaluation, Prediction, evaluate
 from promptc.lm import LM
 from promptc.metrics import Metric
-from promptc.optimizers.holdout import Holdout, Scores
+from promptc.optimizers.holdout import Holdout, Scores, leave_one_out, unused_rows
 from promptc.program import Candidate, Program
 from promptc.progress import Reporter, Silent
 
@@ -186,6 +188,29 @@ class Search:
         search = set(self.search_ids)
         self.search_half = [e for e in inputs.val if e.id in search]  # in val order
         self.holdout = Holdout([e for e in inputs.val if e.id not in search])
+        self.train_rows: tuple[Example, ...] = ()  # declared by confirm_on_train
+        self.on_train: dict[
+            int, dict[str, float]
+        ] = {}  # id(trial) -> train row id -> score, after the search
+
+    def confirm_on_train(self, rows: Sequence[Example]) -> None:
+        """Declare train rows no decision of this search read but to take demos: confirmation data too."""
+        self.train_rows = tuple(rows)
+
+    def score_on_train(self) -> None:
+        """After the search: the incumbent and each finalist on the declared rows each does not use."""
+        if self.incumbent is None or not self.train_rows:
+            return
+        scores: dict[int, dict[str, float]] = {}
+        for trial in [self.incumbent, *self.finalists()]:
+            rows = unused_rows(self.train_rows, trial.candidate)
+            scores[id(trial)] = {}
+            for candidate, group in leave_one_out(trial.candidate, rows):
+                ev, _ = self.evaluate(
+                    candidate, group, f"confirming {trial.name} on unused train rows", confirm=True
+                )
+                scores[id(trial)].update({r.id: r.score for r in ev.records})
+        self.on_train = scores
 
     def evaluate(
         self, candidate: Candidate, examples: Sequence[Example], stage: str, *, confirm: bool = False
@@ -298,10 +323,12 @@ class Search:
         assert self.incumbent is not None
         _, confirm = self.halves()
         shared = [i for i in confirm if i in trial.scores and i in self.incumbent.scores]
+        own, base = self.on_train.get(id(trial), {}), self.on_train.get(id(self.incumbent), {})
+        extra = [e.id for e in unused_rows(self.train_rows, trial.candidate) if e.id in own and e.id in base]
+        cand = [trial.scores[i] for i in shared] + [own[i] for i in extra]
+        ref = [self.incumbent.scores[i] for i in shared] + [base[i] for i in extra]
         level = 1 - (1 - self.inputs.selection_confidence) / max(1, finalists)
-        return bool(shared) and significantly_better(
-            [trial.scores[i] for i in shared], [self.incumbent.scores[i] for i in shared], level
-        )
+        return bool(cand) and significantly_better(cand, ref, level)
 
     def best(self) -> Trial | None:
         """The trial to keep (see the module docstring); else the kept unscored one."""
@@ -340,6 +367,11 @@ def run_search(inputs: CompileInputs, search: Callable[[Search], None]) -> Compi
     except BudgetExceeded as exc:
         stopped = exc.message
     log.close()
+    if stopped is None:
+        try:
+            log.score_on_train()
+        except BudgetExceeded as exc:
+            log.notes.append(f"{exc.message} while confirming on unused training rows: confirmed on val only")
     best = log.best()
     if best is not None and best is log.incumbent and log.challengers():
         finalists = log.finalists()

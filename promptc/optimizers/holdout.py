@@ -1,15 +1,28 @@
-"""The guard that keeps a search from peeking at the confirmation half of val.
+"""The data selection confirms on: the sealed confirmation half of val, and unused training rows.
 
 While a search runs (optimizers/base.py, `run_search`), the confirmation half is a sealed
 `Holdout`: candidates may be scored on it for the record, but its examples, and every recorded
 score on them (`Scores`), raise `PeekError` until the search is closed and selection reads them.
+
+A search may also declare training rows that none of its decisions read beyond taking some as
+demos (`Search.confirm_on_train`): no row's score, and nothing about the rows but the demos
+taken from them, chose a candidate. After the search, each finalist and the configured program
+are scored on those rows, and each finalist is confirmed on the rows neither uses
+(`unused_rows`: a fixed demo set's unused rows; all rows for zero-shot variants) together with
+the confirmation half, by the same paired test at the same Bonferroni level. A nearest-neighbour
+pool is its candidate's memory, not a fixed prompt: each of its rows is scored with the pool
+left without that row (`leave_one_out`), as an unseen input would be. These rows played no part
+in choosing the finalists, so the false-replacement bound holds as on the confirmation half
+alone (bench/selection_simulation.py measures both).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from promptc.data import Example
+from promptc.program import Candidate
 
 
 class PeekError(RuntimeError):
@@ -71,3 +84,35 @@ class Scores(Mapping[str, float]):
 
     def __len__(self) -> int:
         return len(self._plain)
+
+
+def fixed_demo_ids(candidate: Candidate) -> set[str]:
+    """The training rows a candidate (or a member) shows as fixed demos; a knn pool is not fixed."""
+    own = set() if candidate.knn else {d.source_id for d in candidate.demos if d.source_id is not None}
+    return own.union(*(fixed_demo_ids(m) for m in candidate.members))
+
+
+def unused_rows(rows: Sequence[Example], *candidates: Candidate) -> list[Example]:
+    """The rows none of the candidates shows as a fixed demo."""
+    used = set().union(*(fixed_demo_ids(c) for c in candidates))
+    return [e for e in rows if e.id not in used]
+
+
+def leave_one_out(candidate: Candidate, rows: Sequence[Example]) -> list[tuple[Candidate, list[Example]]]:
+    """The candidate each row is scored with (its nearest-neighbour pools without that row), grouped."""
+    groups: list[tuple[Candidate, list[Example]]] = [(candidate, [])]
+    for row in rows:
+        without = _without(candidate, row.id)
+        if without == candidate:
+            groups[0][1].append(row)
+        else:
+            groups.append((without, [row]))
+    return [g for g in groups if g[1]]
+
+
+def _without(candidate: Candidate, row_id: str) -> Candidate:
+    demos = tuple(d for d in candidate.demos if d.source_id != row_id) if candidate.knn else candidate.demos
+    members = tuple(_without(m, row_id) for m in candidate.members)
+    if demos == candidate.demos and members == candidate.members:
+        return candidate
+    return dataclasses.replace(candidate, demos=demos, members=members)

@@ -575,6 +575,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, help="seconds one (task, optimizer, seed) run may take")
     parser.add_argument("--out", type=Path, default=RESULTS_JSON)
     parser.add_argument("--update-results", action="store_true", help="rewrite our section of RESULTS.md")
+    parser.add_argument("--resume", action="store_true", help="keep the finished runs already in --out")
     parser.add_argument("--render-only", action="store_true", help="re-render from --out")
     parser.add_argument("--one", nargs=3, metavar=("TASK", "OPTIMIZER", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -602,8 +603,11 @@ def main() -> None:
                 for task in tasks:
                     sizes = fixed or task_sizes(task)
                     data["sizes"][task] = list(sizes)
-                    row = run_subprocess(task, opt, seed, sizes, args.timeout)  # type: ignore[arg-type]
                     key = (task, opt, seed)
+                    done = {(r["task"], r["optimizer"], r["seed"]) for r in data["runs"] if "holdout" in r}
+                    if args.resume and key in done:
+                        continue
+                    row = run_subprocess(task, opt, seed, sizes, args.timeout)  # type: ignore[arg-type]
                     data["runs"] = [r for r in data["runs"] if (r["task"], r["optimizer"], r["seed"]) != key]
                     data["runs"].append(row)
                     args.out.parent.mkdir(parents=True, exist_ok=True)

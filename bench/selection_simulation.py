@@ -40,12 +40,12 @@ from results_md import replace_section
 from promptc.cache import CallCache
 from promptc.config import Target
 from promptc.data import Example
-from promptc.evaluate import OVERALL, Evaluation, Prediction, Record, summarise
 from promptc.lm import LM
 from promptc.metrics import load_metric
 from promptc.optimizers import OPTIMIZERS
 from promptc.optimizers.base import CompileInputs, Search, Trial
 from promptc.program import Candidate, Field, Program, Signature
+from promptc.results import OVERALL, Evaluation, Prediction, Record, summarise
 
 START = "## Selection: false replacements of the configured program (bench/selection_simulation.py)"
 END = "<!-- end selection simulation -->"

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from promptc.errors import ArtifactError, BadInput
-from promptc.evaluate import OVERALL, Summary
 from promptc.program import Candidate, Program
+from promptc.results import OVERALL, Summary
 from promptc.scoring import Scoring
 
 # Format 2 keeps each holdout evaluation's per-example records in a sidecar file next to the

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from promptc.adapter import ParseError, label_field, parse_reply, render_messages
@@ -16,50 +14,9 @@ from promptc.grammar import answer_grammar, reply_schema
 from promptc.lm import LM
 from promptc.metrics import Judge, Metric, Verdict, bind_judge
 from promptc.program import Candidate, Program
-from promptc.stats import mean, mean_interval
-
-OVERALL = "(overall)"  # the key of the whole test split among the per-slice summaries
-
-
-def scope_name(scope: str) -> str:
-    """How a summary key is shown: `overall` for OVERALL, else the slice's own name."""
-    return "overall" if scope == OVERALL else scope
-
-
-def score_problem(value: Any) -> str | None:
-    """Why a score read from a file is not one promptc writes (a finite number in [0, 1]), or None."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return f"{value!r} is not a number"
-    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
-        return f"{value!r} is not a number in [0, 1] (a metric scores every example from 0 to 1)"
-    return None
-
-
-def json_safe(values: dict[str, Any]) -> dict[str, Any]:
-    """Plain data that is valid JSON: a float that is not finite becomes null, and `not_finite` names it."""
-    out = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in values.items()}
-    infinite = {k: str(v) for k, v in values.items() if isinstance(v, float) and not math.isfinite(v)}
-    if infinite:
-        out["not_finite"] = infinite
-    return out
-
+from promptc.results import Evaluation, Prediction, Record, summarise_records
 
 CHUNK = 1000  # examples evaluated per lm.map call, at least
-
-
-@dataclass(frozen=True, slots=True)
-class Prediction:
-    """One program run: parsed outputs (None on a parse failure), the raw reply and accounting."""
-
-    outputs: dict[str, Any] | None
-    reasoning: str | None
-    raw: str
-    error: str | None
-    prompt_tokens: int
-    completion_tokens: int
-    cached: bool
-    latency_s: float
-    label_logprobs: dict[str, float] | None = None  # the model's own, before calibration (logprob decisions)
 
 
 def predict(
@@ -152,102 +109,6 @@ def combine(program: Program, ensemble: Candidate, answers: list[Prediction]) ->
         cached=all(p.cached for p in answers),
         latency_s=sum(p.latency_s for p in answers),
     )
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One evaluated example."""
-
-    id: str
-    slice: str | None
-    prediction: Prediction
-    score: float
-    feedback: str | None = None  # the metric's, or why the reply could not be scored
-    field_scores: dict[str, float] | None = None  # per output, where the metric scores outputs apart
-
-    def to_dict(self, *, timing: bool = False) -> dict[str, Any]:
-        """Plain data; timing fields (latency, cache hits) only when asked, as they vary run to run."""
-        p = self.prediction
-        out: dict[str, Any] = {
-            "id": self.id,
-            "slice": self.slice,
-            "prediction": p.outputs,
-            "raw": p.raw,
-            "score": self.score,
-            "error": p.error,
-            "tokens": p.prompt_tokens + p.completion_tokens,
-        }
-        if self.feedback is not None:
-            out["feedback"] = self.feedback
-        if self.field_scores is not None:
-            out["field_scores"] = self.field_scores
-        if timing:
-            out["latency_s"] = round(p.latency_s, 4)
-            out["cached"] = p.cached
-        return out
-
-
-@dataclass(frozen=True)
-class Summary:
-    """n, mean and a confidence interval for the mean (promptc.stats.mean_interval)."""
-
-    n: int
-    mean: float
-    ci_low: float
-    ci_high: float
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data; an unbounded side (no examples) is null."""
-        return json_safe({"n": self.n, "mean": self.mean, "ci_low": self.ci_low, "ci_high": self.ci_high})
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Summary:
-        """Inverse of to_dict."""
-        low, high = data["ci_low"], data["ci_high"]
-        return cls(
-            n=data["n"],
-            mean=data["mean"],
-            ci_low=-math.inf if low is None else low,
-            ci_high=math.inf if high is None else high,
-        )
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """Per-example records and per-slice summaries (OVERALL included)."""
-
-    records: tuple[Record, ...]
-    summaries: dict[str, Summary]
-
-    @property
-    def overall(self) -> Summary:
-        """The summary over every example."""
-        return self.summaries[OVERALL]
-
-    def to_dict(self, *, timing: bool = False, records: bool = True) -> dict[str, Any]:
-        """Plain data, as in JSON reports; artifacts store the summaries and keep records apart."""
-        out: dict[str, Any] = {"summaries": {k: v.to_dict() for k, v in self.summaries.items()}}
-        if records:
-            out["records"] = [r.to_dict(timing=timing) for r in self.records]
-        return out
-
-
-def summarise(scores: list[float], *, confidence: float = 0.95) -> Summary:
-    """n, mean and the gates' interval for the mean (stats.mean_interval)."""
-    low, high = mean_interval(scores, confidence)
-    return Summary(n=len(scores), mean=round(mean(scores), 6), ci_low=round(low, 6), ci_high=round(high, 6))
-
-
-def summarise_records(records: tuple[Record, ...], *, confidence: float = 0.95) -> dict[str, Summary]:
-    """Summaries overall and for each slice, slices sorted by name."""
-    by_slice: dict[str, list[float]] = {}
-    for r in records:
-        if r.slice is not None:
-            by_slice.setdefault(r.slice, []).append(r.score)
-    out = {OVERALL: summarise([r.score for r in records], confidence=confidence)}
-    for name in sorted(by_slice):
-        out[name] = summarise(by_slice[name], confidence=confidence)
-    return out
 
 
 def score_prediction(metric: Metric, example: Example, prediction: Prediction) -> float:

@@ -30,7 +30,7 @@ from promptc.adapter import assistant_message, render_messages
 from promptc.config import Config
 from promptc.data import Example
 from promptc.errors import BadInput, RevisionMismatch
-from promptc.evaluate import Record, evaluate
+from promptc.evaluate import evaluate
 from promptc.files import atomic_write
 from promptc.lifecycle import checked_splits, target_lm
 from promptc.lm import Usage
@@ -39,6 +39,7 @@ from promptc.paths import check_output_file
 from promptc.program import Candidate, Demo, Program, baseline_candidate
 from promptc.progress import Reporter, Silent
 from promptc.resolve import check_program
+from promptc.results import Record
 from promptc.store import Artifact
 
 FORMATS = ("openai-chat-jsonl", "jsonl")

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from promptc.evaluate import Evaluation, Record, Summary, summarise
+from promptc.results import Evaluation, Record, Summary, summarise
 from promptc.stats import paired_interval
 
 

@@ -23,7 +23,7 @@ from typing import Any
 from promptc.config import GateRule, Gates
 from promptc.data import reserved_slice
 from promptc.errors import ArtifactError
-from promptc.evaluate import OVERALL, json_safe, scope_name, score_problem
+from promptc.results import OVERALL, json_safe, scope_name, score_problem
 from promptc.stats import (
     discordant,
     gains_and_losses,

@@ -15,13 +15,13 @@ from typing import Any
 
 from promptc.adapter import label_field
 from promptc.artifacts import ArtifactContent
-from promptc.evaluate import scope_name
 from promptc.gates import GateReport, SliceResult
 from promptc.html_scores import score_section
 from promptc.lifecycle import prompt_preview
 from promptc.lm import is_in_process, price
 from promptc.program import Candidate, Program
 from promptc.report_data import NO_ANSWER, ReportData, score_set
+from promptc.results import scope_name
 from promptc.stats import mean_interval
 from promptc.store import Artifact
 

@@ -11,9 +11,9 @@ import html
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from promptc.evaluate import Summary
 from promptc.field_scores import FieldRow, Scored, field_rows
 from promptc.report_data import Answer, ReportData
+from promptc.results import Summary
 
 if TYPE_CHECKING:
     from promptc.charts import Interval  # charts loads matplotlib: only when a chart is drawn

@@ -44,10 +44,10 @@ from typing import Any
 from promptc.artifacts import real_dir, refuse_link, target_key
 from promptc.config import Config, Gates
 from promptc.errors import ArtifactError
-from promptc.evaluate import OVERALL
 from promptc.gates import GateCheck, GateReport
 from promptc.program import Candidate
 from promptc.registry import _open_lock
+from promptc.results import OVERALL
 from promptc.store import Artifact
 
 LEDGER = "holdout-ledger.jsonl"

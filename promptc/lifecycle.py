@@ -27,7 +27,7 @@ from promptc.cache import CallCache
 from promptc.config import Config
 from promptc.data import Example, Splits, load_splits
 from promptc.errors import CheckFailed
-from promptc.evaluate import Evaluation, Prediction, evaluate, predict
+from promptc.evaluate import evaluate, predict
 from promptc.gates import GateReport, ScoreSet, check_gates
 from promptc.inputs import check_inputs
 from promptc.leakage import SplitReport, check_splits
@@ -42,6 +42,7 @@ from promptc.progress import Reporter, Silent
 from promptc.reference import config_scoring, reference_scores, scores_of
 from promptc.registry import Registry
 from promptc.resolve import check_program, resolve_artifact
+from promptc.results import Evaluation, Prediction
 from promptc.store import Artifact, Store
 
 LATEST = "latest"

@@ -10,11 +10,11 @@ from pathlib import Path
 from promptc.config import Config
 from promptc.data import Splits
 from promptc.errors import BadInput
-from promptc.evaluate import Evaluation, Record, summarise_records
 from promptc.gates import ScoreSet
 from promptc.lifecycle import EvalOutcome, checked_splits, judge_evaluation
 from promptc.lm import Usage
 from promptc.resolve import check_program, resolve_artifact
+from promptc.results import Evaluation, Record, summarise_records
 from promptc.shards import ShardFile, deal, read_shard
 from promptc.store import Artifact
 

@@ -27,11 +27,11 @@ from dataclasses import dataclass
 
 from promptc.config import Config, GateRule
 from promptc.errors import BadInput, PromptcError
-from promptc.evaluate import OVERALL, scope_name
 from promptc.gates import merge_rules
 from promptc.ledger import look_confidence, looks_so_far
 from promptc.optimizers.base import CONFIRM_TOP
 from promptc.power import Rule, Thresholds, chance_of_passing, smallest_gain, smallest_n
+from promptc.results import OVERALL, scope_name
 from promptc.stats import gains_and_losses, is_binary, mean
 
 DEFAULT_GAIN = 0.05

@@ -15,13 +15,14 @@ from typing import Any
 from promptc.config import Config
 from promptc.data import Example, Splits
 from promptc.errors import ConfigError
-from promptc.evaluate import Evaluation, evaluate
+from promptc.evaluate import evaluate
 from promptc.gates import GateReport, ScoreSet, check_gates
 from promptc.lm import LM
 from promptc.metrics import load_metric, metric_fingerprint, parse_metric
 from promptc.metrics.spec import custom_names
 from promptc.progress import Reporter
 from promptc.registry import Registry
+from promptc.results import Evaluation
 from promptc.scoring import (
     METRIC,
     METRIC_FINGERPRINT,

@@ -15,11 +15,11 @@ from rich.table import Table
 from rich.text import Text
 
 from promptc.config import Config
-from promptc.evaluate import OVERALL, Evaluation, scope_name
 from promptc.field_scores import FieldRow, evaluation_rows
 from promptc.gates import GateReport
 from promptc.lm import Usage
 from promptc.progress import Advance
+from promptc.results import OVERALL, Evaluation, scope_name
 
 if TYPE_CHECKING:
     from promptc.estimate import CompileEstimate

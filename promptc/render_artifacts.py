@@ -8,9 +8,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from promptc.config import Config
-from promptc.evaluate import scope_name
 from promptc.field_scores import FieldRow, field_rows, of_dicts
 from promptc.render import field_table, out
+from promptc.results import scope_name
 
 if TYPE_CHECKING:
     from promptc.matrix import MatrixCell

@@ -9,11 +9,11 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from promptc.errors import BadInput
-from promptc.evaluate import scope_name
 from promptc.field_scores import FieldRow, evaluation_rows
 from promptc.files import atomic_write
 from promptc.gates import GateReport, SliceResult
 from promptc.lifecycle import EvalOutcome
+from promptc.results import scope_name
 
 
 def eval_report(outcome: EvalOutcome) -> dict[str, Any]:

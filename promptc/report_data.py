@@ -10,11 +10,11 @@ from typing import Any
 from promptc.config import Config
 from promptc.data import Example, load_splits
 from promptc.errors import BadInput
-from promptc.evaluate import Evaluation
 from promptc.gates import GateReport, ScoreSet, check_gates
 from promptc.lifecycle import EvalOutcome
 from promptc.reference import artifact_scoring, config_scoring
 from promptc.resolve import check_program, resolve_artifact
+from promptc.results import Evaluation
 from promptc.scoring import scoring_differences, scoring_fields
 from promptc.store import Artifact
 

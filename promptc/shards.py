@@ -26,7 +26,6 @@ from promptc.artifacts import canonical_json
 from promptc.config import Config
 from promptc.data import Example, Splits
 from promptc.errors import BadInput
-from promptc.evaluate import Evaluation, Prediction, Record, score_problem
 from promptc.files import atomic_write
 from promptc.gates import ScoreSet
 from promptc.lifecycle import checked_splits, evaluate_pair, target_lm
@@ -35,6 +34,7 @@ from promptc.paths import check_output_file
 from promptc.progress import Reporter, Silent
 from promptc.reference import reference_scores, scores_of
 from promptc.resolve import check_program, resolve_artifact
+from promptc.results import Evaluation, Prediction, Record, score_problem
 from promptc.store import Artifact
 
 FORMAT = 1

@@ -27,8 +27,8 @@ from promptc.artifacts import (
     target_key,
 )
 from promptc.errors import ArtifactError, BadInput
-from promptc.evaluate import OVERALL
 from promptc.files import atomic_write
+from promptc.results import OVERALL
 from promptc.sidecar import is_reference, read_sidecar, sidecar_error, write_sidecar
 
 

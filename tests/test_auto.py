@@ -17,7 +17,7 @@ from promptc.calibration import content_free_bias, fit_bias, label_probs
 from promptc.cli import app
 from promptc.config import load_config
 from promptc.data import Example, load_splits
-from promptc.evaluate import Prediction, combine, evaluate
+from promptc.evaluate import combine, evaluate
 from promptc.lifecycle import compile_config
 from promptc.lm import LM
 from promptc.metrics import load_metric
@@ -25,6 +25,7 @@ from promptc.optimizers import OPTIMIZERS
 from promptc.optimizers.base import CompileInputs, CompileResult, Search, Trial
 from promptc.program import Candidate, Demo, Program, Signature
 from promptc.program import Field as SigField
+from promptc.results import Prediction
 from promptc.retrieval import nearest_demos
 from tests.conftest import LABELS, TOPICS, ConfigWriter, make_examples, write_jsonl
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from promptc.evaluate import Prediction, Record
 from promptc.field_scores import Scored, field_rows, of_dicts, of_records
+from promptc.results import Prediction, Record
 from tests.conftest import ConfigWriter, write_jsonl
 from tests.test_cli import artifact_id, invoke
 

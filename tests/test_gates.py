@@ -7,8 +7,8 @@ import random
 import pytest
 
 from promptc.config import GateRule, Gates
-from promptc.evaluate import OVERALL
 from promptc.gates import ScoreSet, check_gates
+from promptc.results import OVERALL
 from promptc.stats import mean_interval
 
 
@@ -247,7 +247,7 @@ def test_an_unbounded_summary_is_null_in_json_and_reads_back() -> None:
     import json
     import math
 
-    from promptc.evaluate import Summary
+    from promptc.results import Summary
 
     empty = Summary(0, 0.0, -math.inf, math.inf)
     data = json.loads(json.dumps(empty.to_dict(), allow_nan=False))

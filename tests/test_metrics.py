@@ -11,7 +11,7 @@ import pytest
 
 from promptc.config import load_config
 from promptc.data import Example
-from promptc.evaluate import Prediction, Record, judge_prediction
+from promptc.evaluate import judge_prediction
 from promptc.metrics import (
     MAX_FEEDBACK_CHARS,
     TRUNCATED,
@@ -22,6 +22,7 @@ from promptc.metrics import (
     parse_metric,
     verdict_of,
 )
+from promptc.results import Prediction, Record
 from tests.conftest import ConfigWriter
 from tests.test_cli import invoke
 

@@ -46,7 +46,7 @@ from typing import Any
 from promptc.adapter import label_field, render_messages
 from promptc.calibration import CONTENT_FREE, content_free_bias, fit_bias
 from promptc.data import Example
-from promptc.evaluate import Prediction, combine, decide, score_prediction
+from promptc.evaluate import combine, decide, score_prediction
 from promptc.optimizers.base import (
     CallEstimate,
     CompileInputs,
@@ -68,6 +68,7 @@ from promptc.optimizers.demos import (
     traced_count,
 )
 from promptc.program import Candidate, Program
+from promptc.results import Prediction
 
 SETTINGS: dict[str, Any] = {
     "type": "object",

@@ -48,12 +48,13 @@ from typing import Any
 from promptc import stats
 from promptc.data import Example
 from promptc.errors import BudgetExceeded, RuntimeFailure
-from promptc.evaluate import Evaluation, Prediction, evaluate
+from promptc.evaluate import evaluate
 from promptc.lm import LM
 from promptc.metrics import Metric
 from promptc.optimizers.holdout import Holdout, Scores, leave_one_out, unused_rows
 from promptc.program import Candidate, Program
 from promptc.progress import Reporter, Silent
+from promptc.results import Evaluation, Prediction
 
 
 @dataclass(frozen=True)

@@ -48,3 +48,43 @@ def test_core_code_never_names_the_test_fakes() -> None:
         if p.name != "testing.py" and "promptc.testing" in p.read_text(encoding="utf-8")
     ]
     assert naming == []
+
+
+# Imports point one way: stored data and the gates read leaf types, never the model layer.
+STORED_DATA = ("artifacts", "store", "registry", "sidecar", "gates", "results", "scoring", "files")
+MODEL_LAYER = ("promptc.lm", "promptc.local", "promptc.cache", "promptc.optimizers", "promptc.lifecycle")
+
+
+def _module_name(path: Path) -> str:
+    parts = ("promptc", *path.relative_to(PACKAGE).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _top_level_imports(path: Path, known: set[str]) -> set[str]:
+    """promptc modules a module imports when it is loaded (not in functions, not for type checking)."""
+    found: set[str] = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("promptc"):
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("promptc"))
+    parents = {".".join(m.split(".")[: i + 1]) for m in found for i in range(m.count(".") + 1)}
+    return parents & known
+
+
+def test_stored_data_and_the_gates_never_load_the_model_layer() -> None:
+    paths = {_module_name(p): p for p in _modules()}
+    graph = {name: _top_level_imports(path, set(paths)) for name, path in paths.items()}
+    offenders = {}
+    for start in STORED_DATA:
+        seen, stack = set(), [f"promptc.{start}"]
+        while stack:
+            name = stack.pop()
+            if name not in seen:
+                seen.add(name)
+                stack.extend(graph.get(name, ()))
+        bad = sorted(m for m in seen if m.startswith(MODEL_LAYER))
+        if bad:
+            offenders[start] = bad
+    assert offenders == {}

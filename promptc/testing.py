@@ -46,12 +46,16 @@ from typing import Any
 
 from promptc.adapter import FORMAT_HEADER, INPUTS_HEADER
 from promptc.grammar import REASONING
-from promptc.optimizers.gepa import INSTRUCTION_A, MERGER, MISTAKE, MODEL_ANSWER, REFLECTOR
-from promptc.optimizers.proposals import (
+from promptc.prompt_text import (
     CURRENT_INSTRUCTION,
     EXAMPLES_HEADER,
+    INSTRUCTION_A,
+    MERGER,
+    MISTAKE,
+    MODEL_ANSWER,
     NO_INSTRUCTION,
     PROPOSER,
+    REFLECTOR,
     SECTION_BREAK,
     TIP_PREFIX,
 )

@@ -24,9 +24,10 @@ from promptc.lm import LM
 from promptc.metrics import load_metric
 from promptc.optimizers import OPTIMIZERS, get_optimizer
 from promptc.optimizers.base import CompileInputs, CompileResult
-from promptc.optimizers.gepa import REFLECTOR, reflection_messages
+from promptc.optimizers.gepa import reflection_messages
 from promptc.optimizers.gepa_state import state_path
 from promptc.program import baseline_candidate
+from promptc.prompt_text import REFLECTOR
 from tests.conftest import ConfigWriter, base_config
 from tests.test_copro import val80, zero_shot_score
 

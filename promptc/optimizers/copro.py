@@ -45,9 +45,7 @@ from promptc.optimizers.base import (
     with_defaults,
 )
 from promptc.optimizers.proposals import (
-    NO_INSTRUCTION,
     PROPOSAL_MAX_TOKENS,
-    PROPOSER,
     data_summary,
     examples_part,
     model_spec,
@@ -59,6 +57,7 @@ from promptc.optimizers.proposals import (
     task_parts,
 )
 from promptc.program import Candidate, baseline_candidate
+from promptc.prompt_text import NO_INSTRUCTION, PROPOSER
 
 SETTINGS: dict[str, Any] = {
     "type": "object",

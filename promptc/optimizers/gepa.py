@@ -64,12 +64,7 @@ from promptc.optimizers.base import (
 )
 from promptc.optimizers.gepa_state import Member, Pool, Rows, SavedSearch, state_path
 from promptc.optimizers.proposals import (
-    NO_INSTRUCTION,
-    OUTPUTS_HEADER,
     PROPOSAL_MAX_TOKENS,
-    REPLY_FORMAT,
-    SECTION_BREAK,
-    TASK,
     field_list,
     model_spec,
     parse_instruction,
@@ -78,6 +73,20 @@ from promptc.optimizers.proposals import (
     rejection,
     request,
     task_parts,
+)
+from promptc.prompt_text import (
+    FEEDBACK,
+    INSTRUCTION_A,
+    INSTRUCTION_B,
+    MERGER,
+    MISTAKE,
+    MISTAKES_HEADER,
+    MODEL_ANSWER,
+    NO_INSTRUCTION,
+    OUTPUTS_HEADER,
+    REFLECTOR,
+    SECTION_BREAK,
+    TASK,
 )
 
 AUTO_ROUNDS = {"light": 6, "medium": 12, "heavy": 24}
@@ -97,25 +106,7 @@ SETTINGS: dict[str, Any] = {
     },
 }
 
-REFLECTOR = (
-    "You improve the instruction of a language model from its mistakes. Rewrite the instruction "
-    "so that the model gets examples like the ones below right, and keeps what already works: "
-    "name the cues in the inputs that decide each output, in a few sentences. Do not copy the "
-    "examples. " + REPLY_FORMAT
-)
-MERGER = (
-    "You improve the instruction of a language model. Two instructions each get different "
-    "examples right. Rewrite the instruction: combine what both of them teach into one, in a "
-    "few sentences. " + REPLY_FORMAT
-)
 REFLECTION_TEMPERATURE = 0.7
-# The sections of the reflection and merge prompts (with the shared ones of optimizers/proposals.py).
-MISTAKES_HEADER = "Mistakes:\n"
-MISTAKE = "Example {n} (score {score:.2f}):\n"  # then the user turn, MODEL_ANSWER, answer, FEEDBACK
-MODEL_ANSWER = "\nModel answer:\n"
-FEEDBACK = "\nFeedback: "
-INSTRUCTION_A = "Instruction A:\n"
-INSTRUCTION_B = "Instruction B:\n"
 
 
 def _sizes(inputs: CompileInputs, s: dict[str, Any]) -> tuple[int, int, int]:

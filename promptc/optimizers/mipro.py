@@ -75,8 +75,6 @@ from promptc.optimizers.demos import (
 )
 from promptc.optimizers.proposals import (
     PROPOSAL_MAX_TOKENS,
-    PROPOSER,
-    TIP_PREFIX,
     data_summary,
     examples_part,
     model_spec,
@@ -88,6 +86,7 @@ from promptc.optimizers.proposals import (
     task_parts,
 )
 from promptc.program import Candidate, Demo
+from promptc.prompt_text import PROPOSER, TIP_PREFIX
 
 PRESETS: dict[str, dict[str, int]] = {
     "light": {"num_candidates": 6, "num_trials": 10, "minibatch_size": 25, "minibatch_full_eval_steps": 5},

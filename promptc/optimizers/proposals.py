@@ -21,25 +21,16 @@ from promptc.lm import LM
 from promptc.optimizers.base import CompileInputs
 from promptc.optimizers.demos import labeled_demo
 from promptc.program import Field, Program
-
-# What every instruction request ends with; parse_instruction reads the reply after "instruction:".
-REPLY_FORMAT = "Reply in exactly this format:\ninstruction: <the new instruction>"
-PROPOSER = (
-    "You write instructions for a language model. Propose one new instruction for the task below: "
-    "what the model should look at in the inputs and how to decide the outputs, in a few sentences. "
-    + REPLY_FORMAT
+from promptc.prompt_text import (  # the request texts, shared with the fake models
+    CURRENT_INSTRUCTION,
+    DATA_SUMMARY_HEADER,
+    EXAMPLES_HEADER,
+    INPUTS_HEADER,
+    NO_INSTRUCTION,
+    OUTPUTS_HEADER,
+    SECTION_BREAK,
+    TASK,
 )
-
-# The sections of a request's user message, joined by SECTION_BREAK.
-SECTION_BREAK = "\n\n"
-TASK = "Task: "
-CURRENT_INSTRUCTION = "Current instruction:\n"
-NO_INSTRUCTION = "(none)"
-INPUTS_HEADER = "Inputs:\n"
-OUTPUTS_HEADER = "Outputs:\n"
-DATA_SUMMARY_HEADER = "Data summary:\n"
-EXAMPLES_HEADER = "Examples:\n"  # labeled training examples, one block each, blocks apart by SECTION_BREAK
-TIP_PREFIX = "Tip: "  # mipro's tip, the last section
 
 PROPOSAL_MAX_TOKENS = 160  # "a few sentences"; small local models ramble on when let
 MAX_INSTRUCTION_CHARS = 600  # "a few sentences"; longer ones are rambling or cut off by the token cap

@@ -15,6 +15,7 @@ from typing import Any
 
 from promptc.config import DataSpec
 from promptc.errors import DataError
+from promptc.fields import kind_of
 from promptc.program import Field, Signature
 
 SPLITS = ("train", "val", "test")
@@ -238,47 +239,12 @@ def label_text(value: Any) -> str:
     raise ValueError(f"is a {type(value).__name__} ({str(value)[:60]}), not text or a whole number")
 
 
-def _text(value: Any) -> str:
-    """A `str` field's value: text, or a number as written; a boolean, list or object is refused."""
-    if isinstance(value, str):
-        return value
-    if not _is_bool(value) and isinstance(value, numbers.Real) and math.isfinite(value):
-        return str(value)
-    kind = "boolean" if _is_bool(value) else type(value).__name__
-    raise ValueError(f"is a {kind} ({str(value)[:60]}), not text")
-
-
 def coerce_value(f: Field, value: Any) -> Any:
-    """Convert a raw value to the field's type; raise ValueError with the reason."""
+    """Convert a raw value to the field's type (its kind's coerce, promptc.fields); raise ValueError
+    with the reason."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         raise ValueError("is empty")
-    if f.type == "str":
-        return _text(value)
-    if f.type == "enum":
-        text = str(value).strip()
-        for label in f.labels:
-            if text.lower() == label.lower():
-                return label
-        raise ValueError(f"{text!r} is not one of the labels {', '.join(f.labels)}")
-    if f.type == "int":
-        if isinstance(value, bool):
-            raise ValueError(f"{value!r} is not an integer")
-        number = float(str(value).strip())
-        if not number.is_integer():
-            raise ValueError(f"{value!r} is not an integer")
-        return int(number)
-    if f.type == "float":
-        return float(str(value).strip())
-    if f.type == "bool":
-        text = str(value).strip().lower()
-        if text in ("true", "yes", "1"):
-            return True
-        if text in ("false", "no", "0"):
-            return False
-        raise ValueError(f"{value!r} is not a boolean (true/false)")
-    if isinstance(value, str):
-        return json.loads(value)
-    return value
+    return kind_of(f).coerce(f, value)
 
 
 def load_table(table: Table, path: Path, spec: DataSpec, signature: Signature) -> list[Example]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Hashable
 from typing import Any
 
@@ -17,8 +19,14 @@ class StrKind(Kind):
         return ""
 
     def coerce(self, f: Field, value: Any) -> Any:
-        """The value as text."""
-        return str(value)
+        """Text, or a number as written; a boolean, list or object has no one text and is refused."""
+        if isinstance(value, str):
+            return value
+        boolean = isinstance(value, bool) or type(value).__name__ == "bool_"  # numpy's, from Parquet
+        if not boolean and isinstance(value, numbers.Real) and math.isfinite(value):
+            return str(value)
+        kind = "boolean" if boolean else type(value).__name__
+        raise ValueError(f"is a {kind} ({str(value)[:60]}), not text")
 
     def parse(self, f: Field, text: str, constrained: bool = False) -> Any:
         """The text, without surrounding quotes."""

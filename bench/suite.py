@@ -12,7 +12,7 @@ program) on the same test examples, the paired 95% interval of the difference
 
 Run: .venv/bin/python bench/suite.py [--optimizers auto,random_search] [--seeds 0,1,2]
      [--tasks cr,subj] [--sizes 100,80,120] [--update-results]
-(--sizes defaults to each task's own: 100/80/120 for the classification tasks, 200/20/30 for
+(--sizes defaults to each task's own: 100/80/120 for the classification tasks, 200/20/20 for
 snips, atis and squad.)
 Results go to bench/results/suite.json (one row per run, appended and deduplicated) and,
 with --update-results, to the suite section of bench/RESULTS.md.
@@ -90,7 +90,7 @@ TASKS: dict[str, dict[str, Any]] = {
         },
         "metric": {"fields": {"intent": "label_accuracy", "slots": "json_f1"}},
         "max_tokens": 64,
-        "sizes": (200, 20, 30),
+        "sizes": (200, 20, 20),
     },
     "atis": {
         "instructions": "Read the airline travel request. Give its slots: an object from each slot "
@@ -102,7 +102,7 @@ TASKS: dict[str, dict[str, Any]] = {
         },
         "metric": "json_f1",
         "max_tokens": 80,
-        "sizes": (200, 20, 30),
+        "sizes": (200, 20, 20),
     },
     "squad": {
         "instructions": "Answer the question with a short span of words copied from the paragraph.",
@@ -113,7 +113,7 @@ TASKS: dict[str, dict[str, Any]] = {
         "outputs": {"answer": {"type": "str", "description": "a few words from the paragraph"}},
         "metric": "token_f1",
         "max_tokens": 24,
-        "sizes": (200, 20, 30),
+        "sizes": (200, 20, 20),
     },
 }
 DEFAULT_SIZES = (100, 80, 120)

@@ -130,6 +130,9 @@ def smallest_n(
 ) -> int | None:
     """The smallest n (to within 1%) at which the rule passes with at least this power; None: not by most."""
 
+    if gain <= rule.threshold:
+        return None  # a candidate no better than the threshold passes at most at the error rate
+
     def enough(n: int) -> bool:
         return chance_of_passing(Thresholds(rule, n), gain, discordance) >= power
 

@@ -251,11 +251,72 @@ def cell(p: float, draws: int, exact: float) -> str:
     return f"{p:.4f} ± {math.sqrt(p * (1 - p) / draws):.4f} ({exact:.4f})"
 
 
+LOOKS_START = "## Release gates over many looks at one test split (bench/gate_simulation.py --looks-only)"
+LOOKS_END = "<!-- end looks simulation -->"
+
+
+def first_false_passes(policy: str, n: int, rho: float, draws: int, most: int = 20) -> list[int]:
+    """Per draw: the look (1..most) at which the first of `most` truly-equal candidates passes
+    `min_gain: 0` in confidence mode at 95% on one test split, under the holdout_looks policy; 0: none."""
+    from promptc.ledger import look_confidence
+    from promptc.power import Rule, Thresholds
+
+    gates = Gates(mode="confidence", confidence=0.95, holdout_looks=policy, max_looks=most)
+    levels = [look_confidence(gates, k) for k in range(1, most + 1)]
+    thresholds = [None if c is None else Thresholds(Rule(0.0, True, c), n) for c in levels]
+    rng = random.Random(f"looks/{policy}/{n}/{rho}")
+    out = []
+    for _ in range(draws):
+        difficulty = [rng.random() for _ in range(n)]
+        ref = [u < REFERENCE for u in difficulty]
+        first = 0
+        for k, th in enumerate(thresholds, 1):
+            cand = [(u if rng.random() < rho else rng.random()) < REFERENCE for u in difficulty]
+            wins = sum(c and not r for c, r in zip(cand, ref, strict=True))
+            losses = sum(r and not c for c, r in zip(cand, ref, strict=True))
+            if th is not None and wins >= th.wins_needed(wins + losses):
+                first = k
+                break
+        out.append(first)
+    return out
+
+
+def looks_table(draws: int, n: int = 200, rho: float = 0.9) -> str:
+    """False promotion by the K-th look, K = 1..20, without and with the ledger's policies."""
+    policies = ("none", "spending", "bonferroni")
+    firsts = {p: first_false_passes(p, n, rho, draws) for p in policies}
+    lines = [
+        LOOKS_START,
+        "",
+        f"Command: `.venv/bin/python bench/gate_simulation.py --looks-only --draws {draws}` (2026-12-07, "
+        f"2-core VM). One test split of n={n}; the reference is truly {REFERENCE} accurate; K candidates, "
+        f"each truly equal to it (sharing its per-example difficulty with probability {rho}), are judged "
+        "one after another against `min_gain: 0` in confidence mode at 95%, as a team evaluating "
+        "candidate after candidate on the same holdout would. 'false promotion by K' = share of draws in "
+        "which any of the first K passes; the bound is (1 - 0.95) / 2 = 0.025. Policies "
+        "(`gates.holdout_looks`, promptc/ledger.py): none (every look at 95%), spending (look k at "
+        "alpha * 6 / (pi^2 k^2)), bonferroni with max_looks 20 (each at alpha / 20). "
+        f"{draws} draws; standard error near 0.025 about {math.sqrt(0.025 * 0.975 / draws):.4f}.",
+        "",
+        "| K | none | spending | bonferroni (20) |",
+        "|---:|---:|---:|---:|",
+    ]
+    for k in (1, 2, 3, 5, 10, 15, 20):
+        rates = [sum(1 for f in firsts[p] if 0 < f <= k) / draws for p in policies]
+        lines.append(f"| {k} | " + " | ".join(f"{r:.4f}" for r in rates) + " |")
+    lines += ["", LOOKS_END]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--draws", type=int, default=2000, help="holdout draws per cell")
     parser.add_argument("--three-valued-only", action="store_true", help="only the 3-valued small-n table")
+    parser.add_argument("--looks-only", action="store_true", help="only false promotion over K looks")
     args = parser.parse_args()
+    if args.looks_only:
+        print(looks_table(args.draws))
+        return
     bound = (1 - 0.95) / 2
     print(
         f"draws per cell: {args.draws}; one gated slice of n examples; reference accuracy {REFERENCE}; "

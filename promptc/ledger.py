@@ -46,7 +46,7 @@ from promptc.config import Config, Gates
 from promptc.errors import ArtifactError
 from promptc.gates import GateCheck, GateReport
 from promptc.program import Candidate
-from promptc.registry import _open_lock
+from promptc.registry import open_lock
 from promptc.results import OVERALL
 from promptc.store import Artifact
 
@@ -131,7 +131,7 @@ class Ledger:
     def record(self, key: dict[str, str], candidate: str, extra: dict[str, Any]) -> tuple[int, int]:
         """Record candidate under key unless it is there; returns (its look number, the distinct count)."""
         real_dir(self.root, self.program)
-        lock = _open_lock(self.path.with_suffix(".lock"))
+        lock = open_lock(self.path.with_suffix(".lock"))
         try:
             fcntl.flock(lock, fcntl.LOCK_EX)
             seen = distinct(self.lines(), key)

@@ -67,7 +67,7 @@ class Registry:
     def _locked(self) -> Iterator[dict[str, Any]]:
         """Hold an exclusive lock, yield the data to change, write it back atomically."""
         real_dir(self.root, self.program)
-        fd = _open_lock(self.path.with_suffix(".lock"))
+        fd = open_lock(self.path.with_suffix(".lock"))
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             data = self.read()
@@ -176,7 +176,7 @@ def _check_aliases(path: Path, data: dict[str, Any]) -> None:
                 )
 
 
-def _open_lock(path: Path) -> int:
+def open_lock(path: Path) -> int:
     """Open (or create) a lock file without truncating it and without following a link."""
     refuse_link(path)
     try:

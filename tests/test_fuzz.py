@@ -387,3 +387,75 @@ def test_shard_scores_out_of_range_never_crash(
         assert result.exit_code == 2, where
         assert "Traceback" not in result.output and "error: unexpected" not in result.output, where
         assert "fix:" in result.output, where
+
+
+# Report paths that are not regular files: refused by option with exit 2, never written through.
+def _special_path(kind: str, case: Path) -> Path:
+    path = case / f"report-{kind}"
+    if kind == "link-to-stdout":
+        path.symlink_to("/proc/self/fd/1")
+    elif kind == "link-to-file":
+        (case / "kept.txt").write_text("kept\n")
+        path.symlink_to(case / "kept.txt")
+    elif kind == "dangling-link":
+        path.symlink_to(case / "nowhere" / "x.json")
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "device":
+        return Path("/dev/null")
+    elif kind == "directory":
+        path.mkdir()
+    return path
+
+
+@pytest.mark.parametrize("option", ["--json", "--junit", "--markdown", "--html"])
+@pytest.mark.parametrize(
+    "kind", ["link-to-stdout", "link-to-file", "dangling-link", "fifo", "device", "directory"]
+)
+def test_report_paths_that_are_not_regular_files_never_crash_or_write_through(
+    compiled: tuple[Path, dict[str, Any], dict[str, list[Any]]], tmp_path: Path, option: str, kind: str
+) -> None:
+    root, _, _ = compiled
+    case = tmp_path / "case"
+    case.mkdir()
+    (case / "artifacts").symlink_to(root / "artifacts")
+    shutil.copytree(root / "data", case / "data")
+    shutil.copy(root / "cache.sqlite", case / "cache.sqlite")
+    shutil.copy(root / "promptc.yaml", case / "promptc.yaml")
+    path = _special_path(kind, case)
+    if kind == "fifo":  # a reader held open, so a wrong writer could never block the test
+        reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    result = runner.invoke(app, ["eval", str(case / "promptc.yaml"), option, str(path)])
+    if kind == "fifo":
+        assert os.read(reader, 100) == b""
+        os.close(reader)
+    where = f"{kind} as {option}:\n{result.output}"
+    assert result.exit_code == 2, where
+    assert "Traceback" not in result.output and "error: unexpected" not in result.output, where
+    assert option in result.output, where
+    if kind == "link-to-file":
+        assert (case / "kept.txt").read_text() == "kept\n" and path.is_symlink()
+    if kind in ("link-to-stdout", "dangling-link"):
+        assert path.is_symlink()
+
+
+def test_labels_that_are_prefixes_of_each_other_are_read_whole() -> None:
+    """Random label sets where labels extend one another: every reply names its own label."""
+    from promptc.adapter import parse_reply
+    from promptc.program import Field, Program, Signature
+
+    rng = random.Random(7)
+    stems = ["C", "not", "go", "x", "a b"]
+    tails = ["++", "#", " sure", "lang", "-1", " c"]
+    for _ in range(200):
+        labels = sorted(
+            {s for s in rng.sample(stems, 2)} | {s + t for s in stems for t in rng.sample(tails, 2)}
+        )
+        labels = rng.sample(labels, min(len(labels), rng.randint(2, 6)))
+        program = Program(
+            "p", "1.0.0", Signature((Field("text"),), (Field("label", "enum", labels=tuple(labels)),))
+        )
+        for label in labels:
+            for reply in (f"label: {label}", f"label: {label} (because it fits)", f"label: {label}."):
+                outputs, _ = parse_reply(program, reply)
+                assert outputs["label"] == label, (labels, reply, outputs)

@@ -22,6 +22,7 @@ from promptc.columns import ID_COLUMN, SPLIT_COLUMN, Column, Roles, assign_roles
 from promptc.config import load_configs
 from promptc.data import SPLITS, Table, load_table, read_table
 from promptc.errors import BadInput
+from promptc.fields import default_metric
 from promptc.leakage import SplitReport
 from promptc.split_files import output_files, output_suffix
 
@@ -121,7 +122,7 @@ def config_sections(plan: ConfigPlan, config_path: Path) -> list[tuple[str, dict
         (PROGRAM_NOTE, {"program": program}),
         (TARGET_NOTE, {"target": target}),
         (FILE_NOTE if plan.has_split_column else SPLITS_NOTE, {"data": data_block(plan, config_path)}),
-        (METRIC_NOTE, {"metric": "label_accuracy" if labels_only else "exact_match"}),
+        (METRIC_NOTE, {"metric": default_metric([(c.name, c.kind) for c in roles.outputs])}),
         (OPTIMIZER_NOTE, {"optimizer": {"name": "auto", "seed": 0}}),
         (GATES_NOTE + (SLICE_GATE_NOTE if roles.slice_column else ""), {"gates": gates}),
         ("# Compiled programs are stored here, beside the config.", {"artifacts": "artifacts"}),
@@ -147,7 +148,10 @@ SPLITS_NOTE = (
     "# is judged value by value by the gates."
 )
 FILE_NOTE = "# One file whose split column says train, val or test for every row."
-METRIC_NOTE = "# label_accuracy for label outputs; exact_match compares every output after folding case."
+METRIC_NOTE = (
+    "# Each output type's own metric: label_accuracy for labels, token_f1 for text, json_f1 for\n"
+    "# objects (key by key), one per field when there are several (README, Metrics)."
+)
 OPTIMIZER_NOTE = (
     "# auto: zero-shot, calibrated label decisions, a small demo search and an ensemble, each kept\n"
     "# only if better on val."

@@ -83,7 +83,9 @@ def test_a_file_with_a_split_column_is_checked_at_once(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "promptc compile" in result.output and "--dry-run" in result.output
     cfg = load_config(tmp_path / "promptc.yaml")
-    assert cfg.data.file == data.resolve() and cfg.metric == "exact_match"
+    assert cfg.data.file == data.resolve() and cfg.metric == (
+        '{"fields":{"category":"label_accuracy","slots":"json_f1"},"weights":{"category":1.0,"slots":1.0}}'
+    )  # each output type's own metric, one per field
     assert [f.type for f in cfg.program.signature.outputs] == ["enum", "json"]
     assert check(cfg).ok
 

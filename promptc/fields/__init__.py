@@ -24,7 +24,7 @@ KINDS: dict[str, FieldKind] = {
     "json": json_field.KIND,
 }
 
-__all__ = ["KINDS", "FieldKind", "GrammarRules", "kind_of", "vote_outputs"]
+__all__ = ["KINDS", "FieldKind", "GrammarRules", "default_metric", "kind_of", "vote_outputs"]
 
 
 def kind_of(f: Field) -> FieldKind:
@@ -37,3 +37,11 @@ def vote_outputs(fields: Sequence[Field], answers: Sequence[dict[str, Any]]) -> 
     if not answers:
         return None
     return {f.name: kind_of(f).vote(f, [a[f.name] for a in answers]) for f in fields}
+
+
+def default_metric(outputs: Sequence[tuple[str, str]]) -> str | dict[str, Any]:
+    """The metric config that fits outputs given as (name, type): the type's own metric for one
+    output, a per-field composite of them for several."""
+    if len(outputs) == 1:
+        return KINDS[outputs[0][1]].default_metric
+    return {"fields": {name: KINDS[kind].default_metric for name, kind in outputs}}

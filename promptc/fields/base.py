@@ -15,7 +15,10 @@ REASON_CHARS = 80  # how much of a reply value a parse failure quotes
 
 
 class FieldKind(Protocol):
-    """One field type: how it is described, shown, read, held by the grammar, compared and voted on."""
+    """One field type: how it is described, shown, read, held by the grammar, compared and voted on,
+    and the built-in metric (promptc.metrics) that fits its values."""
+
+    default_metric: str
 
     def describe(self, f: Field) -> str:
         """What the prompt says after the field's name and description: its values or type ("" for none)."""
@@ -99,6 +102,8 @@ def json_key(value: Any) -> str:
 
 class Kind:
     """Defaults the scalar types share: shown as text, compared as equal values, voted by majority."""
+
+    default_metric = "exact_match"
 
     def show(self, value: Any) -> str:
         """The value as text (true/false, and JSON for objects and lists, whatever the field's type)."""

@@ -30,6 +30,8 @@ def find_label(text: str, labels: Sequence[str]) -> str | None:
 class EnumKind(Kind):
     """One of the field's labels."""
 
+    default_metric = "label_accuracy"
+
     def describe(self, f: Field) -> str:
         """The labels."""
         return f"(one of: {', '.join(f.labels)})"

@@ -182,6 +182,8 @@ def _vote(values: Sequence[Any]) -> Any:
 class JsonKind(Kind):
     """A JSON value, held to the field's schema."""
 
+    default_metric = "json_f1"
+
     def describe(self, f: Field) -> str:
         """The schema, compactly; without one, "a JSON object"."""
         if f.schema is None:

@@ -28,6 +28,8 @@ def first_number(f: Field, text: str) -> float:
 class NumberKind(Kind):
     """What int and float share: described by type, summarised by range."""
 
+    default_metric = "numeric"
+
     type_name = "float"
     gbnf = '"-"? [0-9]+ ("." [0-9]+)?'
 

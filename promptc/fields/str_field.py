@@ -14,6 +14,8 @@ from promptc.program import Field
 class StrKind(Kind):
     """Free text."""
 
+    default_metric = "token_f1"
+
     def describe(self, f: Field) -> str:
         """Nothing: free text needs no note."""
         return ""

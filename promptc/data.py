@@ -239,12 +239,13 @@ def label_text(value: Any) -> str:
     raise ValueError(f"is a {type(value).__name__} ({str(value)[:60]}), not text or a whole number")
 
 
-def coerce_value(f: Field, value: Any) -> Any:
-    """Convert a raw value to the field's type (its kind's coerce, promptc.fields); raise ValueError
-    with the reason."""
+def coerce_value(f: Field, value: Any, *, gold: bool = False) -> Any:
+    """Convert a raw value to the field's type (its kind's coerce, or coerce_gold for a gold
+    output, promptc.fields); raise ValueError with the reason."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         raise ValueError("is empty")
-    return kind_of(f).coerce(f, value)
+    kind = kind_of(f)
+    return kind.coerce_gold(f, value) if gold else kind.coerce(f, value)
 
 
 def load_table(table: Table, path: Path, spec: DataSpec, signature: Signature) -> list[Example]:
@@ -269,7 +270,7 @@ def load_table(table: Table, path: Path, spec: DataSpec, signature: Signature) -
         for kind, fields in (("inputs", signature.inputs), ("outputs", signature.outputs)):
             for f in fields:
                 try:
-                    values[kind][f.name] = coerce_value(f, row.get(f.name))
+                    values[kind][f.name] = coerce_value(f, row.get(f.name), gold=kind == "outputs")
                 except ValueError as exc:
                     raise DataError(
                         f"{path}:{line} (id {example_id}): column {f.name!r} {exc}",

@@ -223,3 +223,36 @@ def test_whole_numbers_are_one_label_however_written(write_config: ConfigWriter,
     write_jsonl(tmp_path / "data/test.jsonl", rows)
     with pytest.raises(DataError, match="id '1' appears twice"):
         _load(path)
+
+
+def test_a_text_output_may_list_every_answer_that_counts(tmp_path: Path) -> None:
+    """SQuAD-style gold: a list of answers loads as it is; demos show the first; metrics take the best."""
+    from promptc.adapter import render_messages
+    from promptc.metrics import load_metric
+    from promptc.program import Candidate, Demo, Field, Program, Signature
+    from promptc.results import Prediction
+
+    signature = Signature((Field("question"),), (Field("answer"),))
+    program = Program("qa", "1.0.0", signature)
+    rows = [
+        {"id": "a", "question": "who won?", "answer": ["Denver Broncos", "Broncos", "Broncos"]},
+        {"id": "b", "question": "when?", "answer": "1966"},
+    ]
+    from promptc.data import coerce_value
+
+    golds = [coerce_value(signature.outputs[0], r["answer"], gold=True) for r in rows]
+    assert golds == [["Denver Broncos", "Broncos"], "1966"]
+
+    demo = Demo(inputs={"question": "who won?"}, outputs={"answer": golds[0]})
+    messages = render_messages(program, Candidate("Answer.", (demo,)), {"question": "when?"})
+    assert "answer: Denver Broncos\n" in "\n".join(m["content"] for m in messages) + "\n"
+
+    metric = load_metric("token_f1", signature, tmp_path)
+    reply = Prediction({"answer": "the Broncos"}, None, "answer: the Broncos", None, 0, 0, False, 0.0)
+    assert metric({"answer": golds[0]}, reply.outputs).score == 1.0  # best over the list
+
+    for bad, why in (([], "empty list"), ([1.5, ["x"]], "not text"), ({"a": 1}, "not text")):
+        with pytest.raises(ValueError, match=why):
+            coerce_value(signature.outputs[0], bad, gold=True)
+    with pytest.raises(ValueError, match="not text"):  # an input is one text, never a list
+        coerce_value(signature.inputs[0], ["a", "b"])

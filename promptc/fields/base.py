@@ -32,6 +32,10 @@ class FieldKind(Protocol):
         """A value from a data file, as the field's type; ValueError with the reason."""
         ...
 
+    def coerce_gold(self, f: Field, value: Any) -> Any:
+        """A gold output from a data file (coerce, or for text, a list of the answers that count)."""
+        ...
+
     def parse(self, f: Field, text: str, constrained: bool = False) -> Any:
         """The value in a reply's text for this field; ValueError naming the field and the reason.
 
@@ -104,6 +108,10 @@ class Kind:
     """Defaults the scalar types share: shown as text, compared as equal values, voted by majority."""
 
     default_metric = "exact_match"
+
+    def coerce_gold(self, f: Field, value: Any) -> Any:
+        """A gold output is read as any value of the type."""
+        return self.coerce(f, value)  # type: ignore[attr-defined]
 
     def show(self, value: Any) -> str:
         """The value as text (true/false, and JSON for objects and lists, whatever the field's type)."""

@@ -30,6 +30,22 @@ class StrKind(Kind):
         kind = "boolean" if boolean else type(value).__name__
         raise ValueError(f"is a {kind} ({str(value)[:60]}), not text")
 
+    def coerce_gold(self, f: Field, value: Any) -> Any:
+        """Text, or a list of the texts that each count as right (SQuAD's several answers; the
+        text metrics score against the best of them, and a demo shows the first)."""
+        if not isinstance(value, list):
+            return self.coerce(f, value)
+        answers = list(dict.fromkeys(self.coerce(f, v) for v in value))
+        if not answers:
+            raise ValueError("is an empty list (give one answer, or a list of the answers that count)")
+        return answers
+
+    def show(self, value: Any) -> str:
+        """The text (the first answer of a gold list)."""
+        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            return str(value[0])
+        return super().show(value)
+
     def parse(self, f: Field, text: str, constrained: bool = False) -> Any:
         """The text, without surrounding quotes."""
         return unquote(text)

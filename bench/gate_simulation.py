@@ -38,7 +38,8 @@ from dataclasses import dataclass
 from functools import cache
 
 from promptc.config import GateRule, Gates
-from promptc.gates import ScoreSet, check_gates
+from promptc.gates import check_gates
+from promptc.results import ScoreSet
 
 RHOS = (0.6, 0.8, 0.9, 0.97, 0.99)
 SIZES = (1, 2, 5, 10, 20, 50, 200)

@@ -17,18 +17,13 @@ from promptc.config import DataSpec
 from promptc.errors import DataError
 from promptc.fields import kind_of
 from promptc.program import Field, Signature
+from promptc.results import reserved_slice
 
 SPLITS = ("train", "val", "test")
+
+
 # The gates and reports show the whole test split as a row named "overall" (keyed "(overall)"):
 # a slice may not take either name, or it would be judged or shown as the overall row.
-RESERVED_SLICES = ("overall", "(overall)")
-
-
-def reserved_slice(name: str) -> bool:
-    """True for a slice label that reads as the overall row (any case, surrounding spaces ignored)."""
-    return name.strip().casefold() in RESERVED_SLICES
-
-
 @dataclass(frozen=True)
 class Example:
     """One dataset record: id, input values, gold output values, slice label, origin."""

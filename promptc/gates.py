@@ -16,14 +16,11 @@ decided it, and in confidence mode which interval produced the value.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from promptc.config import GateRule, Gates
-from promptc.data import reserved_slice
-from promptc.errors import ArtifactError
-from promptc.results import OVERALL, json_safe, scope_name, score_problem
+from promptc.results import OVERALL, ScoreSet, json_safe, scope_name
 from promptc.stats import (
     discordant,
     gains_and_losses,
@@ -38,43 +35,6 @@ from promptc.stats import (
 
 # Means of a few hundred scores carry rounding error around 1e-16; a threshold met "exactly" is met.
 _EPS = 1e-12
-
-
-@dataclass(frozen=True)
-class ScoreSet:
-    """Per-example scores of one evaluation: id -> score, id -> slice."""
-
-    scores: dict[str, float]
-    slices: dict[str, str | None]
-
-    @classmethod
-    def from_records(cls, records: Iterable[dict[str, Any]], source: str = "stored records") -> ScoreSet:
-        """From evaluation records (dicts with id, slice and score), read in one pass; a score that is
-        not a number in [0, 1], or a slice named like the overall row, is refused (ArtifactError)."""
-        scores: dict[str, float] = {}
-        slices: dict[str, str | None] = {}
-        fix = "re-run promptc eval (or compile) to write the artifact again"
-        for row, r in enumerate(records, 1):
-            problem = score_problem(r["score"])
-            if problem is not None:
-                raise ArtifactError(f"{source}: record {row} (id {r['id']!r}): score {problem}", fix=fix)
-            name = r.get("slice")
-            if name is not None and reserved_slice(name):
-                raise ArtifactError(
-                    f"{source}: record {row} (id {r['id']!r}): slice {name!r} is the overall row's name",
-                    fix=fix,
-                )
-            scores[r["id"]] = float(r["score"])
-            slices[r["id"]] = name
-        return cls(scores=scores, slices=slices)
-
-    def groups(self) -> dict[str, list[str]]:
-        """Example ids overall and per slice (slices sorted by name)."""
-        by_slice: dict[str, list[str]] = {}
-        for example_id, name in self.slices.items():
-            if name is not None:
-                by_slice.setdefault(name, []).append(example_id)
-        return {OVERALL: list(self.scores), **{k: by_slice[k] for k in sorted(by_slice)}}
 
 
 @dataclass(frozen=True)
@@ -141,6 +101,7 @@ class GateReport:
     reference: str
     slices: tuple[SliceResult, ...]
     missing: tuple[GateCheck, ...]
+    reference_artifact: str | None = None  # whose scores the changes were judged against (None: baseline)
 
     @property
     def checks(self) -> tuple[GateCheck, ...]:
@@ -169,6 +130,7 @@ class GateReport:
             "mode": self.mode,
             "confidence": self.confidence,
             "reference": self.reference,
+            "reference_artifact": self.reference_artifact,
             "slices": [s.to_dict() for s in self.slices],
             "missing_slices": [c.to_dict() for c in self.missing],
             "ungated_slices": list(self.ungated),
@@ -371,7 +333,12 @@ def _slice_result(
 
 
 def check_gates(
-    gates: Gates, candidate: ScoreSet, reference: ScoreSet | None, *, reference_label: str | None = None
+    gates: Gates,
+    candidate: ScoreSet,
+    reference: ScoreSet | None,
+    *,
+    reference_label: str | None = None,
+    reference_artifact: str | None = None,
 ) -> GateReport:
     """Judge the candidate's per-example scores (against the reference's, for changes)."""
     groups = candidate.groups()
@@ -397,4 +364,5 @@ def check_gates(
         reference=reference_label or gates.reference,
         slices=tuple(results),
         missing=missing,
+        reference_artifact=reference_artifact,
     )

@@ -28,7 +28,7 @@ from promptc.config import Config
 from promptc.data import Example, Splits, load_splits
 from promptc.errors import CheckFailed
 from promptc.evaluate import evaluate, predict
-from promptc.gates import GateReport, ScoreSet, check_gates
+from promptc.gates import GateReport, check_gates
 from promptc.inputs import check_inputs
 from promptc.leakage import SplitReport, check_splits
 from promptc.ledger import HoldoutLooks, record_look
@@ -39,10 +39,10 @@ from promptc.optimizers.base import CompileInputs, CompileResult, Trial
 from promptc.paths import check_writable
 from promptc.program import Candidate, baseline_candidate
 from promptc.progress import Reporter, Silent
-from promptc.reference import config_scoring, reference_scores, scores_of
+from promptc.reference import Reference, config_scoring, find_reference, scores_of
 from promptc.registry import Registry
 from promptc.resolve import check_program, resolve_artifact
-from promptc.results import Evaluation, Prediction
+from promptc.results import Evaluation, Prediction, ScoreSet
 from promptc.store import Artifact, Store
 
 LATEST = "latest"
@@ -98,11 +98,9 @@ def compile_config(config: Config, reporter: Reporter | None = None) -> CompileO
     check_writable(config, "artifacts")  # now, not after the model calls
     result, search_lm, lm = _search(config, splits, reporter)
     baseline, candidate = evaluate_pair(config, splits, lm, result.candidate, reporter)
-    label, ref_scores = reference_scores(config, scores_of(baseline), splits, lambda: lm, reporter)
+    reference = find_reference(config, scores_of(baseline), splits, lambda: lm, reporter)
     looks = record_look(config, result.candidate, splits.hashes()["test"], artifact=None, command="compile")
-    gates = looks.refuse(
-        check_gates(looks.gates(config.gates), scores_of(candidate), ref_scores, reference_label=label)
-    )
+    gates = looks.refuse(judge_against(config, looks, scores_of(candidate), reference))
     content = artifact_content(config, splits, result, (baseline, candidate), (search_lm, lm))
     # The per-example records go to sidecar files next to the artifact, streamed one at a time.
     records = {
@@ -243,9 +241,22 @@ def evaluate_config(config: Config, ref: str = LATEST, reporter: Reporter | None
     lm = target_lm(config)
     candidate = artifact.typed.candidate
     baseline, cand_eval = evaluate_pair(config, splits, lm, candidate, reporter)
-    reference = reference_scores(config, scores_of(baseline), splits, lambda: lm, reporter)
+    reference = find_reference(config, scores_of(baseline), splits, lambda: lm, reporter)
     return judge_evaluation(
         config, artifact, baseline, cand_eval, reference, lm.usage, splits.hashes()["test"]
+    )
+
+
+def judge_against(
+    config: Config, looks: HoldoutLooks, candidate: ScoreSet, reference: Reference
+) -> GateReport:
+    """The gates (at this look's level) on a candidate's scores against its reference."""
+    return check_gates(
+        looks.gates(config.gates),
+        candidate,
+        reference.scores,
+        reference_label=reference.label,
+        reference_artifact=reference.compared_with,
     )
 
 
@@ -254,18 +265,15 @@ def judge_evaluation(
     artifact: Artifact,
     baseline: Evaluation,
     candidate: Evaluation,
-    reference: tuple[str, ScoreSet],
+    reference: Reference,
     usage: Usage,
     test_split: str,
 ) -> EvalOutcome:
     """The gate verdict over fresh holdout evaluations: the one path from scores to an EvalOutcome,
     shared by `eval` and `merge` so a merged sharded run is judged exactly as an unsharded one.
     The look is recorded in the holdout ledger (test_split: the split's content hash) first."""
-    label, ref_scores = reference
     looks = record_look(config, artifact.typed.candidate, test_split, artifact=artifact.id, command="eval")
-    gates = looks.refuse(
-        check_gates(looks.gates(config.gates), scores_of(candidate), ref_scores, reference_label=label)
-    )
+    gates = looks.refuse(judge_against(config, looks, scores_of(candidate), reference))
     return EvalOutcome(artifact, baseline, candidate, gates, usage, looks)
 
 

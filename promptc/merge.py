@@ -10,11 +10,11 @@ from pathlib import Path
 from promptc.config import Config
 from promptc.data import Splits
 from promptc.errors import BadInput
-from promptc.gates import ScoreSet
 from promptc.lifecycle import EvalOutcome, checked_splits, judge_evaluation
 from promptc.lm import Usage
+from promptc.reference import Reference
 from promptc.resolve import check_program, resolve_artifact
-from promptc.results import Evaluation, Record, summarise_records
+from promptc.results import Evaluation, Record, ScoreSet, summarise_records
 from promptc.shards import ShardFile, deal, read_shard
 from promptc.store import Artifact
 
@@ -33,6 +33,7 @@ def check_together(files: list[ShardFile]) -> None:
             ("config (sha256)", "config_sha256"),
             ("test split (digest)", "test_split"),
             ("reference", "reference"),
+            ("reference artifact", "reference_artifact"),
         ):
             if getattr(f, key) != getattr(first, key):
                 mine, theirs = getattr(f, key), getattr(first, key)
@@ -74,7 +75,7 @@ class Merged:
 
     baseline: Evaluation
     candidate: Evaluation
-    reference: tuple[str, ScoreSet]
+    reference: Reference
     usage: Usage
 
 
@@ -171,7 +172,8 @@ def check_shards(config: Config, artifact: Artifact, splits: Splits, files: list
     usage = Usage()
     for f in files:
         usage = usage + f.usage
-    reference = (files[0].reference, ScoreSet({i: ref[i] for i in order}, {i: slices[i] for i in order}))
+    scores = ScoreSet({i: ref[i] for i in order}, {i: slices[i] for i in order})
+    reference = Reference(files[0].reference, scores, compared_with=files[0].reference_artifact)
     return Merged(evaluations[0], evaluations[1], reference, usage)
 
 

@@ -18,14 +18,15 @@ from promptc.artifacts import check_alias
 from promptc.config import Config
 from promptc.data import Splits, load_splits
 from promptc.errors import BadInput, CheckFailed, RuntimeFailure
-from promptc.gates import GateReport, ScoreSet, check_gates
+from promptc.gates import GateReport
 from promptc.ledger import HoldoutLooks, record_look
-from promptc.lifecycle import LATEST, evaluate_pair, target_lm
+from promptc.lifecycle import LATEST, evaluate_pair, judge_against, target_lm
 from promptc.lm import LM
 from promptc.progress import Reporter, Silent
 from promptc.reference import artifact_scoring, config_scoring, find_reference, scores_of, stored_scores
 from promptc.registry import AliasMoved, Registry
 from promptc.resolve import check_program, resolve_artifact
+from promptc.results import ScoreSet
 from promptc.scoring import scoring_differences, scoring_fields
 from promptc.store import Artifact
 
@@ -115,13 +116,7 @@ def _judge_and_move(
             judged=artifact.id,
             aliases=aliases,
         )
-        gates = check_gates(
-            looks.gates(config.gates),
-            stored_scores(artifact),
-            reference.scores,
-            reference_label=reference.label,
-        )
-        gates = looks.refuse(gates)
+        gates = looks.refuse(judge_against(config, looks, stored_scores(artifact), reference))
         if not gates.passed:
             raise CheckFailed(
                 f"artifact {artifact.id} fails the release gates against {reference.label}:\n"

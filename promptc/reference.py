@@ -16,13 +16,13 @@ from promptc.config import Config
 from promptc.data import Example, Splits
 from promptc.errors import ConfigError
 from promptc.evaluate import evaluate
-from promptc.gates import GateReport, ScoreSet, check_gates
+from promptc.gates import GateReport, check_gates
 from promptc.lm import LM
 from promptc.metrics import load_metric, metric_fingerprint, parse_metric
 from promptc.metrics.spec import custom_names
 from promptc.progress import Reporter
 from promptc.registry import Registry
-from promptc.results import Evaluation
+from promptc.results import Evaluation, ScoreSet
 from promptc.scoring import (
     METRIC,
     METRIC_FINGERPRINT,
@@ -97,6 +97,7 @@ class Reference:
     scores: ScoreSet
     alias: str | None = None
     artifact_id: str | None = None
+    compared_with: str | None = None  # the artifact whose scores these are (None: the baseline's)
 
 
 def find_reference(
@@ -134,7 +135,7 @@ def find_reference(
         artifact_scoring(artifact), scoring_fields(config_scoring(config, splits))
     )
     if not differences:
-        return Reference(f"{name} ({artifact.id})", stored_scores(artifact), name, artifact.id)
+        return Reference(f"{name} ({artifact.id})", stored_scores(artifact), name, artifact.id, artifact.id)
     metric = load_metric(config.metric, config.program.signature, config.path.resolve().parent)
     test = splits.test if examples is None else examples
     advance = reporter.stage(f"evaluating {name} on test", len(test))
@@ -144,20 +145,8 @@ def find_reference(
         if TEST_SPLIT in differences
         else "under the current " + ", ".join(differences)
     )
-    return Reference(f"{name} ({artifact.id}, re-evaluated {why})", scores_of(evaluation), name, artifact.id)
-
-
-def reference_scores(
-    config: Config,
-    baseline: ScoreSet,
-    splits: Splits,
-    lm: Callable[[], LM],
-    reporter: Reporter,
-    examples: tuple[Example, ...] | None = None,
-) -> tuple[str, ScoreSet]:
-    """find_reference's label and scores."""
-    reference = find_reference(config, baseline, splits, lm, reporter, examples)
-    return reference.label, reference.scores
+    label = f"{name} ({artifact.id}, re-evaluated {why})"
+    return Reference(label, scores_of(evaluation), name, artifact.id, artifact.id)
 
 
 def stored_gates(config: Config, artifact: Artifact) -> GateReport:
@@ -166,7 +155,7 @@ def stored_gates(config: Config, artifact: Artifact) -> GateReport:
     An alias reference counts when it points at another artifact of the same model revision whose
     stored evaluation was scored alike; otherwise the artifact is judged against its baseline.
     """
-    label, reference = "baseline", stored_scores(artifact, "baseline")
+    label, reference, compared_with = "baseline", stored_scores(artifact, "baseline"), None
     name = config.gates.reference
     if name != "baseline":
         aliases = Registry(config.artifacts_dir, config.program.name).aliases(
@@ -180,5 +169,11 @@ def stored_gates(config: Config, artifact: Artifact) -> GateReport:
         elif differences := scoring_differences(artifact_scoring(other), artifact_scoring(artifact)):
             label = f"baseline ({name} ({other.id}) was scored otherwise: {', '.join(differences)})"
         else:
-            label, reference = f"{name} ({other.id})", stored_scores(other)
-    return check_gates(config.gates, stored_scores(artifact), reference, reference_label=label)
+            label, reference, compared_with = f"{name} ({other.id})", stored_scores(other), other.id
+    return check_gates(
+        config.gates,
+        stored_scores(artifact),
+        reference,
+        reference_label=label,
+        reference_artifact=compared_with,
+    )

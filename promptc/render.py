@@ -317,7 +317,7 @@ def print_compiled(cfg: Config, outcome: CompileOutcome) -> None:
             highlight=False,
             soft_wrap=True,
         )
-    if not outcome.gates.reference.startswith("baseline"):
+    if outcome.gates.reference_artifact is not None:
         # The gate table compares with another artifact; show the baseline comparison too.
         title = escape(f"holdout: {cfg.program.name} {cfg.program.version} vs baseline")
         out.print(slice_table(title, outcome.baseline, outcome.candidate))

@@ -10,11 +10,11 @@ from typing import Any
 from promptc.config import Config
 from promptc.data import Example, load_splits
 from promptc.errors import BadInput
-from promptc.gates import GateReport, ScoreSet, check_gates
+from promptc.gates import GateReport, check_gates
 from promptc.lifecycle import EvalOutcome
 from promptc.reference import artifact_scoring, config_scoring
 from promptc.resolve import check_program, resolve_artifact
-from promptc.results import Evaluation
+from promptc.results import Evaluation, ScoreSet
 from promptc.scoring import scoring_differences, scoring_fields
 from promptc.store import Artifact
 
@@ -99,7 +99,7 @@ def from_artifact(config: Config, ref: str, against: str | None = None) -> Repor
     examples = _test_examples(config, artifact)
     baseline, candidate = _stored(artifact, "baseline"), _stored(artifact, "candidate")
     name = against or config.gates.reference
-    label, reference = "baseline", baseline
+    label, reference, compared_with = "baseline", baseline, None
     if name != "baseline":
         try:
             other = resolve_artifact(config, name)
@@ -123,8 +123,14 @@ def from_artifact(config: Config, ref: str, against: str | None = None) -> Repor
             )
         else:
             _test_examples(config, other)
-            label, reference = f"{name} ({other.id})", _stored(other, "candidate")
-    gates = check_gates(config.gates, score_set(candidate), score_set(reference), reference_label=label)
+            label, reference, compared_with = f"{name} ({other.id})", _stored(other, "candidate"), other.id
+    gates = check_gates(
+        config.gates,
+        score_set(candidate),
+        score_set(reference),
+        reference_label=label,
+        reference_artifact=compared_with,
+    )
     return ReportData(
         artifact,
         gates,
@@ -144,7 +150,7 @@ def from_eval(config: Config, outcome: EvalOutcome, usage: str = "") -> ReportDa
     examples = {e.id: e for e in splits.test}
     baseline, candidate = _fresh(outcome.baseline), _fresh(outcome.candidate)
     flips_against, reference = "baseline", baseline
-    if not outcome.gates.reference.startswith("baseline"):
+    if outcome.gates.reference_artifact is not None:
         other = resolve_artifact(config, config.gates.reference)
         # Stored answers pair with this run only when they were scored as it was (same test split too).
         current = scoring_fields(config_scoring(config, splits))

@@ -7,12 +7,22 @@ types without loading the model layer.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from promptc.errors import ArtifactError
 from promptc.stats import mean, mean_interval
 
 OVERALL = "(overall)"  # the key of the whole test split among the per-slice summaries
+
+
+RESERVED_SLICES = frozenset({"overall", OVERALL})  # what a slice may not be named
+
+
+def reserved_slice(name: str) -> bool:
+    """True for a slice label that reads as the overall row (any case, surrounding spaces ignored)."""
+    return name.strip().casefold() in RESERVED_SLICES
 
 
 def scope_name(scope: str) -> str:
@@ -147,3 +157,40 @@ def summarise_records(records: tuple[Record, ...], *, confidence: float = 0.95) 
     for name in sorted(by_slice):
         out[name] = summarise(by_slice[name], confidence=confidence)
     return out
+
+
+@dataclass(frozen=True)
+class ScoreSet:
+    """Per-example scores of one evaluation: id -> score, id -> slice."""
+
+    scores: dict[str, float]
+    slices: dict[str, str | None]
+
+    @classmethod
+    def from_records(cls, records: Iterable[dict[str, Any]], source: str = "stored records") -> ScoreSet:
+        """From evaluation records (dicts with id, slice and score), read in one pass; a score that is
+        not a number in [0, 1], or a slice named like the overall row, is refused (ArtifactError)."""
+        scores: dict[str, float] = {}
+        slices: dict[str, str | None] = {}
+        fix = "re-run promptc eval (or compile) to write the artifact again"
+        for row, r in enumerate(records, 1):
+            problem = score_problem(r["score"])
+            if problem is not None:
+                raise ArtifactError(f"{source}: record {row} (id {r['id']!r}): score {problem}", fix=fix)
+            name = r.get("slice")
+            if name is not None and reserved_slice(name):
+                raise ArtifactError(
+                    f"{source}: record {row} (id {r['id']!r}): slice {name!r} is the overall row's name",
+                    fix=fix,
+                )
+            scores[r["id"]] = float(r["score"])
+            slices[r["id"]] = name
+        return cls(scores=scores, slices=slices)
+
+    def groups(self) -> dict[str, list[str]]:
+        """Example ids overall and per slice (slices sorted by name)."""
+        by_slice: dict[str, list[str]] = {}
+        for example_id, name in self.slices.items():
+            if name is not None:
+                by_slice.setdefault(name, []).append(example_id)
+        return {OVERALL: list(self.scores), **{k: by_slice[k] for k in sorted(by_slice)}}

@@ -27,12 +27,11 @@ from promptc.config import Config
 from promptc.data import Example, Splits
 from promptc.errors import BadInput
 from promptc.files import atomic_write
-from promptc.gates import ScoreSet
 from promptc.lifecycle import checked_splits, evaluate_pair, target_lm
 from promptc.lm import Usage
 from promptc.paths import check_output_file
 from promptc.progress import Reporter, Silent
-from promptc.reference import reference_scores, scores_of
+from promptc.reference import Reference, find_reference, scores_of
 from promptc.resolve import check_program, resolve_artifact
 from promptc.results import Evaluation, Prediction, Record, score_problem
 from promptc.store import Artifact
@@ -117,6 +116,7 @@ class ShardFile:
     test_split: str  # the digest of the whole test split
     test_examples: int  # examples in the whole test split
     reference: str  # the gates' reference label, e.g. "baseline" or "production (<id>)"
+    reference_artifact: str | None  # the artifact whose scores are the reference (None: the baseline)
     baseline: tuple[Record, ...]
     candidate: tuple[Record, ...]
     reference_scores: tuple[tuple[str, float], ...]
@@ -132,11 +132,11 @@ class ShardFile:
         splits: Splits,
         baseline: Evaluation,
         candidate: Evaluation,
-        reference: tuple[str, ScoreSet],
+        reference: Reference,
         usage: Usage,
     ) -> ShardFile:
         """The shard file of one shard's evaluations."""
-        label, scores = reference
+        scores = reference.scores
         ids = [r.id for r in baseline.records]
         return cls(
             shard=shard,
@@ -148,7 +148,8 @@ class ShardFile:
             config_sha256=config.digest,
             test_split=splits.hashes()["test"],
             test_examples=len(splits.test),
-            reference=label,
+            reference=reference.label,
+            reference_artifact=reference.compared_with,
             baseline=baseline.records,
             candidate=candidate.records,
             # A stored reference holds every test example: keep this shard's.
@@ -171,6 +172,7 @@ class ShardFile:
             "test_split": self.test_split,
             "test_examples": self.test_examples,
             "reference": self.reference,
+            "reference_artifact": self.reference_artifact,
             "baseline": [r.to_dict(timing=True) for r in self.baseline],
             "candidate": [r.to_dict(timing=True) for r in self.candidate],
             "reference_scores": [{"id": i, "score": s} for i, s in self.reference_scores],
@@ -196,6 +198,7 @@ class ShardFile:
             test_split=data["test_split"],
             test_examples=data["test_examples"],
             reference=data["reference"],
+            reference_artifact=data.get("reference_artifact"),
             baseline=tuple(_record(r) for r in data["baseline"]),
             candidate=tuple(_record(r) for r in data["candidate"]),
             reference_scores=tuple((r["id"], float(r["score"])) for r in data["reference_scores"]),
@@ -316,7 +319,5 @@ def evaluate_shard(config: Config, ref: str, shard: Shard, reporter: Reporter | 
     lm = target_lm(config)
     candidate = artifact.typed.candidate
     baseline, cand_eval = evaluate_pair(config, splits, lm, candidate, reporter, examples)
-    label, ref_scores = reference_scores(
-        config, scores_of(baseline), splits, lambda: lm, reporter, examples=examples
-    )
-    return ShardFile.of(config, artifact, shard, splits, baseline, cand_eval, (label, ref_scores), lm.usage)
+    reference = find_reference(config, scores_of(baseline), splits, lambda: lm, reporter, examples=examples)
+    return ShardFile.of(config, artifact, shard, splits, baseline, cand_eval, reference, lm.usage)

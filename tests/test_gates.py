@@ -7,8 +7,8 @@ import random
 import pytest
 
 from promptc.config import GateRule, Gates
-from promptc.gates import ScoreSet, check_gates
-from promptc.results import OVERALL
+from promptc.gates import check_gates
+from promptc.results import OVERALL, ScoreSet
 from promptc.stats import mean_interval
 
 

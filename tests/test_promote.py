@@ -206,3 +206,24 @@ def test_racing_promotions_never_let_the_worse_artifact_replace_the_better(
     assert "gain -0.094 vs production" in str(outcomes[worse])  # judged against the better one
     history = registry.history("fake/learner", "fake00000000")
     assert worse not in [e["artifact"] for e in history if e["alias"] == "production"]
+
+
+def test_an_alias_whose_name_starts_with_baseline_is_judged_as_an_artifact(
+    write_config: ConfigWriter,
+) -> None:
+    """What the gates compared with is recorded, never read back from the display label."""
+    weak = _with(1, gates={"overall": {"min": 0.0}})
+    first = write_config(weak, name="weak.yaml")
+    old = _compile(first)
+    assert invoke("promote", first, "--artifact", old, "--alias", "baseline-v1").exit_code == 0
+    gated = write_config(
+        _with(8, gates={"reference": "baseline-v1", "overall": {"min_gain": 0.0}}), name="gated.yaml"
+    )
+    compiled = invoke("compile", gated)
+    assert compiled.exit_code == 0, compiled.output
+    said = _said(compiled)
+    assert f"baseline-v1 ({old})" in said
+    assert "holdout: " in said and "1.0.0 vs baseline" in said  # the uncompiled program's table too
+    evaluated = invoke("eval", gated, "--json", str(Path(gated).parent / "eval.json"))
+    report = json.loads((Path(gated).parent / "eval.json").read_text())
+    assert evaluated.exit_code == 0 and report["gates"]["reference_artifact"] == old

@@ -388,6 +388,23 @@ def promptc_rows(task: str, sizes: list[int]) -> dict[tuple[str, int], dict[str,
     }
 
 
+def other_val_rows(task: str, sizes: list[int]) -> list[dict[str, Any]]:
+    """suite.json's rows for the task run with another val size but the same train and test splits.
+
+    DSPy's BootstrapFewShot and KNNFewShot read train only, so its runs pair with these too.
+    """
+    rows = [
+        r
+        for r in suite.load_rows()
+        if r["task"] == task
+        and r["optimizer"] in PROMPTC_ROWS
+        and list(r["sizes"]) != list(sizes)
+        and (r["sizes"][0], r["sizes"][2]) == (sizes[0], sizes[2])
+    ]
+    same = {tuple(r["sizes"]) for r in rows if test_ids(task, r["sizes"]) == test_ids(task, sizes)}
+    return [r for r in rows if tuple(r["sizes"]) in same]
+
+
 def promptc_scores(task: str, row: dict[str, Any]) -> dict[str, dict[str, float]] | None:
     """Per-example holdout scores of the compiled program and of zero-shot, from the artifact."""
     from promptc.store import Store
@@ -426,6 +443,61 @@ def fmt_interval(d: tuple[float, float, float] | None) -> str:
     return f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]{mark}"
 
 
+SETTINGS_NOTES = [
+    "Settings:",
+    "",
+    "- DSPy program: dspy.Predict over the config's signature (its instructions and field",
+    "  descriptions; SNIPS' intent a Literal of the 7 intents, slots typed `dict[str, list[str]]` from",
+    "  the config's JSON Schema, SQuAD's answer `str`), ChatAdapter with its JSON fallback (a reply it",
+    f"  cannot parse gets a second call through JSONAdapter), max_tokens = the config's + {ADAPTER_TOKENS}",
+    "  for the `[[ ## field ## ]]` sections, generation stopped at `[[ ## completed ## ]]` (ChatAdapter",
+    "  reads nothing after it; promptc's provider takes no stop strings, so the bench adds it). promptc",
+    "  holds its replies to the declared shape with a llama.cpp grammar; DSPy has no such option for a",
+    "  litellm model, so its replies are free text. A reply neither adapter parses scores 0.",
+    "- BootstrapFewShot: max_bootstrapped_demos 4, max_labeled_demos 6 (promptc's bootstrap_fewshot",
+    "  defaults), max_rounds 1, DSPy's own acceptance rule (metric_threshold None: a trace scoring",
+    "  above 0 is kept, so a SNIPS trace with the intent right and the slots wrong is a demo; promptc",
+    "  keeps a trace only at 1.0 and traces 16 examples; DSPy traces until it has 4). It takes no",
+    "  seed: each seed shuffles the train split first, as bench/dspy_compare.py does.",
+    f"- KNNFewShot: k = {KNN_K} neighbours (the example in DSPy's documentation), the BootstrapFewShot",
+    "  settings above, and a TF-IDF embedder written in the bench (word unigrams, L2-normalised, fitted",
+    "  on the train inputs): DSPy's KNNFewShot needs an embedding model, and this machine has none",
+    "  offline. Its compile costs nothing; at every call it bootstraps over the input's neighbours",
+    f"  (up to {KNN_K} teacher calls) and then answers, so its cost is in the holdout calls. It has no",
+    "  randomness (fixed neighbours, greedy decoding), so one run stands for every seed and is paired",
+    "  with each seed's promptc rows.",
+]
+
+
+def test_ids(task: str, sizes: list[int]) -> list[str]:
+    """The ids of suite.py's test split for the task at these sizes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        suite.WORK = Path(tmp)
+        try:
+            path = suite.prepare(task, tuple(sizes))  # type: ignore[arg-type]
+            lines = (path.parent / "data" / "test.jsonl").read_text().splitlines()
+        finally:
+            suite.WORK = SUITE_WORK
+    return [json.loads(line)["id"] for line in lines if line.strip()]
+
+
+def on_split(row: dict[str, Any], ids: list[str]) -> dict[str, Any]:
+    """A DSPy row restricted to the test ids given (a run on a larger test subset that holds them).
+
+    suite.py's subsets are prefixes of one seeded order, so its 20-example test split is the first
+    20 of the 30-example one some runs here answered.
+    """
+    if set(row["scores"]) == set(ids):
+        return row
+    scores = {i: row["scores"][i] for i in ids}
+    return {
+        **row,
+        "scores": scores,
+        "holdout": statistics.mean(scores.values()),
+        "answered": len(row["scores"]),
+    }
+
+
 def dspy_row(data: dict[str, Any], task: str, opt: str, seed: int) -> tuple[dict[str, Any] | None, str]:
     """The DSPy run for (task, optimizer, seed), and a note when it is another seed's run.
 
@@ -450,13 +522,13 @@ def render(data: dict[str, Any]) -> str:
         "### promptc vs DSPy on outputs beyond one label (bench/dspy_fields.py)",
         "",
         f"Command: `make .venv-bench/.installed && .venv-bench/bin/{data['command']}`. Machine: 2-core",
-        "x86 VM, shared with other benchmark jobs while it ran (load 4 to 7: wall times are upper",
+        "x86 VM, shared with other benchmark jobs while it ran (1-minute load 3 to 10: wall times are upper",
         f"bounds), one llama.cpp thread. Date: 2026-12-07 ({m['date']} to {data.get('finished', '?')}).",
         f"Versions: promptc {v['promptc']}, dspy {v['dspy']}, litellm {v['litellm']},",
         f"llama-cpp-python {v['llama_cpp_python']}.",
         "",
         "Same splits as bench/suite.py (its `prepare(task, sizes)`, default sizes, train / val / test",
-        "= " + "; ".join(f"{t} {'/'.join(map(str, z))}" for t, z in data["sizes"].items()) + "),",
+        "= " + "; ".join(f"{t} {'/'.join(map(str, suite.default_sizes(t)))}" for t in data["tasks"]) + "),",
         "same model (the embedded SmolLM2-135M-Instruct, greedy), same metric: DSPy's predictions are",
         "scored by promptc's own metric function, built from the task's config by",
         "promptc.metrics.load_metric (SNIPS: intent label_accuracy + slots json_f1, mean of the two;",
@@ -475,9 +547,11 @@ def render(data: dict[str, Any]) -> str:
     ]
     summary: dict[tuple[str, str], list[float]] = {}
     sig_lines: list[str] = []
+    extra_lines: list[str] = []
     blank = " | | | | | | |"
     for task in data["tasks"]:
-        sizes = data["sizes"][task]
+        sizes = list(suite.default_sizes(task))
+        ids = test_ids(task, sizes)
         p_rows = promptc_rows(task, sizes)
         for seed in data["seeds"]:
             got = {name: p_rows.get((name, seed)) for name in PROMPTC_ROWS}
@@ -491,9 +565,12 @@ def render(data: dict[str, Any]) -> str:
                     f"{sizes[2]} | |"
                 )
                 summary.setdefault((task, "promptc zero-shot"), []).append(first["zero_shot"])
+            if not any(got.values()):
+                lines.append(f"| {task} | {seed} | promptc: no run for this seed in suite.json yet{blank}")
             for name, row in got.items():
                 if row is None:
-                    lines.append(f"| {task} | {seed} | promptc {name} | not in suite.json{blank}")
+                    if any(got.values()):
+                        lines.append(f"| {task} | {seed} | promptc {name} | not in suite.json{blank}")
                     continue
                 cells = [f"{row['gain']:+.3f} [{row['gain_low']:+.3f}, {row['gain_high']:+.3f}]"]
                 for other in PROMPTC_ROWS:
@@ -507,6 +584,23 @@ def render(data: dict[str, Any]) -> str:
                     f"{row['search_requests']} | {sizes[2]} | {row['wall_s']:.0f} |"
                 )
                 summary.setdefault((task, f"promptc {name}"), []).append(row["compiled"])
+            extra: dict[str, dict[str, float]] = {}
+            for row in other_val_rows(task, sizes):
+                if row["seed"] != seed:
+                    continue
+                label = f"promptc {row['optimizer']} (val {row['sizes'][1]})"
+                mine = (promptc_scores(task, row) or {}).get("compiled")
+                cells = [f"{row['gain']:+.3f} [{row['gain_low']:+.3f}, {row['gain_high']:+.3f}]"]
+                cells += [fmt_interval(paired(mine, ref[n])) if mine and ref[n] else "" for n in PROMPTC_ROWS]
+                lines.append(
+                    f"| {task} | {seed} | {label} | {row['compiled']:.3f} | {' | '.join(cells)} | "
+                    f"{row['search_requests']} | {row['sizes'][2]} | {row['wall_s']:.0f} |"
+                )
+                summary.setdefault(
+                    (task, label.replace(f" (val {row['sizes'][1]})", " (other val)")), []
+                ).append(row["compiled"])
+                if mine:
+                    extra[label] = mine
             for opt in OPTIMIZERS:
                 row, note = dspy_row(data, task, opt, seed)
                 if row is None:
@@ -515,6 +609,9 @@ def render(data: dict[str, Any]) -> str:
                 if "error" in row:
                     lines.append(f"| {task} | {seed} | DSPy {opt} | {row['error']}{blank}")
                     continue
+                row = on_split(row, ids)
+                if "answered" in row:
+                    note += f" (answered {row['answered']}; scored on the {len(ids)})"
                 diffs = {
                     "promptc zero-shot": paired(row["scores"], zero) if zero else None,
                     **{
@@ -528,7 +625,12 @@ def render(data: dict[str, Any]) -> str:
                     + " | ".join(fmt_interval(d) for d in diffs.values())
                     + f" | {row['compile_calls']} | {row['eval_calls']} | {wall:.0f} |"
                 )
-                summary.setdefault((task, f"DSPy {opt}"), []).append(row["holdout"])
+                if not note.startswith(" (seed"):  # KNNFewShot's one run counts once
+                    summary.setdefault((task, f"DSPy {opt}"), []).append(row["holdout"])
+                for label, mine in extra.items():
+                    d = paired(row["scores"], mine)
+                    diffs[label] = d
+                    extra_lines.append(f"{task} seed {seed}: DSPy {opt} - {label}: {fmt_interval(d)}")
                 for label, d in diffs.items():
                     if d is not None and (d[1] > 0 or d[2] < 0):
                         side = "above" if d[1] > 0 else "below"
@@ -542,7 +644,11 @@ def render(data: dict[str, Any]) -> str:
             values = summary.get((task, col), [])
             cells.append(f"{statistics.mean(values):.3f} (n={len(values)})" if values else "")
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    if extra_lines:
+        lines += ["", "DSPy against promptc rows run with another val size (same train and test):", ""]
+        lines += [f"- {x}" for x in extra_lines]
     lines += ["", "Significant paired differences (95%): " + ("; ".join(sig_lines) or "none") + "."]
+    lines += ["", *SETTINGS_NOTES]
     if data.get("notes"):
         lines += ["", *data["notes"]]
     lines.append(SECTION_END)

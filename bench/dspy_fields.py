@@ -561,7 +561,7 @@ def render(data: dict[str, Any]) -> str:
             first = next((r for r in got.values() if r), None)
             if first:
                 lines.append(
-                    f"| {task} | {seed} | promptc zero-shot | {first['zero_shot']:.3f} |{blank[:-6]} 0 | "
+                    f"| {task} | {seed} | promptc zero-shot | {first['zero_shot']:.3f} | | | | 0 | "
                     f"{sizes[2]} | |"
                 )
                 summary.setdefault((task, "promptc zero-shot"), []).append(first["zero_shot"])

@@ -334,16 +334,15 @@ def test_auto_dry_run_bounds_the_calls_of_a_slot_filling_program(
 ) -> None:
     path = write_config(lambda c: _slots_program(c, tmp_path))
     inputs = _inputs(path)
-    estimate = OPTIMIZERS["auto"].estimate_calls({}, len(inputs.train), len(inputs.val))
+    estimate = OPTIMIZERS["auto"].estimate_calls({}, len(inputs.train), len(inputs.val), inputs.program)
     stages = dict(estimate.stages)
     before = inputs.lm.usage.requests
     OPTIMIZERS["auto"].compile(inputs)
     made = inputs.lm.usage.requests - before
-    # Nothing is raced out here. A program beyond one label makes no content-free calls, and its
-    # zero-shot prompt is the configured program, scored once: the estimate is exact but for those.
-    content_free = next(n for name, n in stages.items() if name.startswith("content-free"))
-    assert made == estimate.total - content_free - len(inputs.val)
-    assert stages["teacher traces on train (programs beyond one label)"] == 16
+    # Nothing is raced out here: the estimate is exact (no content-free calls, and the zero-shot
+    # prompt is the configured program, scored once).
+    assert made == estimate.total
+    assert stages["teacher traces on train"] == 16
     shown = CliRunner().invoke(app, ["compile", str(path), "--dry-run"])
     assert shown.exit_code == 0, shown.output
     assert "teacher traces on train" in shown.output
@@ -354,6 +353,6 @@ def test_a_classifier_gets_no_bootstrapped_prompt(write_config: ConfigWriter) ->
     before = inputs.lm.usage.requests
     result = OPTIMIZERS["auto"].compile(inputs)
     assert not any(t.name.startswith("bootstrap") for t in result.trials)
-    stages = dict(OPTIMIZERS["auto"].estimate_calls({}, len(inputs.train), len(inputs.val)).stages)
-    traced = sum(n for name, n in stages.items() if "beyond one label" in name)
-    assert inputs.lm.usage.requests - before <= sum(stages.values()) - traced
+    estimate = OPTIMIZERS["auto"].estimate_calls({}, len(inputs.train), len(inputs.val), inputs.program)
+    assert not any("teacher" in name or "bootstrapped" in name for name, _ in estimate.stages)
+    assert inputs.lm.usage.requests - before <= estimate.total

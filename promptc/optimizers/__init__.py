@@ -9,11 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from promptc.errors import ConfigError
 from promptc.optimizers import auto, bootstrap, copro, gepa, labeled, mipro, random_search
 from promptc.optimizers.base import CallEstimate, CompileInputs, CompileResult
+from promptc.program import Program
+
+
+class EstimateCalls(Protocol):
+    """The model calls a compile makes on a cold cache, from the settings, the split sizes and,
+    where it changes the plan (auto: one label or not), the program."""
+
+    def __call__(
+        self, settings: dict[str, Any], n_train: int, n_val: int, program: Program | None = None
+    ) -> CallEstimate: ...
 
 
 @dataclass(frozen=True)
@@ -22,7 +32,7 @@ class Optimizer:
 
     compile: Callable[[CompileInputs], CompileResult]
     settings_schema: dict[str, Any]
-    estimate_calls: Callable[[dict[str, Any], int, int], CallEstimate]  # (settings, n_train, n_val)
+    estimate_calls: EstimateCalls
 
 
 OPTIMIZERS: dict[str, Optimizer] = {

@@ -337,24 +337,33 @@ def _prompt_count(s: dict[str, Any]) -> int:
     return 1 + int(s["demo_sets"]) + (1 if s["knn"] else 0)
 
 
-def estimate_calls(settings: dict[str, Any], n_train: int, n_val: int) -> CallEstimate:
-    """The worst case: no prompt raced out, every prompt scored by label log-probabilities, and
-    the bootstrapped prompt a program beyond one label gets."""
+def estimate_calls(
+    settings: dict[str, Any], n_train: int, n_val: int, program: Program | None = None
+) -> CallEstimate:
+    """The worst case: no prompt raced out. A classifier (one enum output; also when the program is
+    not given) scores every prompt by label log-probabilities, plus the content-free inputs; any
+    other program reuses the configured program's answers for zero-shot and gets the
+    bootstrapped prompt (teacher traces on train, then one pass over val)."""
     s = with_defaults(SETTINGS, settings)
     p = _prompt_count(s)
-    content_free = len(CONTENT_FREE) if s["calibrate"] else 0
-    traced = traced_count(bootstrap_settings(s), n_train) if s["bootstrap"] and n_train else 0
-    return CallEstimate(
-        stages=(
+    stages: tuple[tuple[str, int], ...]
+    if program is None or one_label(program):
+        content_free = len(CONTENT_FREE) if s["calibrate"] else 0
+        stages = (
             ("configured program on val", n_val),
             (f"{p} prompts x {n_val} val examples (at most)", p * n_val),
             (f"content-free inputs ({p} prompts x {content_free})", p * content_free),
-            ("teacher traces on train (programs beyond one label)", traced),
-            (
-                f"bootstrapped prompt x {n_val} val examples (programs beyond one label)",
-                n_val if traced else 0,
-            ),
-        ),
+        )
+    else:
+        traced = traced_count(bootstrap_settings(s), n_train) if s["bootstrap"] and n_train else 0
+        stages = (
+            ("configured program (zero-shot) on val", n_val),
+            (f"{p - 1} demo prompts x {n_val} val examples (at most)", (p - 1) * n_val),
+            ("teacher traces on train", traced),
+            (f"bootstrapped prompt x {n_val} val examples", n_val if traced else 0),
+        )
+    return CallEstimate(
+        stages=stages,
         max_demos=max(s["max_demos"], s["knn"]),
         holdout_calls_per_example=max(1, s["ensemble"]),
     )

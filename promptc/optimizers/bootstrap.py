@@ -28,7 +28,7 @@ from promptc.optimizers.base import (
     with_defaults,
 )
 from promptc.optimizers.demos import DEMO_SETTINGS, demo_set, seeded_order, trace_pool, traced_count
-from promptc.program import Candidate
+from promptc.program import Candidate, Program
 
 SETTINGS: dict[str, Any] = {
     "type": "object",
@@ -52,7 +52,9 @@ def compile_program(inputs: CompileInputs) -> CompileResult:
     return run_search(inputs, search)
 
 
-def estimate_calls(settings: dict[str, Any], n_train: int, n_val: int) -> CallEstimate:
+def estimate_calls(
+    settings: dict[str, Any], n_train: int, n_val: int, program: Program | None = None
+) -> CallEstimate:
     """One teacher call per traced example, then one validation pass with validate: true."""
     s = with_defaults(SETTINGS, settings)
     return CallEstimate(

@@ -56,7 +56,7 @@ from promptc.optimizers.proposals import (
     request,
     task_parts,
 )
-from promptc.program import Candidate, baseline_candidate
+from promptc.program import Candidate, Program, baseline_candidate
 from promptc.prompt_text import NO_INSTRUCTION, PROPOSER
 
 SETTINGS: dict[str, Any] = {
@@ -213,7 +213,9 @@ class _Rounds:
         self.log.complete(trial.name, trial.candidate, trial.scores, f"confirming {trial.name} on val")
 
 
-def estimate_calls(settings: dict[str, Any], n_train: int, n_val: int) -> CallEstimate:
+def estimate_calls(
+    settings: dict[str, Any], n_train: int, n_val: int, program: Program | None = None
+) -> CallEstimate:
     """The most calls on a cold cache, following the steps in the module docstring."""
     s = with_defaults(SETTINGS, settings)
     proposals = s["depth"] * s["breadth"]

@@ -74,6 +74,7 @@ from promptc.optimizers.proposals import (
     request,
     task_parts,
 )
+from promptc.program import Program
 from promptc.prompt_text import (
     FEEDBACK,
     INSTRUCTION_A,
@@ -356,7 +357,9 @@ class Gepa:
         return seeded_rng(self.inputs.seed, "gepa", "minibatch", round_).sample(list(self.inputs.train), mb)
 
 
-def estimate_calls(settings: dict[str, Any], n_train: int, n_val: int) -> CallEstimate:
+def estimate_calls(
+    settings: dict[str, Any], n_train: int, n_val: int, program: Program | None = None
+) -> CallEstimate:
     """The most calls on a cold cache (module docstring): a bound, as rewrites may be refused."""
     s = with_defaults(SETTINGS, settings)
     mb, search, confirm = _sizes_of(s, n_train, n_val)

@@ -17,7 +17,7 @@ from promptc.optimizers.base import (
     with_defaults,
 )
 from promptc.optimizers.demos import labeled_set
-from promptc.program import Candidate
+from promptc.program import Candidate, Program
 
 SETTINGS: dict[str, Any] = {
     "type": "object",
@@ -38,7 +38,9 @@ def compile_program(inputs: CompileInputs) -> CompileResult:
     return run_search(inputs, search)
 
 
-def estimate_calls(settings: dict[str, Any], n_train: int, n_val: int) -> CallEstimate:
+def estimate_calls(
+    settings: dict[str, Any], n_train: int, n_val: int, program: Program | None = None
+) -> CallEstimate:
     """One validation pass with validate: true, else nothing."""
     s = with_defaults(SETTINGS, settings)
     return CallEstimate(

@@ -85,7 +85,7 @@ from promptc.optimizers.proposals import (
     request,
     task_parts,
 )
-from promptc.program import Candidate, Demo
+from promptc.program import Candidate, Demo, Program
 from promptc.prompt_text import PROPOSER, TIP_PREFIX
 
 PRESETS: dict[str, dict[str, int]] = {
@@ -360,7 +360,9 @@ class _PairSearch:
         self.known[pair] = self.log.search_score(trial)
 
 
-def estimate_calls(settings: dict[str, Any], n_train: int, n_val: int) -> CallEstimate:
+def estimate_calls(
+    settings: dict[str, Any], n_train: int, n_val: int, program: Program | None = None
+) -> CallEstimate:
     """Calls on a cold cache, following the steps in the module docstring."""
     s = _settings(settings)
     n = s["num_candidates"]

@@ -29,7 +29,7 @@ from promptc.optimizers.demos import (
     trace_pool,
     traced_count,
 )
-from promptc.program import Candidate
+from promptc.program import Candidate, Program
 
 SETTINGS: dict[str, Any] = {
     "type": "object",
@@ -67,7 +67,9 @@ def compile_program(inputs: CompileInputs) -> CompileResult:
     return run_search(inputs, search)
 
 
-def estimate_calls(settings: dict[str, Any], n_train: int, n_val: int) -> CallEstimate:
+def estimate_calls(
+    settings: dict[str, Any], n_train: int, n_val: int, program: Program | None = None
+) -> CallEstimate:
     """One trace per traced example, one validation pass per candidate."""
     s = with_defaults(SETTINGS, settings)
     candidates = 3 + int(s["num_candidate_programs"])

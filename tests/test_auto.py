@@ -356,3 +356,31 @@ def test_a_classifier_gets_no_bootstrapped_prompt(write_config: ConfigWriter) ->
     estimate = OPTIMIZERS["auto"].estimate_calls({}, len(inputs.train), len(inputs.val), inputs.program)
     assert not any("teacher" in name or "bootstrapped" in name for name, _ in estimate.stages)
     assert inputs.lm.usage.requests - before <= estimate.total
+
+
+def _small_val_slots(cfg: dict[str, Any], tmp_path: Path) -> None:
+    """The slot-filling program with 6 validation examples: a confirmation half of 3."""
+    _slots_program(cfg, tmp_path)
+    path = tmp_path / "data" / "val.jsonl"
+    path.write_text("".join(path.read_text().splitlines(keepends=True)[:6]))
+
+
+@pytest.mark.parametrize("confirm_train", [0, 30])
+def test_unused_train_rows_confirm_what_a_tiny_val_cannot(
+    write_config: ConfigWriter, tmp_path: Path, confirm_train: int
+) -> None:
+    settings = {"confirm_train": confirm_train}
+    inputs = _inputs(write_config(lambda c: _small_val_slots(c, tmp_path)), settings=settings)
+    estimate = OPTIMIZERS["auto"].estimate_calls(
+        inputs.settings, len(inputs.train), len(inputs.val), inputs.program
+    )
+    before = inputs.lm.usage.requests
+    result = OPTIMIZERS["auto"].compile(inputs)
+    assert inputs.lm.usage.requests - before <= estimate.total
+    stages = dict(estimate.stages)
+    if confirm_train:  # 30 rows, less the demos each finalist shows: enough to confirm the demos
+        assert stages["confirmation on 30 train rows (at most)"] == 30 * (1 + 3 * 3)
+        assert result.candidate.demos or result.candidate.members  # demos, or an ensemble of them
+    else:  # three confirmation examples can confirm nothing: the configured program stays
+        assert not any(name.startswith("confirmation") for name in stages)
+        assert not result.candidate.demos and not result.candidate.members

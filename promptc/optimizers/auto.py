@@ -48,6 +48,7 @@ from promptc.calibration import CONTENT_FREE, content_free_bias, fit_bias
 from promptc.data import Example
 from promptc.evaluate import combine, decide, score_prediction
 from promptc.optimizers.base import (
+    CONFIRM_TOP,
     CallEstimate,
     CompileInputs,
     CompileResult,
@@ -78,6 +79,7 @@ SETTINGS: dict[str, Any] = {
         "max_demos": {"type": "integer", "minimum": 1, "default": 8},
         "knn": {"type": "integer", "minimum": 0, "default": 4},
         "knn_pool": {"type": "integer", "minimum": 1, "default": 512},
+        "confirm_train": {"type": "integer", "minimum": 0, "default": 0},
         "calibrate": {"type": "boolean", "default": True},
         "ensemble": {"type": "integer", "minimum": 0, "default": 3},
         "bootstrap": {"type": "integer", "minimum": 0, "default": 4},
@@ -165,6 +167,12 @@ class _Run:
             "configured program", Candidate(inputs.program.signature.instructions)
         )
         self.answers[id(base)] = self.log.answers[id(base)]
+        if self.s["confirm_train"] and inputs.train:
+            # Seeded train rows, declared before any candidate exists: each finalist is also
+            # confirmed on those of them it does not show as demos (optimizers/holdout.py).
+            rows = list(inputs.train)
+            seeded_rng(inputs.seed, "confirm-train").shuffle(rows)
+            self.log.confirm_on_train(rows[: self.s["confirm_train"]])
         for name, prompt in prompts(inputs, self.s):
             if self.scores_labels:
                 self._score_label_prompt(name, prompt)
@@ -362,6 +370,9 @@ def estimate_calls(
             ("teacher traces on train", traced),
             (f"bootstrapped prompt x {n_val} val examples", n_val if traced else 0),
         )
+    rows = min(int(s["confirm_train"]), n_train)
+    confirming = rows * (1 + CONFIRM_TOP * max(1, s["ensemble"]))  # the configured program and finalists
+    stages = (*stages, (f"confirmation on {rows} train rows (at most)", confirming)) if rows else stages
     return CallEstimate(
         stages=stages,
         max_demos=max(s["max_demos"], s["knn"]),

@@ -375,11 +375,11 @@ def run_search(inputs: CompileInputs, search: Callable[[Search], None]) -> Compi
             log.notes.append(f"{exc.message} while confirming on unused training rows: confirmed on val only")
     best = log.best()
     if best is not None and best is log.incumbent and log.challengers():
-        finalists = log.finalists()
+        rows = f", with up to {len(log.train_rows)} unused training rows" if log.train_rows else ""
         log.notes.append(
             f"no candidate was significantly better than the configured program: "
-            f"{len(log.challengers())} scored, {len(finalists)} beat it on the search half of val, "
-            f"none was better on the confirmation half ({len(log.holdout)} examples) at "
+            f"{len(log.challengers())} scored, {len(log.finalists())} beat it on the search half of val, "
+            f"none was better on the confirmation half ({len(log.holdout)} examples{rows}) at "
             f"{inputs.selection_confidence:.0%}; keeping the configured program"
         )
     if best is None:

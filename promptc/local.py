@@ -8,6 +8,7 @@ home; `local/<path to a .gguf file>` runs any other GGUF file.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import importlib
@@ -276,6 +277,7 @@ class LocalProvider:
             fallback = None if llm.metadata.get("tokenizer.chat_template") else self._formatter(path, llm)
             if fallback is not None:
                 llm.chat_handler = fallback.to_chat_handler()
+            atexit.register(llm.close)  # freed before the interpreter tears llama.cpp's bindings down
             self._models[path] = llm
         return self._models[path]
 
@@ -327,6 +329,7 @@ class LocalProvider:
                     raise BadInput("llama-cpp-python is not installed", fix=INSTALL_HINT) from None
                 with _quiet_stderr():  # llama.cpp warns that a vocabulary has no context length
                     self._vocabs[path] = Llama(model_path=str(path), vocab_only=True, verbose=False)
+                atexit.register(self._vocabs[path].close)
             return len(self._prompt_tokens(path, self._vocabs[path], messages))
 
     def _prompt_tokens(self, path: Path, llm: Any, messages: list[dict[str, str]]) -> list[int]:

@@ -333,15 +333,20 @@ def test_auto_dry_run_bounds_the_calls_of_a_slot_filling_program(
     write_config: ConfigWriter, tmp_path: Path
 ) -> None:
     path = write_config(lambda c: _slots_program(c, tmp_path))
-    inputs = _inputs(path)
-    estimate = OPTIMIZERS["auto"].estimate_calls({}, len(inputs.train), len(inputs.val), inputs.program)
+    settings = {"confirm_train": 0}
+    inputs = _inputs(path, settings=settings)
+    estimate = OPTIMIZERS["auto"].estimate_calls(settings, len(inputs.train), len(inputs.val), inputs.program)
     stages = dict(estimate.stages)
     before = inputs.lm.usage.requests
     OPTIMIZERS["auto"].compile(inputs)
     made = inputs.lm.usage.requests - before
-    # Nothing is raced out here: the estimate is exact (no content-free calls, and the zero-shot
-    # prompt is the configured program, scored once).
+    # Nothing is raced out here: without confirmation on train rows (how many finalists there are
+    # is known only after the search) the estimate is exact (no content-free calls, and the
+    # zero-shot prompt is the configured program, scored once).
     assert made == estimate.total
+    default = OPTIMIZERS["auto"].estimate_calls({}, len(inputs.train), len(inputs.val), inputs.program)
+    rows = min(60, len(inputs.train))
+    assert dict(default.stages)[f"confirmation on {rows} train rows (at most)"] == rows * (1 + 3 * 3)
     assert stages["teacher traces on train"] == 16
     shown = CliRunner().invoke(app, ["compile", str(path), "--dry-run"])
     assert shown.exit_code == 0, shown.output

@@ -79,7 +79,7 @@ SETTINGS: dict[str, Any] = {
         "max_demos": {"type": "integer", "minimum": 1, "default": 8},
         "knn": {"type": "integer", "minimum": 0, "default": 4},
         "knn_pool": {"type": "integer", "minimum": 1, "default": 512},
-        "confirm_train": {"type": "integer", "minimum": 0, "default": 0},
+        "confirm_train": {"type": "integer", "minimum": 0, "default": 60},
         "calibrate": {"type": "boolean", "default": True},
         "ensemble": {"type": "integer", "minimum": 0, "default": 3},
         "bootstrap": {"type": "integer", "minimum": 0, "default": 4},

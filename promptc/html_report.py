@@ -15,7 +15,8 @@ from typing import Any
 
 from promptc.adapter import label_field
 from promptc.artifacts import ArtifactContent
-from promptc.gates import GateReport, SliceResult
+from promptc.gate_table import GateRow, tabulate, verdict_of
+from promptc.gates import GateReport
 from promptc.html_scores import score_section
 from promptc.lifecycle import prompt_preview
 from promptc.lm import is_in_process, price
@@ -31,10 +32,6 @@ FLOOR_RULES = ("min", "max")
 
 def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
-
-
-def _verdict(s: SliceResult) -> str:
-    return "ungated" if not s.gated else "pass" if s.passed else "fail"
 
 
 def _forest(data: ReportData) -> str:
@@ -63,7 +60,7 @@ def _forest(data: ReportData) -> str:
         rows.append(
             ForestRow(
                 scope_name(s.scope),
-                _verdict(s),
+                verdict_of(s).value,
                 (s.score, s.ci_low, s.ci_high),
                 reference,
                 change,
@@ -184,32 +181,34 @@ def _flips(data: ReportData) -> str:
     )
 
 
-def _gate_table(report: GateReport) -> str:
-    level = f"{report.confidence:.0%}"
-    rows = []
-    for s in report.slices:
-        checks = "<br>".join(
-            f"{'✔' if c.passed else '✘'} <b>{_e(c.rule)}</b> threshold {_e(c.threshold)}, "
-            f"value {_e(c.value)}: {_e(c.message)}"
-            for c in s.checks
-        )
-        ref = "-" if s.reference is None else f"{s.reference:.3f}"
-        delta = "-" if s.delta is None else f"{s.delta:+.3f} [{s.delta_low:+.3f}, {s.delta_high:+.3f}]"
-        rows.append(
-            f'<tr class="{_verdict(s)}"><td>{_e(scope_name(s.scope))}</td><td>{s.n}</td>'
-            f"<td>{s.score:.3f} [{s.ci_low:.3f}, {s.ci_high:.3f}]</td><td>{ref}</td><td>{delta}</td>"
-            f"<td>{_verdict(s)}</td><td>{_e(s.decided_by)}</td><td>{checks}</td></tr>"
-        )
-    for c in report.missing:
-        rows.append(
-            f'<tr class="fail"><td>{_e(c.scope)}</td><td>0</td><td>-</td><td>-</td><td>-</td><td>fail</td>'
-            f"<td>{_e(c.rule)}</td><td>{_e(c.message)}</td></tr>"
-        )
+def _checks_cell(row: GateRow) -> str:
+    """Each check with its rule, threshold and value; a missing slice's one check by its message."""
+    if not row.present:
+        return _e(row.checks[0].message)
+    return "<br>".join(
+        f"{'✔' if c.passed else '✘'} <b>{_e(c.rule)}</b> threshold {_e(c.threshold)}, "
+        f"value {_e(c.value)}: {_e(c.message)}"
+        for c in row.checks
+    )
+
+
+def _gate_row(row: GateRow) -> str:
+    """A gate row; its class, which colours the verdict, is the row's verdict."""
+    verdict = row.verdict.value
     return (
-        f"<table id=gates><thead><tr><th>slice</th><th>n</th><th>score [{level} CI]</th><th>reference</th>"
-        f"<th>change [{level} CI]</th><th>verdict</th><th>decided by</th>"
+        f'<tr class="{verdict}"><td>{_e(row.name)}</td><td>{row.n}</td><td>{row.score}</td>'
+        f"<td>{row.reference}</td><td>{row.change}</td><td>{verdict}</td><td>{_e(row.decided_by)}</td>"
+        f"<td>{_checks_cell(row)}</td></tr>"
+    )
+
+
+def _gate_table(report: GateReport) -> str:
+    table = tabulate(report)
+    return (
+        f"<table id=gates><thead><tr><th>slice</th><th>n</th><th>score [{table.level} CI]</th>"
+        f"<th>reference</th><th>change [{table.level} CI]</th><th>verdict</th><th>decided by</th>"
         "<th>checks (rule, threshold, value)</th>"
-        f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        f"</tr></thead><tbody>{''.join(map(_gate_row, table.rows))}</tbody></table>"
     )
 
 

@@ -16,6 +16,7 @@ from rich.text import Text
 
 from promptc.config import Config
 from promptc.field_scores import FieldRow, evaluation_rows
+from promptc.gate_table import GateRow, Verdict, interval, tabulate
 from promptc.gates import GateReport
 from promptc.lm import Usage
 from promptc.progress import Advance
@@ -82,7 +83,7 @@ def _scope_cell(scope: str) -> str:
 
 
 def _fmt(summary: Any) -> str:
-    return f"{summary.mean:.3f} [{summary.ci_low:.2f}, {summary.ci_high:.2f}]"
+    return f"{summary.mean:.3f}{interval(summary.ci_low, summary.ci_high, digits=2)}"
 
 
 def slice_table(title: str, baseline: Evaluation, candidate: Evaluation) -> Table:
@@ -122,7 +123,7 @@ def field_table(title: str, rows: tuple[FieldRow, ...], labels: tuple[str, str],
         if row.change is not None:
             delta, low, high = row.change
             colour = "green" if delta > 0 else "red" if delta < 0 else "white"
-            change = f"[{colour}]{delta:+.3f}[/]{_interval(low, high, signed=True)}"
+            change = f"[{colour}]{delta:+.3f}[/]{interval(low, high, signed=True, digits=2)}"
         table.add_row(
             escape(row.name),
             str(n),
@@ -141,43 +142,42 @@ def print_field_scores(baseline: Evaluation, candidate: Evaluation, confidence: 
         out.print(field_table("holdout scores per output (baseline vs candidate)", rows, labels, confidence))
 
 
-def _interval(low: float | None, high: float | None, signed: bool = False) -> str:
-    if low is None or high is None:
-        return ""
-    return f" [{low:+.2f}, {high:+.2f}]" if signed else f" [{low:.2f}, {high:.2f}]"
+_VERDICTS = {
+    Verdict.PASS: "[green]pass[/]",
+    Verdict.FAIL: "[bold red]FAIL[/]",
+    Verdict.UNGATED: "[yellow]ungated[/]",
+}
+
+
+def _gate_cells(row: GateRow) -> tuple[str, ...]:
+    """A gate row's cells as rich markup: slice and rule printed as text, the verdict coloured."""
+    return (
+        _scope_cell(row.scope),
+        row.n,
+        row.score,
+        row.reference,
+        row.change,
+        _VERDICTS[row.verdict],
+        escape(row.decided_by),
+    )
 
 
 def gate_table(report: GateReport) -> Table:
     """Per slice: n, score and CI, reference, change and its CI, and the verdict with its rule."""
-    level = f"{report.confidence:.0%}"
-    table = Table(
-        title=f"release gates ({report.mode} mode)", caption=escape(f"changes vs {report.reference}")
-    )
+    model = tabulate(report, digits=2)
+    table = Table(title=f"release gates ({model.mode} mode)", caption=escape(f"changes vs {model.reference}"))
     for col, justify in (
         ("slice", "left"),
         ("n", "right"),
-        (f"score [{level} CI]", "right"),
+        (f"score [{model.level} CI]", "right"),
         ("reference", "right"),
-        (f"change [{level} CI]", "right"),
+        (f"change [{model.level} CI]", "right"),
         ("verdict", "left"),
         ("decided by", "left"),
     ):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
-    for s in report.slices:
-        verdict = (
-            "[yellow]ungated[/]" if not s.gated else "[green]pass[/]" if s.passed else "[bold red]FAIL[/]"
-        )
-        table.add_row(
-            _scope_cell(s.scope),
-            str(s.n),
-            f"{s.score:.3f}{_interval(s.ci_low, s.ci_high)}",
-            "-" if s.reference is None else f"{s.reference:.3f}",
-            "-" if s.delta is None else f"{s.delta:+.3f}{_interval(s.delta_low, s.delta_high, signed=True)}",
-            verdict,
-            escape(s.decided_by),
-        )
-    for c in report.missing:
-        table.add_row(_scope_cell(c.scope), "0", "-", "-", "-", "[bold red]FAIL[/]", "present")
+    for row in model.rows:
+        table.add_row(*_gate_cells(row))
     return table
 
 

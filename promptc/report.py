@@ -11,7 +11,8 @@ from xml.etree import ElementTree as ET
 from promptc.errors import BadInput
 from promptc.field_scores import FieldRow, evaluation_rows
 from promptc.files import atomic_write
-from promptc.gates import GateReport, SliceResult
+from promptc.gate_table import GateRow, Verdict, interval, tabulate
+from promptc.gates import GateReport
 from promptc.lifecycle import EvalOutcome
 from promptc.results import scope_name
 
@@ -89,13 +90,6 @@ def junit_xml(report: GateReport, suite: str) -> str:
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def _interval(low: float | None, high: float | None, signed: bool = False) -> str:
-    if low is None or high is None:
-        return ""
-    fmt = "{:+.3f}" if signed else "{:.3f}"
-    return f" [{fmt.format(low)}, {fmt.format(high)}]"
-
-
 # In Markdown: & < > as entities (no HTML from a slice name); | as an entity (it would end a table
 # cell, in some renderers even after a backslash); a backslash before the marks that start
 # emphasis, code or a link; a line break as <br> (a newline would end the table row).
@@ -127,22 +121,17 @@ def trend(delta: float | None, largest: float) -> str:
     return ("▲ " if delta > 0 else "▼ ") + "█" * blocks
 
 
-def _row(s: SliceResult, largest: float) -> str:
-    verdict = (
-        ":heavy_minus_sign: ungated"
-        if not s.gated
-        else ":white_check_mark: pass"
-        if s.passed
-        else ":x: **fail**"
-    )
-    ref = f"{s.reference:.3f}" if s.reference is not None else "-"
-    delta = (
-        f"{s.delta:+.3f}{_interval(s.delta_low, s.delta_high, signed=True)}" if s.delta is not None else "-"
-    )
-    score = f"{s.score:.3f}{_interval(s.ci_low, s.ci_high)}"
+_VERDICTS = {
+    Verdict.PASS: ":white_check_mark: pass",
+    Verdict.FAIL: ":x: **fail**",
+    Verdict.UNGATED: ":heavy_minus_sign: ungated",
+}
+
+
+def _row(row: GateRow, largest: float) -> str:
     return (
-        f"| {md_text(scope_name(s.scope))} | {s.n} | {score} | {ref} | {delta} "
-        f"| {trend(s.delta, largest)} | {verdict} | {md_text(s.decided_by)} |"
+        f"| {md_text(row.name)} | {row.n} | {row.score} | {row.reference} | {row.change} "
+        f"| {trend(row.delta, largest)} | {_VERDICTS[row.verdict]} | {md_text(row.decided_by)} |"
     )
 
 
@@ -154,12 +143,12 @@ def _field_lines(rows: tuple[FieldRow, ...], level: str) -> list[str]:
     ]
     for row in rows:
         cells = [
-            "-" if s is None else f"{s.mean:.3f}{_interval(s.ci_low, s.ci_high)}"
+            "-" if s is None else f"{s.mean:.3f}{interval(s.ci_low, s.ci_high)}"
             for s in (row.before, row.after)
         ]
         n = row.after.n if row.after else row.before.n if row.before else 0
         change = (
-            "-" if row.change is None else f"{row.change[0]:+.3f}{_interval(*row.change[1:], signed=True)}"
+            "-" if row.change is None else f"{row.change[0]:+.3f}{interval(*row.change[1:], signed=True)}"
         )
         lines.append(f"| {md_text(row.name)} | {n} | {cells[0]} | {cells[1]} | {change} |")
     return lines
@@ -170,8 +159,11 @@ def markdown(outcome: EvalOutcome) -> str:
     report = outcome.gates
     art = outcome.artifact
     program = art.typed.program
-    level = f"{report.confidence:.0%}"
-    largest = max((abs(s.delta) for s in report.slices if s.delta is not None), default=0.0)
+    table = tabulate(report)
+    level = table.level
+    # A gated slice missing from the data has no row here: its failed check is listed below.
+    rows = [row for row in table.rows if row.present]
+    largest = max((abs(row.delta) for row in rows if row.delta is not None), default=0.0)
     lines = [
         f"### promptc eval: {':white_check_mark: gates passed' if report.passed else ':x: gates failed'}",
         "",
@@ -182,7 +174,7 @@ def markdown(outcome: EvalOutcome) -> str:
         f"| slice | n | score [{level} CI] | reference | change [{level} CI] | trend "
         "| verdict | decided by |",
         "|---|---:|---:|---:|---:|:---|---|---|",
-        *(_row(s, largest) for s in report.slices),
+        *(_row(row, largest) for row in rows),
     ]
     fields = evaluation_rows(outcome.baseline, outcome.candidate, confidence=report.confidence)
     if fields:

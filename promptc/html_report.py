@@ -164,7 +164,7 @@ def _flips(data: ReportData) -> str:
         rows.append(
             f'<tr class="{kind}" data-slice="{_e(a.slice or "")}">'
             f"<td>{_e(a.id)}</td><td>{_e(a.slice or '-')}</td>"
-            f"<td>{kind}</td><td>{inputs}</td><td>{gold}</td>"
+            f'<td class="kind">{kind}</td><td>{inputs}</td><td>{gold}</td>'
             f"<td>{_values(r.outputs)} <small>({r.score:g})</small></td>"
             f"<td>{_values(a.outputs)} <small>({a.score:g})</small></td></tr>"
         )
@@ -197,7 +197,8 @@ def _gate_row(row: GateRow) -> str:
     verdict = row.verdict.value
     return (
         f'<tr class="{verdict}"><td>{_e(row.name)}</td><td>{row.n}</td><td>{row.score}</td>'
-        f"<td>{row.reference}</td><td>{row.change}</td><td>{verdict}</td><td>{_e(row.decided_by)}</td>"
+        f"<td>{row.reference}</td><td>{row.change}</td>"
+        f'<td class="verdict">{verdict}</td><td>{_e(row.decided_by)}</td>'
         f"<td>{_checks_cell(row)}</td></tr>"
     )
 
@@ -268,9 +269,9 @@ CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#212121}
 h1{font-size:1.5em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}
 table{border-collapse:collapse;width:100%;font-size:13px}td,th{border:1px solid #ddd;padding:4px 6px;
-vertical-align:top;text-align:left}thead th{background:#f5f5f5}tr.pass td:nth-child(6){color:#2e7d32}
-tr.fail td:nth-child(6){color:#c62828;font-weight:bold}tr.ungated td:nth-child(6){color:#757575}
-tr.worse td:nth-child(3){color:#c62828}tr.better td:nth-child(3){color:#2e7d32}
+vertical-align:top;text-align:left}thead th{background:#f5f5f5}tr.pass td.verdict{color:#2e7d32}
+tr.fail td.verdict{color:#c62828;font-weight:bold}tr.ungated td.verdict{color:#757575}
+tr.worse td.kind{color:#c62828}tr.better td.kind{color:#2e7d32}
 .badge{display:inline-block;padding:2px 10px;border-radius:10px;color:#fff}.badge.pass{background:#2e7d32}
 .badge.fail{background:#c62828}figure.chart{margin:0}figure.chart svg{max-width:100%;height:auto}
 pre{white-space:pre-wrap;background:#fafafa;border:1px solid #eee;padding:6px;margin:2px 0}

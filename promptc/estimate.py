@@ -48,7 +48,8 @@ def estimate_compile(config: Config) -> CompileEstimate:
     splits = checked_splits(config)
     optimizer = get_optimizer(config.optimizer.name, config.optimizer.settings)
     sizes = {name: len(examples) for name, examples in splits.items()}
-    search = optimizer.estimate_calls(config.optimizer.settings, sizes["train"], sizes["val"], config.program)
+    settings = optimizer.read_settings(config.optimizer.settings)
+    search = optimizer.estimate_calls(settings, sizes["train"], sizes["val"], config.program)
     holdout = sizes["test"] * (1 + search.holdout_calls_per_example)
     target = config.target.model
     prompt_model = search.prompt_model or target

@@ -21,8 +21,9 @@ from promptc.evaluate import combine, evaluate
 from promptc.lifecycle import compile_config
 from promptc.lm import LM
 from promptc.metrics import load_metric
-from promptc.optimizers import OPTIMIZERS
+from promptc.optimizers import OPTIMIZERS, auto
 from promptc.optimizers.base import CompileInputs, CompileResult, Search, Trial
+from promptc.optimizers.settings import AutoSettings
 from promptc.program import Candidate, Demo, Program, Signature
 from promptc.program import Field as SigField
 from promptc.results import Prediction
@@ -222,7 +223,7 @@ def test_auto_races_out_prompts_that_are_clearly_worse(write_config: ConfigWrite
 def test_auto_dry_run_counts_the_worst_case(write_config: ConfigWriter) -> None:
     path = write_config(lambda c: c["optimizer"].update(name="auto", settings={}))
     inputs = _inputs(path)
-    estimate = OPTIMIZERS["auto"].estimate_calls({}, len(inputs.train), len(inputs.val))
+    estimate = OPTIMIZERS["auto"].estimate_calls(AutoSettings(), len(inputs.train), len(inputs.val))
     before = inputs.lm.usage.requests
     OPTIMIZERS["auto"].compile(inputs)
     assert inputs.lm.usage.requests - before <= estimate.total
@@ -333,9 +334,10 @@ def test_auto_dry_run_bounds_the_calls_of_a_slot_filling_program(
     write_config: ConfigWriter, tmp_path: Path
 ) -> None:
     path = write_config(lambda c: _slots_program(c, tmp_path))
-    settings = {"confirm_train": 0}
-    inputs = _inputs(path, settings=settings)
-    estimate = OPTIMIZERS["auto"].estimate_calls(settings, len(inputs.train), len(inputs.val), inputs.program)
+    inputs = _inputs(path, settings={"confirm_train": 0})
+    estimate = OPTIMIZERS["auto"].estimate_calls(
+        AutoSettings(confirm_train=0), len(inputs.train), len(inputs.val), inputs.program
+    )
     stages = dict(estimate.stages)
     before = inputs.lm.usage.requests
     OPTIMIZERS["auto"].compile(inputs)
@@ -344,7 +346,7 @@ def test_auto_dry_run_bounds_the_calls_of_a_slot_filling_program(
     # is known only after the search) the estimate is exact (no content-free calls, and the
     # zero-shot prompt is the configured program, scored once).
     assert made == estimate.total
-    default = OPTIMIZERS["auto"].estimate_calls({}, len(inputs.train), len(inputs.val), inputs.program)
+    default = auto.estimate_calls(AutoSettings(), len(inputs.train), len(inputs.val), inputs.program)
     rows = min(60, len(inputs.train))
     assert dict(default.stages)[f"confirmation on {rows} train rows (at most)"] == rows * (1 + 3 * 3)
     assert stages["teacher traces on train"] == 16
@@ -358,7 +360,7 @@ def test_a_classifier_gets_no_bootstrapped_prompt(write_config: ConfigWriter) ->
     before = inputs.lm.usage.requests
     result = OPTIMIZERS["auto"].compile(inputs)
     assert not any(t.name.startswith("bootstrap") for t in result.trials)
-    estimate = OPTIMIZERS["auto"].estimate_calls({}, len(inputs.train), len(inputs.val), inputs.program)
+    estimate = auto.estimate_calls(AutoSettings(), len(inputs.train), len(inputs.val), inputs.program)
     assert not any("teacher" in name or "bootstrapped" in name for name, _ in estimate.stages)
     assert inputs.lm.usage.requests - before <= estimate.total
 
@@ -377,7 +379,7 @@ def test_unused_train_rows_confirm_what_a_tiny_val_cannot(
     settings = {"confirm_train": confirm_train}
     inputs = _inputs(write_config(lambda c: _small_val_slots(c, tmp_path)), settings=settings)
     estimate = OPTIMIZERS["auto"].estimate_calls(
-        inputs.settings, len(inputs.train), len(inputs.val), inputs.program
+        AutoSettings(confirm_train=confirm_train), len(inputs.train), len(inputs.val), inputs.program
     )
     before = inputs.lm.usage.requests
     result = OPTIMIZERS["auto"].compile(inputs)

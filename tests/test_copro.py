@@ -17,6 +17,7 @@ from promptc.metrics import load_metric
 from promptc.optimizers import OPTIMIZERS, get_optimizer
 from promptc.optimizers.base import CompileInputs, CompileResult
 from promptc.optimizers.copro import IMPROVE, proposal_messages
+from promptc.optimizers.settings import CoproSettings
 from promptc.program import baseline_candidate
 from tests.conftest import ConfigWriter, make_examples, write_jsonl
 from tests.test_compile import artifact_of, invoke, optimizer
@@ -83,7 +84,7 @@ def test_copro_finds_a_better_instruction_and_beats_the_configured_program(
 
 def test_later_rounds_show_the_best_instructions_with_scores_best_last(write_config: ConfigWriter) -> None:
     inputs = _inputs(write_config(), 0, {})
-    s = {"proposal_examples": 2}
+    s = CoproSettings(proposal_examples=2)
     first = proposal_messages(inputs, s, 1, 0, [])[-1]["content"]
     assert IMPROVE not in first and "Current instruction:\nRoute the ticket." in first
     tried = [("Route the ticket.", 0.25), ("Route it by its words.", 0.5), ("Route it well.", 0.75)]
@@ -115,7 +116,7 @@ def test_dry_run_estimate_equals_the_calls_on_a_cold_cache(write_config: ConfigW
     # The worst case happened: no proposal refused, and three finalists confirmed on val.
     assert result.lineage["rejected_proposals"] == {}
     assert len([t for t in result.trials[1:] if t.full]) == 3
-    estimate = OPTIMIZERS["copro"].estimate_calls(SMALL, 40, 24)
+    estimate = OPTIMIZERS["copro"].estimate_calls(CoproSettings.from_dict(SMALL), 40, 24)
     assert lm.usage.calls == estimate.total == 24 + 4 + 4 * 12 + 3 * 12
     assert estimate.prompt_model_calls == 4 and estimate.max_demos == 0
     assert dict(estimate.stages)["instruction proposals (prompt model)"] == 4

@@ -85,15 +85,16 @@ def test_traces_of_a_json_program_keep_only_answers_the_metric_accepts(
 ) -> None:
     # The learner answers like the nearest demo: a traced ticket gets another ticket's slots, right
     # in part at best. Only answers at or above the threshold become demos, as the model gave them.
-    from promptc.optimizers.demos import DEMO_SETTINGS, trace_pool
+    from promptc.optimizers.demos import trace_pool
+    from promptc.optimizers.settings import DemoSettings
     from tests.test_auto import _inputs, _slots_program
 
     inputs = _inputs(write_config(lambda c: _slots_program(c, tmp_path)))
-    settings = {k: v["default"] for k, v in DEMO_SETTINGS.items()}
+    settings = DemoSettings()
     assert trace_pool(inputs, settings) == {}  # never exactly right: nothing accepted at 1.0
-    accepted = trace_pool(inputs, {**settings, "metric_threshold": 0.3})
+    accepted = trace_pool(inputs, DemoSettings(metric_threshold=0.3))
     gold = {e.id: e.outputs for e in inputs.train}
-    assert 0 < len(accepted) < settings["max_traced"]
+    assert 0 < len(accepted) < settings.max_traced
     scores = [inputs.metric(gold[i], d.outputs).score for i, d in accepted.items()]
     assert all(score >= 0.3 for score in scores) and any(d.outputs != gold[i] for i, d in accepted.items())
 

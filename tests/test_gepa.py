@@ -26,6 +26,7 @@ from promptc.optimizers import OPTIMIZERS, get_optimizer
 from promptc.optimizers.base import CompileInputs, CompileResult
 from promptc.optimizers.gepa import reflection_messages
 from promptc.optimizers.gepa_state import state_path
+from promptc.optimizers.settings import GepaSettings
 from promptc.program import baseline_candidate
 from promptc.prompt_text import REFLECTOR
 from tests.conftest import ConfigWriter, base_config
@@ -105,7 +106,7 @@ def test_gepa_keeps_the_configured_program_when_no_rewrite_is_better(write_confi
 def test_the_dry_run_bound_holds_and_a_second_run_makes_no_calls(write_config: ConfigWriter) -> None:
     path = write_config()
     first, lm1 = _compile(path)
-    estimate = OPTIMIZERS["gepa"].estimate_calls(SMALL, 40, 24)
+    estimate = OPTIMIZERS["gepa"].estimate_calls(GepaSettings.from_dict(SMALL), 40, 24)
     assert estimate.total <= 200
     assert 0 < lm1.usage.calls <= estimate.total
     assert (
@@ -284,7 +285,7 @@ def test_the_state_key_covers_every_input_that_changes_a_score(
     write_config: ConfigWriter, tmp_path: Path
 ) -> None:
     inputs = _inputs(write_config(), 0, SMALL)
-    s = {**SMALL, "auto": "light", "merge": False}
+    s = GepaSettings.from_dict(SMALL)
     target = inputs.lm.target
 
     def with_target(**changes: Any) -> CompileInputs:

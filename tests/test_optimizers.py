@@ -83,9 +83,11 @@ def test_single_candidate_optimizers_score_on_val_only_when_asked(
     assert scored.candidate == kept.candidate
     assert [(t.n, t.full) for t in scored.trials] == [(24, True)]
     assert scored.val_score == pytest.approx(val_score_of(path, kept.candidate))
-    stages = dict(OPTIMIZERS[name].estimate_calls({"validate": True}, 40, 24).stages)
+    optimizer = OPTIMIZERS[name]
+    stages = dict(optimizer.estimate_calls(optimizer.read_settings({"validate": True}), 40, 24).stages)
     assert stages["validation scoring"] == 24
-    assert dict(OPTIMIZERS[name].estimate_calls({}, 40, 24).stages)["validation scoring"] == 0
+    unscored = optimizer.estimate_calls(optimizer.read_settings({}), 40, 24)
+    assert dict(unscored.stages)["validation scoring"] == 0
 
 
 MINIBATCH = {"num_candidates": 4, "num_trials": 6, "minibatch_size": 8, "minibatch_full_eval_steps": 3}
@@ -236,10 +238,11 @@ def test_mipro_refuses_a_prompt_model_of_another_revision(write_config: ConfigWr
 
 def test_mipro_presets_and_manual_settings(write_config: ConfigWriter) -> None:
     from promptc.optimizers import mipro
+    from promptc.optimizers.settings import MiproSettings
 
-    light = mipro.estimate_calls({}, 40, 100)
-    heavy = mipro.estimate_calls({"auto": "heavy"}, 40, 100)
-    manual = mipro.estimate_calls({"auto": "heavy", "num_trials": 3}, 40, 100)
+    light = mipro.estimate_calls(MiproSettings.from_dict({}), 40, 100)
+    heavy = mipro.estimate_calls(MiproSettings.from_dict({"auto": "heavy"}), 40, 100)
+    manual = mipro.estimate_calls(MiproSettings.from_dict({"auto": "heavy", "num_trials": 3}), 40, 100)
     assert light.total < heavy.total
     assert dict(manual.stages)["3 trials x minibatch of 35"] == 105
     assert light.prompt_model_calls == 5 and heavy.prompt_model_calls == 17

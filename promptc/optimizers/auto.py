@@ -41,7 +41,6 @@ T teacher traces and V for the bootstrapped prompt of a program beyond one label
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from promptc.adapter import label_field, render_messages
 from promptc.calibration import CONTENT_FREE, content_free_bias, fit_bias
@@ -57,10 +56,8 @@ from promptc.optimizers.base import (
     mean,
     run_search,
     seeded_rng,
-    with_defaults,
 )
 from promptc.optimizers.demos import (
-    DEMO_SETTINGS,
     balanced_demos,
     demo_set,
     labeled_demo,
@@ -68,23 +65,9 @@ from promptc.optimizers.demos import (
     trace_pool,
     traced_count,
 )
+from promptc.optimizers.settings import AutoSettings, DemoSettings
 from promptc.program import Candidate, Program
 from promptc.results import Prediction
-
-SETTINGS: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "demo_sets": {"type": "integer", "minimum": 0, "default": 2},
-        "max_demos": {"type": "integer", "minimum": 1, "default": 8},
-        "knn": {"type": "integer", "minimum": 0, "default": 4},
-        "knn_pool": {"type": "integer", "minimum": 1, "default": 512},
-        "confirm_train": {"type": "integer", "minimum": 0, "default": 60},
-        "calibrate": {"type": "boolean", "default": True},
-        "ensemble": {"type": "integer", "minimum": 0, "default": 3},
-        "bootstrap": {"type": "integer", "minimum": 0, "default": 4},
-    },
-}
 
 
 def one_label(program: Program) -> bool:
@@ -93,23 +76,22 @@ def one_label(program: Program) -> bool:
     return len(outputs) == 1 and outputs[0].type == "enum"
 
 
-def bootstrap_settings(s: dict[str, Any]) -> dict[str, Any]:
+def bootstrap_settings(s: AutoSettings) -> DemoSettings:
     """bootstrap_fewshot's defaults with auto's `bootstrap` as the most bootstrapped demos, so the
     same seed traces the same examples and builds the same demo set as bootstrap_fewshot."""
-    defaults = with_defaults({"properties": DEMO_SETTINGS}, {})
-    return {**defaults, "max_bootstrapped_demos": s["bootstrap"]}
+    return DemoSettings(max_bootstrapped_demos=s.bootstrap)
 
 
-def bootstrapped_prompt(inputs: CompileInputs, s: dict[str, Any]) -> tuple[str, Candidate] | None:
+def bootstrapped_prompt(inputs: CompileInputs, s: AutoSettings) -> tuple[str, Candidate] | None:
     """Demos the teacher traced and the metric accepted, topped up with labeled ones (see
     optimizers/bootstrap.py); None for a classifier or without a demo to show."""
-    if not s["bootstrap"] or not inputs.train or one_label(inputs.program):
+    if not s.bootstrap or not inputs.train or one_label(inputs.program):
         return None
     settings = bootstrap_settings(s)
     accepted = trace_pool(inputs, settings)
     order, rng = seeded_order(inputs)
     demos, n_boot = demo_set(
-        order, accepted, settings["max_bootstrapped_demos"], settings["max_labeled_demos"], rng
+        order, accepted, settings.max_bootstrapped_demos, settings.max_labeled_demos, rng
     )
     if not demos:
         return None
@@ -117,20 +99,20 @@ def bootstrapped_prompt(inputs: CompileInputs, s: dict[str, Any]) -> tuple[str, 
     return name, Candidate(inputs.program.signature.instructions, demos)
 
 
-def prompts(inputs: CompileInputs, s: dict[str, Any]) -> list[tuple[str, Candidate]]:
+def prompts(inputs: CompileInputs, s: AutoSettings) -> list[tuple[str, Candidate]]:
     """The prompts to score: zero-shot, balanced demo sets, nearest-neighbour demos."""
     instructions = inputs.program.signature.instructions
     out = [("zero-shot", Candidate(instructions))]
-    for i in range(s["demo_sets"]):
-        demos = balanced_demos(inputs, s["max_demos"], i)
+    for i in range(s.demo_sets):
+        demos = balanced_demos(inputs, s.max_demos, i)
         if demos and all(demos != c.demos for _, c in out):
             out.append((f"balanced {len(demos)} demos #{i}", Candidate(instructions, demos)))
-    if s["knn"] and inputs.train:
+    if s.knn and inputs.train:
         pool = list(inputs.train)
-        if len(pool) > s["knn_pool"]:
-            pool = sorted(seeded_rng(inputs.seed, "knn pool").sample(pool, s["knn_pool"]), key=pool.index)
+        if len(pool) > s.knn_pool:
+            pool = sorted(seeded_rng(inputs.seed, "knn pool").sample(pool, s.knn_pool), key=pool.index)
         demos = tuple(labeled_demo(e) for e in pool)
-        out.append((f"{s['knn']} nearest demos", Candidate(instructions, demos, knn=s["knn"])))
+        out.append((f"{s.knn} nearest demos", Candidate(instructions, demos, knn=s.knn)))
     bootstrapped = bootstrapped_prompt(inputs, s)
     if bootstrapped and all(bootstrapped[1] != c for _, c in out):
         out.append(bootstrapped)
@@ -140,7 +122,7 @@ def prompts(inputs: CompileInputs, s: dict[str, Any]) -> list[tuple[str, Candida
 class _Run:
     """One auto search: what each candidate answered on val, for decisions and ensembles at no cost."""
 
-    def __init__(self, log: Search, s: dict[str, Any]) -> None:
+    def __init__(self, log: Search, s: AutoSettings) -> None:
         self.log = log
         self.s = s
         self.inputs = log.inputs
@@ -167,12 +149,12 @@ class _Run:
             "configured program", Candidate(inputs.program.signature.instructions)
         )
         self.answers[id(base)] = self.log.answers[id(base)]
-        if self.s["confirm_train"] and inputs.train:
+        if self.s.confirm_train and inputs.train:
             # Seeded train rows, declared before any candidate exists: each finalist is also
             # confirmed on those of them it does not show as demos (optimizers/holdout.py).
             rows = list(inputs.train)
             seeded_rng(inputs.seed, "confirm-train").shuffle(rows)
-            self.log.confirm_on_train(rows[: self.s["confirm_train"]])
+            self.log.confirm_on_train(rows[: self.s.confirm_train])
         for name, prompt in prompts(inputs, self.s):
             if self.scores_labels:
                 self._score_label_prompt(name, prompt)
@@ -239,7 +221,7 @@ class _Run:
         out: list[tuple[str, Candidate, dict[str, Prediction], dict[str, Candidate]]] = [
             ("label log-probabilities", raw, self._decide(raw, logprobs), {})
         ]
-        if not self.s["calibrate"]:
+        if not self.s.calibrate:
             return out
         cf = Candidate(prompt.instructions, prompt.demos, "logprob", content_free_bias(cf_rows), prompt.knn)
         out.append(("content-free calibration", cf, self._decide(cf, logprobs), {}))
@@ -274,7 +256,7 @@ class _Run:
 
     def _score_label_prompt(self, name: str, prompt: Candidate) -> None:
         raw = Candidate(prompt.instructions, prompt.demos, "logprob", {}, prompt.knn)
-        cf_rows, calls = self._content_free(prompt) if self.s["calibrate"] else ([], 0)
+        cf_rows, calls = self._content_free(prompt) if self.s.calibrate else ([], 0)
         head, rest = self._race_split()
         ev, head_calls = self.log.evaluate(raw, head, f"scoring {name} on val (label log-probabilities)")
         calls += head_calls
@@ -304,7 +286,7 @@ class _Run:
             self.record(trial, answers, deciders)
 
     def _ensemble(self) -> None:
-        k = self.s["ensemble"]
+        k = self.s.ensemble
         ranked: list[Trial] = []
         for trial in sorted(self.log.challengers(), key=lambda t: -self.log.search_score(t)):
             if id(trial) in self.answers and all(trial.candidate != t.candidate for t in ranked):
@@ -335,46 +317,42 @@ class _Run:
         )
 
 
-def compile_program(inputs: CompileInputs) -> CompileResult:
+def compile_program(inputs: CompileInputs, s: AutoSettings) -> CompileResult:
     """Score the configured program, calibrated decisions, demo sets and an ensemble; keep what is better."""
-    s = with_defaults(SETTINGS, inputs.settings)
     return run_search(inputs, lambda log: _Run(log, s).run())
 
 
-def _prompt_count(s: dict[str, Any]) -> int:
-    return 1 + int(s["demo_sets"]) + (1 if s["knn"] else 0)
+def _prompt_count(s: AutoSettings) -> int:
+    return 1 + s.demo_sets + (1 if s.knn else 0)
 
 
-def estimate_calls(
-    settings: dict[str, Any], n_train: int, n_val: int, program: Program | None = None
-) -> CallEstimate:
+def estimate_calls(s: AutoSettings, n_train: int, n_val: int, program: Program | None = None) -> CallEstimate:
     """The worst case: no prompt raced out. A classifier (one enum output; also when the program is
     not given) scores every prompt by label log-probabilities, plus the content-free inputs; any
     other program reuses the configured program's answers for zero-shot and gets the
     bootstrapped prompt (teacher traces on train, then one pass over val)."""
-    s = with_defaults(SETTINGS, settings)
     p = _prompt_count(s)
     stages: tuple[tuple[str, int], ...]
     if program is None or one_label(program):
-        content_free = len(CONTENT_FREE) if s["calibrate"] else 0
+        content_free = len(CONTENT_FREE) if s.calibrate else 0
         stages = (
             ("configured program on val", n_val),
             (f"{p} prompts x {n_val} val examples (at most)", p * n_val),
             (f"content-free inputs ({p} prompts x {content_free})", p * content_free),
         )
     else:
-        traced = traced_count(bootstrap_settings(s), n_train) if s["bootstrap"] and n_train else 0
+        traced = traced_count(bootstrap_settings(s), n_train) if s.bootstrap and n_train else 0
         stages = (
             ("configured program (zero-shot) on val", n_val),
             (f"{p - 1} demo prompts x {n_val} val examples (at most)", (p - 1) * n_val),
             ("teacher traces on train", traced),
             (f"bootstrapped prompt x {n_val} val examples", n_val if traced else 0),
         )
-    rows = min(int(s["confirm_train"]), n_train)
-    confirming = rows * (1 + CONFIRM_TOP * max(1, s["ensemble"]))  # the configured program and finalists
+    rows = min(s.confirm_train, n_train)
+    confirming = rows * (1 + CONFIRM_TOP * max(1, s.ensemble))  # the configured program and finalists
     stages = (*stages, (f"confirmation on {rows} train rows (at most)", confirming)) if rows else stages
     return CallEstimate(
         stages=stages,
-        max_demos=max(s["max_demos"], s["knn"]),
-        holdout_calls_per_example=max(1, s["ensemble"]),
+        max_demos=max(s.max_demos, s.knn),
+        holdout_calls_per_example=max(1, s.ensemble),
     )

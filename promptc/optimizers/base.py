@@ -67,7 +67,7 @@ class CompileInputs:
     metric: Metric
     lm: LM
     seed: int
-    settings: dict[str, Any]
+    settings: dict[str, Any]  # validated; Optimizer.compile reads them into the optimizer's Settings
     reporter: Reporter = field(default_factory=Silent)
     state_dir: Path | None = None  # where optimizers keep search records (mipro's study, gepa's state)
     selection_confidence: float = 0.9  # family-wise level of "significantly better than configured"
@@ -143,16 +143,6 @@ class CallEstimate:
 
 
 CONFIRM_TOP = 3  # candidates chosen on the search half that are tested on the confirmation half
-
-
-# The setting of single-candidate optimizers that scores their one candidate on val.
-VALIDATE_SETTING: dict[str, Any] = {"type": "boolean", "default": False}
-
-
-def with_defaults(schema: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
-    """Settings with the schema's defaults filled in."""
-    defaults = {k: v["default"] for k, v in schema["properties"].items() if "default" in v}
-    return {**defaults, **raw}
 
 
 def serving_cost(candidate: Candidate) -> tuple[int, int]:

@@ -16,51 +16,34 @@ with random_search and mipro.
 
 from __future__ import annotations
 
-from typing import Any
-
-from promptc.optimizers.base import (
-    VALIDATE_SETTING,
-    CallEstimate,
-    CompileInputs,
-    CompileResult,
-    Search,
-    run_search,
-    with_defaults,
-)
-from promptc.optimizers.demos import DEMO_SETTINGS, demo_set, seeded_order, trace_pool, traced_count
+from promptc.optimizers.base import CallEstimate, CompileInputs, CompileResult, Search, run_search
+from promptc.optimizers.demos import demo_set, seeded_order, trace_pool, traced_count
+from promptc.optimizers.settings import BootstrapSettings
 from promptc.program import Candidate, Program
 
-SETTINGS: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {**DEMO_SETTINGS, "validate": VALIDATE_SETTING},
-}
 
-
-def compile_program(inputs: CompileInputs) -> CompileResult:
+def compile_program(inputs: CompileInputs, s: BootstrapSettings) -> CompileResult:
     """Bootstrap demos from teacher traces, top up with labeled ones (scored on val with validate: true)."""
-    s = with_defaults(SETTINGS, inputs.settings)
 
     def search(log: Search) -> None:
         accepted = trace_pool(inputs, s)
         order, rng = seeded_order(inputs)
-        demos, n_boot = demo_set(order, accepted, s["max_bootstrapped_demos"], s["max_labeled_demos"], rng)
+        demos, n_boot = demo_set(order, accepted, s.max_bootstrapped_demos, s.max_labeled_demos, rng)
         instructions = inputs.program.signature.instructions
         name = f"bootstrap {n_boot}+{len(demos) - n_boot} labeled"
-        log.keep(name, Candidate(instructions, demos), s["validate"])
+        log.keep(name, Candidate(instructions, demos), s.validate)
 
     return run_search(inputs, search)
 
 
 def estimate_calls(
-    settings: dict[str, Any], n_train: int, n_val: int, program: Program | None = None
+    s: BootstrapSettings, n_train: int, n_val: int, program: Program | None = None
 ) -> CallEstimate:
     """One teacher call per traced example, then one validation pass with validate: true."""
-    s = with_defaults(SETTINGS, settings)
     return CallEstimate(
         stages=(
             ("teacher traces on train", traced_count(s, n_train)),
-            ("validation scoring", n_val if s["validate"] else 0),
+            ("validation scoring", n_val if s.validate else 0),
         ),
-        max_demos=max(s["max_labeled_demos"], s["max_bootstrapped_demos"]),
+        max_demos=max(s.max_labeled_demos, s.max_bootstrapped_demos),
     )

@@ -42,13 +42,11 @@ from promptc.optimizers.base import (
     Trial,
     run_search,
     seeded_rng,
-    with_defaults,
 )
 from promptc.optimizers.proposals import (
-    PROPOSAL_MAX_TOKENS,
     data_summary,
     examples_part,
-    model_spec,
+    max_tokens,
     parse_instruction,
     prompt_lm,
     refusals_note,
@@ -56,20 +54,9 @@ from promptc.optimizers.proposals import (
     request,
     task_parts,
 )
+from promptc.optimizers.settings import CoproSettings
 from promptc.program import Candidate, Program, baseline_candidate
 from promptc.prompt_text import NO_INSTRUCTION, PROPOSER
-
-SETTINGS: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "breadth": {"type": "integer", "minimum": 1, "default": 4},
-        "depth": {"type": "integer", "minimum": 1, "default": 2},
-        "init_temperature": {"type": "number", "minimum": 0, "maximum": 2, "default": 0.7},
-        "proposal_examples": {"type": "integer", "minimum": 0, "default": 6},
-        "prompt_model": model_spec(False),
-    },
-}
 
 IMPROVE = (
     "Instructions tried so far, with their scores on validation examples "
@@ -78,14 +65,14 @@ IMPROVE = (
 ASK_HIGHER = "Propose an instruction that scores higher than all of these."
 
 
-def _prompt_lm(inputs: CompileInputs, s: dict[str, Any]) -> LM:
+def _prompt_lm(inputs: CompileInputs, s: CoproSettings) -> LM:
     """The prompt model: another model when configured, else the target; sampled at init_temperature."""
-    return prompt_lm(inputs, s.get("prompt_model"), float(s["init_temperature"]))
+    return prompt_lm(inputs, s.prompt_model, float(s.init_temperature))
 
 
 def proposal_messages(
     inputs: CompileInputs,
-    s: dict[str, Any],
+    s: CoproSettings,
     round_: int,
     index: int,
     tried: list[tuple[str, float]],
@@ -97,7 +84,7 @@ def proposal_messages(
     """
     program = inputs.program
     rng = seeded_rng(inputs.seed, "copro", round_, index)
-    shown = rng.sample(list(inputs.train), min(s["proposal_examples"], len(inputs.train)))
+    shown = rng.sample(list(inputs.train), min(s.proposal_examples, len(inputs.train)))
     current = tried[-1][0] if tried else program.signature.instructions
     parts = [*task_parts(program, current), data_summary(inputs)]
     if tried:
@@ -112,11 +99,11 @@ def proposal_messages(
 
 
 def _propose(
-    inputs: CompileInputs, s: dict[str, Any], lm: LM, round_: int, tried: list[tuple[str, float]]
+    inputs: CompileInputs, s: CoproSettings, lm: LM, round_: int, tried: list[tuple[str, float]]
 ) -> list[str]:
     """The prompt model's `breadth` replies for one round (sample indices unique to the whole search)."""
-    breadth = s["breadth"]
-    advance = inputs.reporter.stage(f"round {round_}/{s['depth']}: proposing instructions", breadth)
+    breadth = s.breadth
+    advance = inputs.reporter.stage(f"round {round_}/{s.depth}: proposing instructions", breadth)
     first = (round_ - 1) * breadth + 1
     return lm.map(
         lambda k: lm.complete(proposal_messages(inputs, s, round_, k - first, tried), sample=k).text,
@@ -125,18 +112,17 @@ def _propose(
     )
 
 
-def compile_program(inputs: CompileInputs) -> CompileResult:
+def compile_program(inputs: CompileInputs, s: CoproSettings) -> CompileResult:
     """Propose instructions round by round, building on the best so far; keep the best on val."""
-    s = with_defaults(SETTINGS, inputs.settings)
     _prompt_lm(inputs, s)  # refuses a wrong prompt_model revision before any model call
     return run_search(inputs, lambda log: _search(log, s))
 
 
-def _search(log: Search, s: dict[str, Any]) -> None:
+def _search(log: Search, s: CoproSettings) -> None:
     baseline = baseline_candidate(log.inputs.program)  # its demos are kept; only instructions change
     incumbent = log.score_incumbent("configured instructions", baseline)
     rounds = _Rounds(log, s, baseline, incumbent, _prompt_lm(log.inputs, s))
-    for round_ in range(1, s["depth"] + 1):
+    for round_ in range(1, s.depth + 1):
         rounds.run(round_)
     rounds.confirm_best()
 
@@ -144,7 +130,7 @@ def _search(log: Search, s: dict[str, Any]) -> None:
 class _Rounds:
     """The rounds of one copro search: every instruction scored so far, the ones seen, the refusals."""
 
-    def __init__(self, log: Search, s: dict[str, Any], baseline: Candidate, incumbent: Trial, lm: LM) -> None:
+    def __init__(self, log: Search, s: CoproSettings, baseline: Candidate, incumbent: Trial, lm: LM) -> None:
         self.log, self.inputs, self.s, self.lm = log, log.inputs, s, lm
         self.baseline, self.incumbent = baseline, incumbent
         self.search_half = log.search_half
@@ -160,7 +146,7 @@ class _Rounds:
         """What a round's proposals build on: the breadth best so far, ascending (none in round 1)."""
         if round_ == 1:
             return []
-        best_first = sorted(enumerate(self.scored), key=lambda p: (-p[1][1], p[0]))[: self.s["breadth"]]
+        best_first = sorted(enumerate(self.scored), key=lambda p: (-p[1][1], p[0]))[: self.s.breadth]
         return [(text, score) for _, (text, score, _) in reversed(best_first)]
 
     def run(self, round_: int) -> None:
@@ -168,7 +154,7 @@ class _Rounds:
         replies = _propose(self.inputs, self.s, self.lm, round_, self.tried(round_))
         summary: dict[str, Any] = {
             "round": round_,
-            "proposed": self.s["breadth"],
+            "proposed": self.s.breadth,
             "scored": 0,
             "rejected": {},
         }
@@ -191,7 +177,7 @@ class _Rounds:
         """Score the CONFIRM_TOP best proposals that beat the configured program on the confirmation half."""
         log = self.log
         if self.rejected:
-            proposed = f"of {self.s['depth'] * self.s['breadth']} proposed instructions"
+            proposed = f"of {self.s.depth * self.s.breadth} proposed instructions"
             log.notes.append(refusals_note(self.rejected, proposed))
         floor = log.search_score(self.incumbent)
         order = {id(t): i for i, (_, _, t) in enumerate(self.scored)}
@@ -214,11 +200,10 @@ class _Rounds:
 
 
 def estimate_calls(
-    settings: dict[str, Any], n_train: int, n_val: int, program: Program | None = None
+    s: CoproSettings, n_train: int, n_val: int, program: Program | None = None
 ) -> CallEstimate:
     """The most calls on a cold cache, following the steps in the module docstring."""
-    s = with_defaults(SETTINGS, settings)
-    proposals = s["depth"] * s["breadth"]
+    proposals = s.depth * s.breadth
     search = (n_val + 1) // 2
     finalists = min(CONFIRM_TOP, proposals)
     return CallEstimate(
@@ -233,6 +218,6 @@ def estimate_calls(
         ),
         max_demos=0,
         prompt_model_calls=proposals,
-        prompt_model=(s.get("prompt_model") or {}).get("model"),
-        prompt_model_max_tokens=(s.get("prompt_model") or {}).get("max_tokens", PROPOSAL_MAX_TOKENS),
+        prompt_model=s.prompt_model.model if s.prompt_model else None,
+        prompt_model_max_tokens=max_tokens(s.prompt_model),
     )

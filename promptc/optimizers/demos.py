@@ -16,16 +16,8 @@ from promptc.adapter import label_field
 from promptc.data import Example
 from promptc.evaluate import predict, score_prediction
 from promptc.optimizers.base import CompileInputs, seeded_rng
+from promptc.optimizers.settings import DemoSettings
 from promptc.program import Candidate, Demo, Program
-
-# Settings shared by every optimizer that bootstraps demos.
-DEMO_SETTINGS: dict[str, Any] = {
-    "max_bootstrapped_demos": {"type": "integer", "minimum": 0, "default": 4},
-    "max_labeled_demos": {"type": "integer", "minimum": 0, "default": 6},
-    "teacher_demos": {"type": "integer", "minimum": 0, "default": 4},
-    "max_traced": {"type": "integer", "minimum": 1, "default": 16},
-    "metric_threshold": {"type": "number", "default": 1.0},
-}
 
 MAX_LABELS_SHOWN = 24  # a balanced set shows every label once, up to this many
 
@@ -36,7 +28,7 @@ def labeled_demo(example: Example) -> Demo:
 
 
 def trace(
-    inputs: CompileInputs, examples: Sequence[Example], teacher_pool: Sequence[Example], s: dict[str, Any]
+    inputs: CompileInputs, examples: Sequence[Example], teacher_pool: Sequence[Example], s: DemoSettings
 ) -> dict[str, Demo]:
     """Run the teacher over examples; the answers the metric accepts, as demos by example id."""
     instructions = inputs.program.signature.instructions
@@ -45,12 +37,12 @@ def trace(
     def one(example: Example) -> Demo | None:
         teacher = Candidate(
             instructions=instructions,
-            demos=tuple(labeled_demo(e) for e in teacher_pool if e.id != example.id)[: s["teacher_demos"]],
+            demos=tuple(labeled_demo(e) for e in teacher_pool if e.id != example.id)[: s.teacher_demos],
         )
         prediction = predict(inputs.program, teacher, inputs.lm, example.inputs)
         if prediction.outputs is None:
             return None
-        if score_prediction(inputs.metric, example, prediction) < s["metric_threshold"]:
+        if score_prediction(inputs.metric, example, prediction) < s.metric_threshold:
             return None
         return Demo(
             inputs=dict(example.inputs),
@@ -71,17 +63,17 @@ def seeded_order(inputs: CompileInputs) -> tuple[list[Example], random.Random]:
     return order, rng
 
 
-def trace_pool(inputs: CompileInputs, s: dict[str, Any]) -> dict[str, Demo]:
+def trace_pool(inputs: CompileInputs, s: DemoSettings) -> dict[str, Demo]:
     """Trace the first max_traced examples of the seeded order (nothing when no demo is wanted)."""
-    if s["max_bootstrapped_demos"] == 0:
+    if s.max_bootstrapped_demos == 0:
         return {}
     order, _ = seeded_order(inputs)
-    return trace(inputs, order[: s["max_traced"]], order[: s["teacher_demos"] + 1], s)
+    return trace(inputs, order[: s.max_traced], order[: s.teacher_demos + 1], s)
 
 
-def traced_count(s: dict[str, Any], n_train: int) -> int:
+def traced_count(s: DemoSettings, n_train: int) -> int:
     """Model calls trace_pool makes."""
-    return 0 if s["max_bootstrapped_demos"] == 0 else min(int(s["max_traced"]), n_train)
+    return 0 if s.max_bootstrapped_demos == 0 else min(s.max_traced, n_train)
 
 
 def demo_set(
@@ -111,18 +103,19 @@ def labeled_set(inputs: CompileInputs, k: int) -> tuple[Demo, ...]:
 
 
 def bootstrapped_sets(
-    inputs: CompileInputs, accepted: dict[str, Demo], s: dict[str, Any], n_shuffled: int
+    inputs: CompileInputs, accepted: dict[str, Demo], s: DemoSettings, n_shuffled: int, min_bootstrapped: int
 ) -> list[tuple[str, tuple[Demo, ...]]]:
-    """Demo sets as in DSPy's random search: train order, then seeded shuffles with a random demo count."""
-    demos, n_boot = demo_set(inputs.train, accepted, s["max_bootstrapped_demos"], s["max_labeled_demos"])
+    """Demo sets as in DSPy's random search: train order, then seeded shuffles with a random demo count
+    (min_bootstrapped..max_bootstrapped_demos)."""
+    demos, n_boot = demo_set(inputs.train, accepted, s.max_bootstrapped_demos, s.max_labeled_demos)
     sets = [(f"bootstrap in train order {n_boot}+{len(demos) - n_boot} labeled", demos)]
-    low = min(s.get("min_bootstrapped_demos", 1), s["max_bootstrapped_demos"])
+    low = min(min_bootstrapped, s.max_bootstrapped_demos)
     for i in range(n_shuffled):
         rng = seeded_rng(inputs.seed, "shuffle", i)
         order = list(inputs.train)
         rng.shuffle(order)
-        size = rng.randint(low, s["max_bootstrapped_demos"])
-        demos, n_boot = demo_set(order, accepted, size, s["max_labeled_demos"])
+        size = rng.randint(low, s.max_bootstrapped_demos)
+        demos, n_boot = demo_set(order, accepted, size, s.max_labeled_demos)
         sets.append((f"shuffle {i}: bootstrap {n_boot}+{len(demos) - n_boot} labeled", demos))
     return sets
 

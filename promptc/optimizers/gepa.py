@@ -60,13 +60,11 @@ from promptc.optimizers.base import (
     Search,
     run_search,
     seeded_rng,
-    with_defaults,
 )
 from promptc.optimizers.gepa_state import Member, Pool, Rows, SavedSearch, state_path
 from promptc.optimizers.proposals import (
-    PROPOSAL_MAX_TOKENS,
     field_list,
-    model_spec,
+    max_tokens,
     parse_instruction,
     prompt_lm,
     refusals_note,
@@ -74,6 +72,7 @@ from promptc.optimizers.proposals import (
     request,
     task_parts,
 )
+from promptc.optimizers.settings import AUTO_ROUNDS, GepaSettings
 from promptc.program import Program
 from promptc.prompt_text import (
     FEEDBACK,
@@ -90,61 +89,48 @@ from promptc.prompt_text import (
     TASK,
 )
 
-AUTO_ROUNDS = {"light": 6, "medium": 12, "heavy": 24}
 MERGE_EVERY = 3  # with merge: true, rounds 3, 6, 9, ... merge two lineages
 FEEDBACK_SHOWN_CHARS = 500  # per failure, in the reflection prompt and the lineage
-
-SETTINGS: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["reflection_model"],
-    "properties": {
-        "reflection_model": model_spec(True),
-        "auto": {"enum": list(AUTO_ROUNDS), "default": "light"},
-        "max_metric_calls": {"type": "integer", "minimum": 1},
-        "minibatch_size": {"type": "integer", "minimum": 1, "default": 3},
-        "merge": {"type": "boolean", "default": False},
-    },
-}
 
 REFLECTION_TEMPERATURE = 0.7
 
 
-def _sizes(inputs: CompileInputs, s: dict[str, Any]) -> tuple[int, int, int]:
+def _sizes(inputs: CompileInputs, s: GepaSettings) -> tuple[int, int, int]:
     """(minibatch, search half, confirmation half) sizes."""
     return _sizes_of(s, len(inputs.train), len(inputs.val))
 
 
-def _sizes_of(s: dict[str, Any], n_train: int, n_val: int) -> tuple[int, int, int]:
+def _sizes_of(s: GepaSettings, n_train: int, n_val: int) -> tuple[int, int, int]:
     search = (n_val + 1) // 2
-    return min(s["minibatch_size"], n_train), search, n_val - search
+    return min(s.minibatch_size, n_train), search, n_val - search
 
 
-def _round_cost(s: dict[str, Any], mb: int, search: int) -> int:
+def _round_cost(s: GepaSettings, mb: int, search: int) -> int:
     """The most metric calls one round takes."""
-    return (3 if s["merge"] else 2) * mb + search
+    return (3 if s.merge else 2) * mb + search
 
 
-def budget(s: dict[str, Any], n_train: int, n_val: int) -> int:
+def budget(s: GepaSettings, n_train: int, n_val: int) -> int:
     """The metric-call budget: max_metric_calls, or the auto preset's rounds' worth."""
-    if "max_metric_calls" in s:
-        return int(s["max_metric_calls"])
+    if s.max_metric_calls is not None:
+        return s.max_metric_calls
     mb, search, confirm = _sizes_of(s, n_train, n_val)
-    return n_val + AUTO_ROUNDS[s["auto"]] * _round_cost(s, mb, search) + CONFIRM_TOP * confirm
+    return n_val + AUTO_ROUNDS[s.auto] * _round_cost(s, mb, search) + CONFIRM_TOP * confirm
 
 
-def max_rounds(s: dict[str, Any], n_train: int, n_val: int) -> int:
+def max_rounds(s: GepaSettings, n_train: int, n_val: int) -> int:
     """The rounds the budget allows, keeping room for the incumbent and the confirmations."""
     mb, search, confirm = _sizes_of(s, n_train, n_val)
     room = budget(s, n_train, n_val) - n_val - CONFIRM_TOP * confirm
     return max(0, room // _round_cost(s, mb, search))
 
 
-def reflection_lm(inputs: CompileInputs, s: dict[str, Any]) -> LM:
+def reflection_lm(inputs: CompileInputs, s: GepaSettings) -> LM:
     """The reflection model (its revision checked), sampled at its temperature."""
-    spec = s["reflection_model"]
+    spec = s.reflection_model
+    temperature = REFLECTION_TEMPERATURE if spec.temperature is None else spec.temperature
     try:
-        return prompt_lm(inputs, spec, float(spec.get("temperature", REFLECTION_TEMPERATURE)))
+        return prompt_lm(inputs, spec, float(temperature))
     except RevisionMismatch as exc:  # the message names target.revision; this is another key
         raise RevisionMismatch(
             f"optimizer.settings.reflection_model.revision: {exc.message}",
@@ -186,8 +172,8 @@ def _shown(feedback: str) -> str:
     return feedback if len(feedback) <= FEEDBACK_SHOWN_CHARS else feedback[:FEEDBACK_SHOWN_CHARS] + "..."
 
 
-def _settings(inputs: CompileInputs) -> dict[str, Any]:
-    s = with_defaults(SETTINGS, inputs.settings)
+def _check_budget(inputs: CompileInputs, s: GepaSettings) -> None:
+    """Refuse a max_metric_calls too small for one round on these splits."""
     if max_rounds(s, len(inputs.train), len(inputs.val)) < 1:
         mb, search, confirm = _sizes(inputs, s)
         need = len(inputs.val) + _round_cost(s, mb, search) + CONFIRM_TOP * confirm
@@ -198,19 +184,18 @@ def _settings(inputs: CompileInputs) -> dict[str, Any]:
             f"{CONFIRM_TOP * confirm} to confirm finalists)",
             fix=f"set max_metric_calls to {need} or more, or use auto: light",
         )
-    return s
 
 
-def compile_program(inputs: CompileInputs) -> CompileResult:
+def compile_program(inputs: CompileInputs, s: GepaSettings) -> CompileResult:
     """Evolve the instruction by reflecting on failures; keep the best on val, noise-aware."""
-    s = _settings(inputs)
+    _check_budget(inputs, s)
     reflection_lm(inputs, s)  # refuses a wrong reflection_model revision before any model call
     result = run_search(inputs, lambda log: _search(log, s))
     path = state_path(inputs, s)
     return dataclasses.replace(result, notes=(*result.notes, f"gepa search state: {path}"))
 
 
-def _search(log: Search, s: dict[str, Any]) -> None:
+def _search(log: Search, s: GepaSettings) -> None:
     g = Gepa(log, s, reflection_lm(log.inputs, s))
     g.start()
     for round_ in range(1, max_rounds(s, len(log.inputs.train), len(log.inputs.val)) + 1):
@@ -224,7 +209,7 @@ Ask = tuple[list[Member], list[Rows], list[dict[str, str]]]  # parents, their mi
 class Gepa:
     """One gepa search over a Search log; its state lives here, in the Pool and in the saved State."""
 
-    def __init__(self, log: Search, s: dict[str, Any], lm: LM) -> None:
+    def __init__(self, log: Search, s: GepaSettings, lm: LM) -> None:
         self.log, self.inputs, self.s = log, log.inputs, s
         self.saved = SavedSearch(log, state_path(self.inputs, s), lm)
         self.search_half = log.search_half
@@ -250,7 +235,7 @@ class Gepa:
     def run_round(self, round_: int) -> None:
         """One round: ask for a rewrite (a reflection, or a merge of two lineages), then test it."""
         batch = self.minibatch(round_)
-        pair = self.pool.merge_pair(round_) if self.s["merge"] and round_ % MERGE_EVERY == 0 else None
+        pair = self.pool.merge_pair(round_) if self.s.merge and round_ % MERGE_EVERY == 0 else None
         entry: dict[str, Any] = {"round": round_, "minibatch": [e.id for e in batch]}
         self.rounds.append(entry)
         asked = (
@@ -357,15 +342,11 @@ class Gepa:
         return seeded_rng(self.inputs.seed, "gepa", "minibatch", round_).sample(list(self.inputs.train), mb)
 
 
-def estimate_calls(
-    settings: dict[str, Any], n_train: int, n_val: int, program: Program | None = None
-) -> CallEstimate:
+def estimate_calls(s: GepaSettings, n_train: int, n_val: int, program: Program | None = None) -> CallEstimate:
     """The most calls on a cold cache (module docstring): a bound, as rewrites may be refused."""
-    s = with_defaults(SETTINGS, settings)
     mb, search, confirm = _sizes_of(s, n_train, n_val)
     rounds = max_rounds(s, n_train, n_val)
-    k = 3 if s["merge"] else 2
-    spec = s.get("reflection_model") or {}
+    k = 3 if s.merge else 2
     return CallEstimate(
         stages=(
             ("configured program on val", n_val),
@@ -379,6 +360,6 @@ def estimate_calls(
         ),
         max_demos=0,
         prompt_model_calls=rounds,
-        prompt_model=spec.get("model"),
-        prompt_model_max_tokens=spec.get("max_tokens", PROPOSAL_MAX_TOKENS),
+        prompt_model=s.reflection_model.model,
+        prompt_model_max_tokens=max_tokens(s.reflection_model),
     )

@@ -21,6 +21,7 @@ from promptc.data import Example
 from promptc.files import atomic_write
 from promptc.lm import LM
 from promptc.optimizers.base import CompileInputs, Search, Trial, mean, seeded_rng
+from promptc.optimizers.settings import GepaSettings
 from promptc.program import Candidate, baseline_candidate
 
 STATE_VERSION = 2
@@ -54,7 +55,7 @@ def identity(value: Any, depth: int = 6) -> Any:
     return [type(value).__module__, type(value).__qualname__, identity(attributes or {}, depth - 1)]
 
 
-def state_path(inputs: CompileInputs, s: dict[str, Any]) -> Path:
+def state_path(inputs: CompileInputs, s: GepaSettings) -> Path:
     """Where this search's state lives: named by every input that changes a score (program, target
     and how it answers, metric), the seed, settings and data."""
     target = inputs.lm.target
@@ -63,7 +64,7 @@ def state_path(inputs: CompileInputs, s: dict[str, Any]) -> Path:
         "target": [target.model, target.revision, target.decoding, target.constrained, target.logprobs],
         "metric": identity(inputs.metric),
         "seed": inputs.seed,
-        "settings": s,
+        "settings": s.to_dict(),
         "confidence": inputs.selection_confidence,
         "data": [
             [[e.id, e.inputs, e.outputs] for e in inputs.train],

@@ -64,20 +64,12 @@ from promptc.optimizers.base import (
     Trial,
     run_search,
     seeded_rng,
-    with_defaults,
 )
-from promptc.optimizers.demos import (
-    DEMO_SETTINGS,
-    bootstrapped_sets,
-    labeled_set,
-    trace_pool,
-    traced_count,
-)
+from promptc.optimizers.demos import bootstrapped_sets, labeled_set, trace_pool, traced_count
 from promptc.optimizers.proposals import (
-    PROPOSAL_MAX_TOKENS,
     data_summary,
     examples_part,
-    model_spec,
+    max_tokens,
     parse_instruction,
     prompt_lm,
     refusals_note,
@@ -85,31 +77,9 @@ from promptc.optimizers.proposals import (
     request,
     task_parts,
 )
+from promptc.optimizers.settings import MiproSettings
 from promptc.program import Candidate, Demo, Program
 from promptc.prompt_text import PROPOSER, TIP_PREFIX
-
-PRESETS: dict[str, dict[str, int]] = {
-    "light": {"num_candidates": 6, "num_trials": 10, "minibatch_size": 25, "minibatch_full_eval_steps": 5},
-    "medium": {"num_candidates": 12, "num_trials": 18, "minibatch_size": 35, "minibatch_full_eval_steps": 5},
-    "heavy": {"num_candidates": 18, "num_trials": 27, "minibatch_size": 35, "minibatch_full_eval_steps": 5},
-}
-
-SETTINGS: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "auto": {"enum": list(PRESETS), "default": "light"},
-        "num_candidates": {"type": "integer", "minimum": 1},
-        "num_trials": {"type": "integer", "minimum": 0},
-        "minibatch_size": {"type": "integer", "minimum": 1},
-        "minibatch_full_eval_steps": {"type": "integer", "minimum": 1},
-        "proposal_examples": {"type": "integer", "minimum": 0, "default": 6},
-        "tips": {"type": "boolean", "default": True},
-        "prompt_model": model_spec(True),
-        "min_bootstrapped_demos": {"type": "integer", "minimum": 0, "default": 1},
-        **DEMO_SETTINGS,
-    },
-}
 
 TIPS = (
     "Keep the instruction short and direct.",
@@ -122,36 +92,32 @@ TIPS = (
 PROPOSAL_TEMPERATURE = 0.7
 
 
-def _settings(raw: dict[str, Any]) -> dict[str, Any]:
-    s = with_defaults(SETTINGS, raw)
-    return {**PRESETS[s["auto"]], **s}
-
-
-def proposal_messages(inputs: CompileInputs, s: dict[str, Any], index: int) -> list[dict[str, str]]:
+def proposal_messages(inputs: CompileInputs, s: MiproSettings, index: int) -> list[dict[str, str]]:
     """The prompt-model messages for instruction proposal number index (seeded examples and tip)."""
     program = inputs.program
     rng = seeded_rng(inputs.seed, "propose", index)
-    shown = rng.sample(list(inputs.train), min(s["proposal_examples"], len(inputs.train)))
+    shown = rng.sample(list(inputs.train), min(s.proposal_examples, len(inputs.train)))
     parts = [*task_parts(program, program.signature.instructions), data_summary(inputs)]
     if shown:
         parts.append(examples_part(program, shown))
-    if s["tips"]:
+    if s.tips:
         parts.append(TIP_PREFIX + rng.choice(TIPS))
     return request(PROPOSER, parts)
 
 
-def _prompt_lm(inputs: CompileInputs, s: dict[str, Any]) -> LM:
-    spec = s.get("prompt_model")
-    return prompt_lm(inputs, spec, float((spec or {}).get("temperature", PROPOSAL_TEMPERATURE)))
+def _prompt_lm(inputs: CompileInputs, s: MiproSettings) -> LM:
+    spec = s.prompt_model
+    temperature = spec.temperature if spec and spec.temperature is not None else PROPOSAL_TEMPERATURE
+    return prompt_lm(inputs, spec, float(temperature))
 
 
-def propose_instructions(inputs: CompileInputs, s: dict[str, Any]) -> tuple[list[str], dict[str, int]]:
+def propose_instructions(inputs: CompileInputs, s: MiproSettings) -> tuple[list[str], dict[str, int]]:
     """The configured instructions, then the prompt model's usable proposals; and why others were refused."""
     lm = _prompt_lm(inputs, s)
-    advance = inputs.reporter.stage("proposing instructions", s["num_candidates"] - 1)
+    advance = inputs.reporter.stage("proposing instructions", s.num_candidates - 1)
     replies = lm.map(
         lambda i: lm.complete(proposal_messages(inputs, s, i), sample=i).text,
-        range(1, s["num_candidates"]),
+        range(1, s.num_candidates),
         advance,
     )
     out = [inputs.program.signature.instructions]
@@ -166,24 +132,24 @@ def propose_instructions(inputs: CompileInputs, s: dict[str, Any]) -> tuple[list
     return out, rejected
 
 
-def demo_candidates(inputs: CompileInputs, s: dict[str, Any]) -> list[tuple[str, tuple[Demo, ...]]]:
+def demo_candidates(inputs: CompileInputs, s: MiproSettings) -> list[tuple[str, tuple[Demo, ...]]]:
     """num_candidates demo sets: zero-shot, labeled only, then bootstrapped ones."""
-    n = s["num_candidates"]
+    n = s.num_candidates
     sets: list[tuple[str, tuple[Demo, ...]]] = [("zero-shot", ())]
-    labeled = labeled_set(inputs, s["max_labeled_demos"])
+    labeled = labeled_set(inputs, s.max_labeled_demos)
     sets.append((f"labeled only {len(labeled)}", labeled))
     if n > 2:
-        sets += bootstrapped_sets(inputs, trace_pool(inputs, s), s, n - 3)
+        sets += bootstrapped_sets(inputs, trace_pool(inputs, s), s, n - 3, s.min_bootstrapped_demos)
     return sets[:n]
 
 
-def study_name(inputs: CompileInputs, s: dict[str, Any]) -> str:
+def study_name(inputs: CompileInputs, s: MiproSettings) -> str:
     """A name for the optuna study that is the same for the same program, target, settings and data."""
     key = {
         "program": inputs.program.to_dict(),
         "target": [inputs.lm.target.model, inputs.lm.target.revision, inputs.lm.target.decoding],
         "seed": inputs.seed,
-        "settings": s,
+        "settings": s.to_dict(),
         "data": [[e.id for e in inputs.train], [e.id for e in inputs.val]],
     }
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
@@ -228,9 +194,8 @@ def _lock_file(path: Path) -> IO[bytes]:
     return os.fdopen(fd, "r+b")
 
 
-def compile_program(inputs: CompileInputs) -> CompileResult:
+def compile_program(inputs: CompileInputs, s: MiproSettings) -> CompileResult:
     """Propose instructions, bootstrap demo sets, search pairs of them with TPE, keep the best on val."""
-    s = _settings(inputs.settings)
     _prompt_lm(inputs, s)  # refuses a wrong prompt_model revision before any model call
     return run_search(inputs, lambda log: _search(log, s))
 
@@ -238,7 +203,7 @@ def compile_program(inputs: CompileInputs) -> CompileResult:
 Pair = tuple[int, int]  # (instruction index, demo set index)
 
 
-def _search(log: Search, s: dict[str, Any]) -> None:
+def _search(log: Search, s: MiproSettings) -> None:
     inputs = log.inputs
     baseline = log.score_incumbent(
         "instruction 0 + zero-shot", Candidate(inputs.program.signature.instructions)
@@ -249,8 +214,8 @@ def _search(log: Search, s: dict[str, Any]) -> None:
         instructions=instructions, demo_sets=[name for name, _ in demo_sets], rejected_proposals=rejected
     )
     if rejected:
-        log.notes.append(refusals_note(rejected, f"of {s['num_candidates'] - 1} proposed instructions"))
-    n_trials = min(s["num_trials"], len(instructions) * len(demo_sets) - 1)
+        log.notes.append(refusals_note(rejected, f"of {s.num_candidates - 1} proposed instructions"))
+    n_trials = min(s.num_trials, len(instructions) * len(demo_sets) - 1)
     name = study_name(inputs, s)
     study, url = _study(inputs, name, n_trials)
     log.lineage["optuna_study"] = name
@@ -268,7 +233,7 @@ class _PairSearch:
     def __init__(
         self,
         log: Search,
-        s: dict[str, Any],
+        s: MiproSettings,
         study: Any,
         instructions: list[str],
         demo_sets: list[tuple[str, tuple[Demo, ...]]],
@@ -278,7 +243,7 @@ class _PairSearch:
         self.instructions, self.demo_sets = instructions, demo_sets
         self.pairs: list[Pair] = [(i, j) for i in range(len(instructions)) for j in range(len(demo_sets))]
         self.search_half = log.search_half  # minibatches and known scores never touch the confirmation half
-        self.size = min(s["minibatch_size"], len(self.search_half))
+        self.size = min(s.minibatch_size, len(self.search_half))
         self.scores: dict[Pair, dict[str, float]] = {(0, 0): {i: baseline.scores[i] for i in log.search_ids}}
         self.known: dict[Pair, float] = {(0, 0): log.search_score(baseline)}  # mean on the search half so far
         self.minibatch_score: dict[Pair, float] = {}
@@ -300,7 +265,7 @@ class _PairSearch:
         for step in range(1, n_trials + 1):
             trial, pair = self.ask()
             self.score_minibatch(trial, pair, f"trial {step}/{n_trials}: {self.label(pair)}")
-            if step % self.s["minibatch_full_eval_steps"] == 0 or step == n_trials:
+            if step % self.s.minibatch_full_eval_steps == 0 or step == n_trials:
                 pending = [p for p in self.tried if p not in self.fully]
                 if pending:
                     self.score_fully(min(pending, key=self.full_priority))
@@ -361,14 +326,13 @@ class _PairSearch:
 
 
 def estimate_calls(
-    settings: dict[str, Any], n_train: int, n_val: int, program: Program | None = None
+    s: MiproSettings, n_train: int, n_val: int, program: Program | None = None
 ) -> CallEstimate:
     """Calls on a cold cache, following the steps in the module docstring."""
-    s = _settings(settings)
-    n = s["num_candidates"]
-    trials = min(s["num_trials"], n * n - 1)
-    size = min(s["minibatch_size"], (n_val + 1) // 2)
-    full_evals = math.ceil(trials / s["minibatch_full_eval_steps"]) if trials else 0
+    n = s.num_candidates
+    trials = min(s.num_trials, n * n - 1)
+    size = min(s.minibatch_size, (n_val + 1) // 2)
+    full_evals = math.ceil(trials / s.minibatch_full_eval_steps) if trials else 0
     return CallEstimate(
         stages=(
             ("configured program on val", n_val),
@@ -377,8 +341,8 @@ def estimate_calls(
             (f"{trials} trials x minibatch of {size}", trials * size),
             (f"{full_evals} full validations of the best pairs", full_evals * (n_val - size)),
         ),
-        max_demos=max(s["max_labeled_demos"], s["max_bootstrapped_demos"]),
+        max_demos=max(s.max_labeled_demos, s.max_bootstrapped_demos),
         prompt_model_calls=n - 1,
-        prompt_model=(s.get("prompt_model") or {}).get("model"),
-        prompt_model_max_tokens=(s.get("prompt_model") or {}).get("max_tokens", PROPOSAL_MAX_TOKENS),
+        prompt_model=s.prompt_model.model if s.prompt_model else None,
+        prompt_model_max_tokens=max_tokens(s.prompt_model),
     )

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Sequence
-from typing import Any
 
 from promptc.adapter import assistant_message, describe_field, user_message
 from promptc.data import Example
@@ -20,6 +19,7 @@ from promptc.fields import kind_of
 from promptc.lm import LM
 from promptc.optimizers.base import CompileInputs
 from promptc.optimizers.demos import labeled_demo
+from promptc.optimizers.settings import ModelSpec
 from promptc.program import Field, Program
 from promptc.prompt_text import (  # the request texts, shared with the fake models
     CURRENT_INSTRUCTION,
@@ -37,25 +37,12 @@ MAX_INSTRUCTION_CHARS = 600  # "a few sentences"; longer ones are rambling or cu
 COPY_WORDS = 6  # a run of this many words from a training input counts as copying it
 
 
-def model_spec(temperature: bool) -> dict[str, Any]:
-    """The settings schema of a prompt or reflection model: model and revision, max_tokens, and its
-    own sampling temperature where the optimizer takes one from it."""
-    properties: dict[str, Any] = {
-        "model": {"type": "string", "minLength": 1},
-        "revision": {"type": "string", "minLength": 1},
-    }
-    if temperature:
-        properties["temperature"] = {"type": "number", "minimum": 0, "maximum": 2}
-    properties["max_tokens"] = {"type": "integer", "minimum": 1}
-    return {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["model", "revision"],
-        "properties": properties,
-    }
+def max_tokens(spec: ModelSpec | None) -> int:
+    """The longest reply a prompt-model call may get: spec's max_tokens, else PROPOSAL_MAX_TOKENS."""
+    return spec.max_tokens if spec is not None and spec.max_tokens is not None else PROPOSAL_MAX_TOKENS
 
 
-def prompt_lm(inputs: CompileInputs, spec: dict[str, Any] | None, temperature: float) -> LM:
+def prompt_lm(inputs: CompileInputs, spec: ModelSpec | None, temperature: float) -> LM:
     """The prompt model: spec's model when given (its revision checked), else the target;
     sampled at temperature, with spec's max_tokens or PROPOSAL_MAX_TOKENS."""
     target = inputs.lm.target
@@ -63,8 +50,8 @@ def prompt_lm(inputs: CompileInputs, spec: dict[str, Any] | None, temperature: f
         # Another model: the target's endpoints, key and rate caps are not its (litellm's defaults apply).
         target = dataclasses.replace(
             target,
-            model=spec["model"],
-            revision=spec["revision"],
+            model=spec.model,
+            revision=spec.revision,
             api_base=None,
             api_key_env=None,
             deployments=(),
@@ -74,7 +61,7 @@ def prompt_lm(inputs: CompileInputs, spec: dict[str, Any] | None, temperature: f
     target = dataclasses.replace(
         target,
         temperature=temperature,
-        max_tokens=int((spec or {}).get("max_tokens", PROPOSAL_MAX_TOKENS)),
+        max_tokens=max_tokens(spec),
     )
     lm = inputs.lm.for_target(target)
     if spec is not None:

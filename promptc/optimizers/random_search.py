@@ -12,39 +12,14 @@ significantly better (optimizers/base.py says how), and among those the best win
 
 from __future__ import annotations
 
-from typing import Any
-
-from promptc.optimizers.base import (
-    CallEstimate,
-    CompileInputs,
-    CompileResult,
-    Search,
-    run_search,
-    with_defaults,
-)
-from promptc.optimizers.demos import (
-    DEMO_SETTINGS,
-    bootstrapped_sets,
-    labeled_set,
-    trace_pool,
-    traced_count,
-)
+from promptc.optimizers.base import CallEstimate, CompileInputs, CompileResult, Search, run_search
+from promptc.optimizers.demos import bootstrapped_sets, labeled_set, trace_pool, traced_count
+from promptc.optimizers.settings import RandomSearchSettings
 from promptc.program import Candidate, Program
 
-SETTINGS: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "num_candidate_programs": {"type": "integer", "minimum": 0, "default": 8},
-        "min_bootstrapped_demos": {"type": "integer", "minimum": 0, "default": 1},
-        **DEMO_SETTINGS,
-    },
-}
 
-
-def compile_program(inputs: CompileInputs) -> CompileResult:
+def compile_program(inputs: CompileInputs, s: RandomSearchSettings) -> CompileResult:
     """Score zero-shot, labeled-only and bootstrapped demo sets on val; keep the best."""
-    s = with_defaults(SETTINGS, inputs.settings)
     instructions = inputs.program.signature.instructions
 
     def search(log: Search) -> None:
@@ -58,25 +33,25 @@ def compile_program(inputs: CompileInputs) -> CompileResult:
 
         seen.append(Candidate(instructions))
         log.score_incumbent("zero-shot", Candidate(instructions))
-        labeled = labeled_set(inputs, s["max_labeled_demos"])
+        labeled = labeled_set(inputs, s.max_labeled_demos)
         score(f"labeled only {len(labeled)}", Candidate(instructions, labeled))
         accepted = trace_pool(inputs, s)
-        for name, demos in bootstrapped_sets(inputs, accepted, s, s["num_candidate_programs"]):
+        shuffled = bootstrapped_sets(inputs, accepted, s, s.num_candidate_programs, s.min_bootstrapped_demos)
+        for name, demos in shuffled:
             score(name, Candidate(instructions, demos))
 
     return run_search(inputs, search)
 
 
 def estimate_calls(
-    settings: dict[str, Any], n_train: int, n_val: int, program: Program | None = None
+    s: RandomSearchSettings, n_train: int, n_val: int, program: Program | None = None
 ) -> CallEstimate:
     """One trace per traced example, one validation pass per candidate."""
-    s = with_defaults(SETTINGS, settings)
-    candidates = 3 + int(s["num_candidate_programs"])
+    candidates = 3 + s.num_candidate_programs
     return CallEstimate(
         stages=(
             ("teacher traces on train", traced_count(s, n_train)),
             (f"validation scoring ({candidates} candidates x {n_val})", candidates * n_val),
         ),
-        max_demos=max(s["max_labeled_demos"], s["max_bootstrapped_demos"]),
+        max_demos=max(s.max_labeled_demos, s.max_bootstrapped_demos),
     )

@@ -7,8 +7,9 @@ the same parameters and the same cache entries as through their litellm bridge (
 PROMPTC_VIA_LITELLM=1 sends those through litellm too (to compare the two paths). Only the
 modules of this package import litellm, and only when a call needs it.
 
-The rest of promptc imports from here: LM and its records, count_tokens and price (tokens.py),
-and is_in_process (whether a model string runs in process, from promptc.providers).
+The rest of promptc imports from here: LM and its records (Usage lives in the leaf promptc.usage),
+count_tokens and price (tokens.py), and is_in_process (whether a model string runs in process,
+from promptc.providers).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from promptc.lm.label_scores import FALLBACK_KEY, read_label_scores
 from promptc.lm.retry import Transient, wait_before
 from promptc.lm.tokens import TokenCount, count_tokens, price
 from promptc.providers import is_in_process, provider_for
+from promptc.usage import Usage
 
 __all__ = [
     "LM",
@@ -72,31 +74,6 @@ class LabelScores:
     cached: bool
     latency_s: float
     fallback: bool = False  # the reply never reached the answer: scores come from the parsed label
-
-
-@dataclass
-class Usage:
-    """Counters for an LM: requests, fresh calls (cache misses), tokens, cost."""
-
-    requests: int = 0
-    calls: int = 0
-    cached: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-    retries: int = 0
-    lm_seconds: float = 0.0
-    wait_seconds: float = 0.0  # time spent waiting between attempts (backoff and Retry-After)
-    cap_wait_seconds: float = 0.0  # time workers spent waiting for room under target.rpm / tpm
-    label_fallbacks: int = 0  # hosted label scores taken from the parsed answer (no answer token)
-
-    def snapshot(self) -> Usage:
-        """A copy of the counters."""
-        return Usage(**self.__dict__)
-
-    def __add__(self, other: Usage) -> Usage:
-        """The counters of two LMs together."""
-        return Usage(**{k: v + getattr(other, k) for k, v in self.__dict__.items()})
 
 
 class LM:

@@ -55,6 +55,7 @@ from promptc.optimizers.holdout import Holdout, Scores, leave_one_out, unused_ro
 from promptc.program import Candidate, Program
 from promptc.progress import Reporter, Silent
 from promptc.results import Evaluation, Prediction
+from promptc.trials import Trial as Trial  # the trial log's type, a leaf; optimizers import it from here
 
 
 @dataclass(frozen=True)
@@ -71,41 +72,6 @@ class CompileInputs:
     reporter: Reporter = field(default_factory=Silent)
     state_dir: Path | None = None  # where optimizers keep search records (mipro's study, gepa's state)
     selection_confidence: float = 0.9  # family-wise level of "significantly better than configured"
-
-
-@dataclass(frozen=True)
-class Trial:
-    """One candidate the optimizer scored on the validation split (or a minibatch of it)."""
-
-    name: str
-    candidate: Candidate
-    val_score: float | None  # None: kept without scoring (a single-candidate optimizer)
-    calls: int  # model requests, cache hits included, so the log is the same on every run
-    n: int = 0  # validation examples scored
-    full: bool = True  # scored on the whole validation split; only these can win
-    scores: Mapping[str, float] = field(default_factory=dict, compare=False, repr=False)  # by example id
-
-    @property
-    def full_score(self) -> float:
-        """The score of a trial scored on the whole validation split (read by selection only)."""
-        if self.val_score is None or not self.full:
-            raise ValueError(f"trial {self.name!r} was not scored on the whole validation split")
-        if isinstance(self.scores, Scores):
-            self.scores.holdout.check(self.scores)
-        return self.val_score
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data for the artifact's trial log."""
-        return {
-            "name": self.name,
-            "val_score": self.val_score,
-            "n": self.n,
-            "full": self.full,
-            "calls": self.calls,
-            "demo_ids": [d.source_id for d in self.candidate.demos],
-            "describe": self.candidate.describe(),
-            "candidate": self.candidate.digest(),
-        }
 
 
 @dataclass(frozen=True)

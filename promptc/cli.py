@@ -50,7 +50,7 @@ from promptc.render_artifacts import matrix_table
 
 if TYPE_CHECKING:
     from promptc.leakage import SplitReport
-    from promptc.lifecycle import EvalOutcome
+    from promptc.outcomes import EvalOutcome
 
 # typer's own exceptions carry their exit codes (Exit, Abort, usage errors): they pass through.
 TYPER_EXCEPTIONS: tuple[type[Exception], ...] = (

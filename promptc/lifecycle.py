@@ -9,7 +9,6 @@ promote and rollback (promptc.promote), and `promptc.load` (promptc.api).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from promptc import __version__
@@ -32,10 +31,12 @@ from promptc.gates import GateReport, check_gates
 from promptc.inputs import check_inputs
 from promptc.leakage import SplitReport, check_splits
 from promptc.ledger import HoldoutLooks, record_look
-from promptc.lm import LM, Usage
+from promptc.lm import LM
 from promptc.metrics import load_metric
 from promptc.optimizers import get_optimizer
-from promptc.optimizers.base import CompileInputs, CompileResult, Trial
+from promptc.optimizers.base import CompileInputs, CompileResult
+from promptc.outcomes import CompileOutcome as CompileOutcome  # leaf types, re-exported for importers
+from promptc.outcomes import EvalOutcome as EvalOutcome
 from promptc.paths import check_writable
 from promptc.program import Candidate, baseline_candidate
 from promptc.progress import Reporter, Silent
@@ -44,6 +45,7 @@ from promptc.registry import Registry
 from promptc.resolve import check_program, resolve_artifact
 from promptc.results import Evaluation, Prediction, ScoreSet
 from promptc.store import Artifact, Store
+from promptc.usage import Usage
 
 LATEST = "latest"
 
@@ -72,22 +74,6 @@ def target_lm(config: Config) -> LM:
     lm = LM(config.target, CallCache(config.cache_path))
     lm.check_revision(config.target_key)
     return lm
-
-
-@dataclass(frozen=True)
-class CompileOutcome:
-    """What compile produced: the artifact, both holdout evaluations, gates, trials, usage."""
-
-    artifact: Artifact
-    baseline: Evaluation
-    candidate: Evaluation
-    gates: GateReport
-    trials: tuple[Trial, ...]
-    usage: Usage  # search and holdout together
-    search_usage: Usage = field(default_factory=Usage)
-    stopped_by_budget: str | None = None  # the cap's message when the budget ended the search
-    notes: tuple[str, ...] = ()  # from the optimizer, e.g. where its optuna study is
-    looks: HoldoutLooks | None = None  # the candidate's look at the test split (promptc.ledger)
 
 
 def compile_config(config: Config, reporter: Reporter | None = None) -> CompileOutcome:
@@ -218,18 +204,6 @@ def evaluate_pair(
         advance = reporter.stage(f"evaluating {name} on test", len(test))
         out.append(evaluate(config.program, cand, test, metric, lm, on_done=advance))
     return out[0], out[1]
-
-
-@dataclass(frozen=True)
-class EvalOutcome:
-    """A fresh holdout evaluation of an artifact and its baseline, with the gate verdict."""
-
-    artifact: Artifact
-    baseline: Evaluation
-    candidate: Evaluation
-    gates: GateReport
-    usage: Usage
-    looks: HoldoutLooks | None = None  # the artifact's look at the test split (promptc.ledger)
 
 
 def evaluate_config(config: Config, ref: str = LATEST, reporter: Reporter | None = None) -> EvalOutcome:

@@ -12,16 +12,15 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from promptc.artifacts import check_alias
 from promptc.config import Config
 from promptc.data import Splits, load_splits
 from promptc.errors import BadInput, CheckFailed, RuntimeFailure
-from promptc.gates import GateReport
-from promptc.ledger import HoldoutLooks, record_look
+from promptc.ledger import record_look
 from promptc.lifecycle import LATEST, evaluate_pair, judge_against, target_lm
 from promptc.lm import LM
+from promptc.outcomes import PromoteOutcome
 from promptc.progress import Reporter, Silent
 from promptc.reference import artifact_scoring, config_scoring, find_reference, scores_of, stored_scores
 from promptc.registry import AliasMoved, Registry
@@ -32,23 +31,6 @@ from promptc.store import Artifact
 
 # How often a promotion is judged again when other promotions keep moving its reference.
 ATTEMPTS = 5
-
-
-@dataclass(frozen=True)
-class PromoteOutcome:
-    """The alias change and the gate report that allowed it (None: the alias was already there)."""
-
-    artifact: Artifact
-    alias: str
-    previous: str | None
-    gates: GateReport | None
-    verified: int | None = None  # with verify: test examples whose stored scores were reproduced
-    looks: HoldoutLooks | None = None  # the artifact's look at the test split (promptc.ledger)
-
-    @property
-    def unchanged(self) -> bool:
-        """The alias already pointed at this artifact: nothing moved, no history entry."""
-        return self.previous == self.artifact.id
 
 
 def promote(

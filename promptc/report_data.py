@@ -11,7 +11,7 @@ from promptc.config import Config
 from promptc.data import Example, load_splits
 from promptc.errors import BadInput
 from promptc.gates import GateReport, check_gates
-from promptc.lifecycle import EvalOutcome
+from promptc.outcomes import EvalOutcome
 from promptc.reference import artifact_scoring, config_scoring
 from promptc.resolve import check_program, resolve_artifact
 from promptc.results import Evaluation, ScoreSet

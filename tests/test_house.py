@@ -50,10 +50,12 @@ def test_core_code_never_names_the_test_fakes() -> None:
     assert naming == []
 
 
-# Imports point one way: stored data and the gates read leaf types, never the model layer; the
-# fakes read the request texts from a leaf, never from the optimizers.
+# Imports point one way: stored data and the gates read leaf types, never the model layer; so do
+# the commands' outcomes and the types they hold (trials, usage), which reports and renderers read;
+# the fakes read the request texts from a leaf, never from the optimizers.
 STORED_DATA = ("artifacts", "store", "registry", "sidecar", "gates", "results", "scoring", "files")
-LEAVES = (*STORED_DATA, "prompt_text", "testing")
+OUTCOMES = ("outcomes", "trials", "usage", "ledger")
+LEAVES = (*STORED_DATA, *OUTCOMES, "prompt_text", "testing")
 MODEL_LAYER = ("promptc.lm", "promptc.local", "promptc.cache", "promptc.optimizers", "promptc.lifecycle")
 
 
@@ -75,8 +77,9 @@ def _top_level_imports(path: Path, known: set[str]) -> set[str]:
     return parents & known
 
 
-def test_stored_data_the_gates_and_the_fakes_never_load_the_model_layer() -> None:
+def test_stored_data_outcomes_the_gates_and_the_fakes_never_load_the_model_layer() -> None:
     paths = {_module_name(p): p for p in _modules()}
+    assert {f"promptc.{leaf}" for leaf in LEAVES} <= set(paths)  # a renamed leaf must not pass unseen
     graph = {name: _top_level_imports(path, set(paths)) for name, path in paths.items()}
     offenders = {}
     for start in LEAVES:

@@ -40,7 +40,7 @@ from promptc.outcomes import EvalOutcome as EvalOutcome
 from promptc.paths import check_writable
 from promptc.program import Candidate, baseline_candidate
 from promptc.progress import Reporter, Silent
-from promptc.reference import Reference, config_scoring, find_reference, scores_of
+from promptc.reference import Reference, Rescore, config_scoring, resolve_reference, scores_of
 from promptc.registry import Registry
 from promptc.resolve import check_program, resolve_artifact
 from promptc.results import Evaluation, Prediction, ScoreSet
@@ -84,7 +84,7 @@ def compile_config(config: Config, reporter: Reporter | None = None) -> CompileO
     check_writable(config, "artifacts")  # now, not after the model calls
     result, search_lm, lm = _search(config, splits, reporter)
     baseline, candidate = evaluate_pair(config, splits, lm, result.candidate, reporter)
-    reference = find_reference(config, scores_of(baseline), splits, lambda: lm, reporter)
+    reference = resolve_reference(config, scores_of(baseline), rescore=Rescore(splits, lambda: lm, reporter))
     looks = record_look(config, result.candidate, splits.hashes()["test"], artifact=None, command="compile")
     gates = looks.refuse(judge_against(config, looks, scores_of(candidate), reference))
     content = artifact_content(config, splits, result, (baseline, candidate), (search_lm, lm))
@@ -215,7 +215,7 @@ def evaluate_config(config: Config, ref: str = LATEST, reporter: Reporter | None
     lm = target_lm(config)
     candidate = artifact.typed.candidate
     baseline, cand_eval = evaluate_pair(config, splits, lm, candidate, reporter)
-    reference = find_reference(config, scores_of(baseline), splits, lambda: lm, reporter)
+    reference = resolve_reference(config, scores_of(baseline), rescore=Rescore(splits, lambda: lm, reporter))
     return judge_evaluation(
         config, artifact, baseline, cand_eval, reference, lm.usage, splits.hashes()["test"]
     )

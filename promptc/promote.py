@@ -22,11 +22,10 @@ from promptc.lifecycle import LATEST, evaluate_pair, judge_against, target_lm
 from promptc.lm import LM
 from promptc.outcomes import PromoteOutcome
 from promptc.progress import Reporter, Silent
-from promptc.reference import artifact_scoring, config_scoring, find_reference, scores_of, stored_scores
+from promptc.reference import Rescore, config_differences, resolve_reference, scores_of, stored_scores
 from promptc.registry import AliasMoved, Registry
 from promptc.resolve import check_program, resolve_artifact
 from promptc.results import ScoreSet
-from promptc.scoring import scoring_differences, scoring_fields
 from promptc.store import Artifact
 
 # How often a promotion is judged again when other promotions keep moving its reference.
@@ -89,13 +88,11 @@ def _judge_and_move(
         aliases = registry.aliases(artifact.model, artifact.revision)
         if aliases.get(alias) == artifact.id:
             return PromoteOutcome(artifact, alias, artifact.id, None, verified, looks)
-        reference = find_reference(
+        reference = resolve_reference(
             config,
             stored_scores(artifact, "baseline"),
-            splits,
-            lm,
-            reporter,
-            judged=artifact.id,
+            artifact,
+            rescore=Rescore(splits, lm, reporter),
             aliases=aliases,
         )
         gates = looks.refuse(judge_against(config, looks, stored_scores(artifact), reference))
@@ -105,7 +102,7 @@ def _judge_and_move(
                 + "\n".join(f"  {c.message}" for c in gates.failures),
                 fix="improve the program, or change the gates deliberately in the config",
             )
-        watched = None if reference.alias is None else (reference.alias, reference.artifact_id)
+        watched = None if reference.alias is None else (reference.alias, reference.alias_target)
         try:
             previous = registry.set_alias(artifact, alias, unless_moved=watched)
         except AliasMoved:
@@ -119,8 +116,7 @@ def _judge_and_move(
 
 def check_scored_alike(config: Config, artifact: Artifact, splits: Splits) -> None:
     """Refuse an artifact whose stored evaluation was scored otherwise than this config scores."""
-    current = scoring_fields(config_scoring(config, splits))
-    differences = scoring_differences(artifact_scoring(artifact), current)
+    differences = config_differences(config, splits, artifact)
     if differences:
         raise CheckFailed(
             f"artifact {artifact.id}: its stored evaluation was scored otherwise than {config.path} scores:\n"

@@ -1,20 +1,25 @@
-"""What an evaluation is judged against: per-example scores, fresh or stored in an artifact, and
-the reference the gates compare with (the baseline, or the artifact behind gates.reference).
+"""What a candidate is judged against, resolved in one place (`resolve_reference`): the baseline
+(gates.reference: baseline), or the stored artifact behind an alias, or, for `report --against`,
+an alias or id; where no other artifact is behind the alias, the baseline's scores stand in.
 
 Scores are compared only like with like: stored scores count only when they were scored as the
 scores they are compared with (`Scoring`: the test split, the metric and, for a custom metric, its
-module file, and the decoding settings); a reference scored otherwise is re-evaluated."""
+module file, and the decoding settings). A reference scored otherwise is re-evaluated where a
+model is at hand (compile, eval, promote), and otherwise passed over (report, matrix). What was
+compared with is recorded in typed fields; the label is for display and never read back."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from promptc.config import Config
 from promptc.data import Example, Splits
-from promptc.errors import ConfigError
+from promptc.errors import BadInput, ConfigError
 from promptc.evaluate import evaluate
 from promptc.gates import GateReport, check_gates
 from promptc.lm import LM
@@ -22,6 +27,7 @@ from promptc.metrics import load_metric, metric_fingerprint, parse_metric
 from promptc.metrics.spec import custom_names
 from promptc.progress import Reporter
 from promptc.registry import Registry
+from promptc.resolve import resolve_artifact
 from promptc.results import Evaluation, ScoreSet
 from promptc.scoring import (
     METRIC,
@@ -63,6 +69,12 @@ def config_scoring(config: Config, splits: Splits) -> Scoring:
     )
 
 
+def config_differences(config: Config, splits: Splits, artifact: Artifact) -> dict[str, str]:
+    """How an artifact's stored evaluation was scored otherwise than this config scores (setting ->
+    the difference); empty when alike, so its stored scores compare with fresh ones."""
+    return scoring_differences(artifact_scoring(artifact), scoring_fields(config_scoring(config, splits)))
+
+
 def artifact_scoring(artifact: Artifact) -> dict[str, Any]:
     """How an artifact's stored evaluation was scored (scoring_fields); an artifact written before
     promptc recorded Scoring has what it did record (split, metric, temperature, ...) and no more."""
@@ -88,16 +100,132 @@ def _builtin_fingerprint(metric: str) -> str | None:
     return None if custom_names(spec) else metric_fingerprint(spec, Path("."))
 
 
+BASELINE = "baseline"  # the gates.reference (and --against) value naming the configured program
+
+
+class ReferenceKind(Enum):
+    """What a candidate is judged against."""
+
+    BASELINE = "baseline"  # the configured program, uncompiled: gates.reference is 'baseline'
+    ARTIFACT = "artifact"  # a stored artifact's candidate, on its stored scores or re-evaluated
+    NONE = "none"  # the named reference has no usable artifact: the baseline's scores stand in
+
+
 @dataclass(frozen=True)
 class Reference:
-    """What the gates compare with: its label, its scores, and the alias and artifact they were
-    read from (alias None: the baseline was asked for; artifact_id None: no artifact was behind it)."""
+    """What the gates compare with: a label for display (never read back), its scores, the name it
+    was asked for by, and the artifact behind it."""
 
     label: str
     scores: ScoreSet
-    alias: str | None = None
-    artifact_id: str | None = None
+    alias: str | None = None  # the alias (or, for report --against, id) named; None: the baseline
+    alias_target: str | None = None  # where that alias pointed when read (None: nowhere); promote watches it
     compared_with: str | None = None  # the artifact whose scores these are (None: the baseline's)
+    artifact: Artifact | None = None  # that artifact, where loaded (merge knows only its id)
+
+    @property
+    def kind(self) -> ReferenceKind:
+        """An artifact's scores, the baseline's as asked for, or the baseline's standing in."""
+        if self.compared_with is not None:
+            return ReferenceKind.ARTIFACT
+        return ReferenceKind.BASELINE if self.alias is None else ReferenceKind.NONE
+
+
+@dataclass(frozen=True)
+class Rescore:
+    """The model a reference scored otherwise than the config scores is evaluated again with."""
+
+    splits: Splits
+    lm: Callable[[], LM]
+    reporter: Reporter
+    examples: tuple[Example, ...] | None = None  # a shard of the test split (None: all of it)
+
+
+def resolve_reference(
+    config: Config,
+    baseline: ScoreSet,
+    judged: Artifact | None = None,
+    *,
+    rescore: Rescore | None = None,
+    against: str | None = None,
+    aliases: Mapping[str, str] | None = None,
+) -> Reference:
+    """What judged scores are compared with: the artifact behind gates.reference's alias, or what
+    `against` names explicitly (an alias or an id), else the baseline's scores.
+
+    With rescore (compile, eval, promote) the judged scores are scored as the config scores, and a
+    reference scored otherwise (test split, metric and its file, decoding) is re-evaluated, cached
+    calls free, so the three agree. Without (report, matrix: no model call) they are the judged
+    artifact's stored ones, and a reference scored otherwise than those is passed over for the
+    baseline or, when named explicitly, refused. The judged artifact is never its own reference
+    unless named explicitly. aliases: the registry's aliases as the caller read them.
+    """
+    name = against or config.gates.reference
+    if name == BASELINE:
+        return Reference(BASELINE, baseline)
+    if aliases is None:
+        registry = Registry(config.artifacts_dir, config.program.name)
+        aliases = registry.aliases(config.target.model, config.target.revision)
+    target = aliases.get(name)
+    if against is None and (target is None or (judged is not None and target == judged.id)):
+        return Reference(_stand_in_label(name, target, rescore is not None), baseline, name, target)
+    if against is not None:
+        artifact = resolve_artifact(config, against)  # an alias or an id; an unknown one is refused
+    else:
+        artifact = Store(config.artifacts_dir).find(config.program.name, aliases[name])
+    found = Reference(f"{name} ({artifact.id})", stored_scores(artifact), name, target, artifact.id, artifact)
+    if rescore is not None:
+        return _scored_as_configured(config, found, artifact, rescore)
+    assert judged is not None, "without a model, a reference is resolved for a stored artifact"
+    return _scored_as_stored(config, found, artifact, judged, baseline, explicit=against is not None)
+
+
+def _stand_in_label(name: str, target: str | None, fresh: bool) -> str:
+    """The label of the baseline standing in for an alias with no other artifact behind it, as
+    compile, eval and promote word it (fresh) and as report and matrix do."""
+    if not fresh:
+        return f"baseline (no other artifact behind {name!r})"
+    return f"baseline ({name} is this artifact)" if target else f"baseline (no artifact behind {name!r} yet)"
+
+
+def _scored_as_configured(
+    config: Config, found: Reference, artifact: Artifact, rescore: Rescore
+) -> Reference:
+    """The reference found, re-evaluated (on rescore.examples) unless it was scored as the config scores."""
+    differences = config_differences(config, rescore.splits, artifact)
+    if not differences:
+        return found
+    metric = load_metric(config.metric, config.program.signature, config.path.resolve().parent)
+    test = rescore.splits.test if rescore.examples is None else rescore.examples
+    advance = rescore.reporter.stage(f"evaluating {found.alias} on test", len(test))
+    lm = rescore.lm()
+    evaluation = evaluate(config.program, artifact.typed.candidate, test, metric, lm, on_done=advance)
+    why = (
+        "on the current test split"
+        if TEST_SPLIT in differences
+        else "under the current " + ", ".join(differences)
+    )
+    label = f"{found.alias} ({artifact.id}, re-evaluated {why})"
+    return dataclasses.replace(found, label=label, scores=scores_of(evaluation))
+
+
+def _scored_as_stored(
+    config: Config, found: Reference, artifact: Artifact, judged: Artifact, baseline: ScoreSet, explicit: bool
+) -> Reference:
+    """The reference found if it was scored as the judged artifact's stored evaluation; else the
+    baseline stands in, or, when the reference was named explicitly, it is refused."""
+    differences = scoring_differences(artifact_scoring(artifact), artifact_scoring(judged))
+    if not differences:
+        return found
+    if not explicit:
+        label = f"baseline ({found.alias} ({artifact.id}) was scored otherwise: {', '.join(differences)})"
+        return Reference(label, baseline, found.alias, found.alias_target)
+    raise BadInput(
+        f"artifact {artifact.id} ({found.alias}) was scored otherwise than artifact {judged.id}:\n"
+        + "\n".join(f"  {line}" for line in differences.values()),
+        fix=f"compare them on fresh scores: promptc eval {config.path} --artifact {judged.id} "
+        f"--html PATH, with gates.reference: {found.alias}",
+    )
 
 
 def find_reference(
@@ -107,73 +235,20 @@ def find_reference(
     lm: Callable[[], LM],
     reporter: Reporter,
     examples: tuple[Example, ...] | None = None,
-    *,
-    judged: str | None = None,
-    aliases: dict[str, str] | None = None,
 ) -> Reference:
-    """What changes are judged against: the baseline, or the artifact behind gates.reference.
-
-    The reference's stored scores count only when they were scored as evaluations under this
-    config are (same test split, metric and metric file, decoding settings); otherwise it is
-    re-evaluated (cached calls are free), so compile, eval and promote agree. With examples (a
-    shard of the test split), only those are re-evaluated. judged: the artifact being judged,
-    never its own reference; aliases: the registry's aliases as read by the caller.
-    """
-    name = config.gates.reference
-    if name == "baseline":
-        return Reference("baseline", baseline)
-    if aliases is None:
-        aliases = Registry(config.artifacts_dir, config.program.name).aliases(
-            config.target.model, config.target.revision
-        )
-    if name not in aliases:
-        return Reference(f"baseline (no artifact behind {name!r} yet)", baseline, name)
-    if aliases[name] == judged:
-        return Reference(f"baseline ({name} is this artifact)", baseline, name, judged)
-    artifact = Store(config.artifacts_dir).find(config.program.name, aliases[name])
-    differences = scoring_differences(
-        artifact_scoring(artifact), scoring_fields(config_scoring(config, splits))
-    )
-    if not differences:
-        return Reference(f"{name} ({artifact.id})", stored_scores(artifact), name, artifact.id, artifact.id)
-    metric = load_metric(config.metric, config.program.signature, config.path.resolve().parent)
-    test = splits.test if examples is None else examples
-    advance = reporter.stage(f"evaluating {name} on test", len(test))
-    evaluation = evaluate(config.program, artifact.typed.candidate, test, metric, lm(), on_done=advance)
-    why = (
-        "on the current test split"
-        if TEST_SPLIT in differences
-        else "under the current " + ", ".join(differences)
-    )
-    label = f"{name} ({artifact.id}, re-evaluated {why})"
-    return Reference(label, scores_of(evaluation), name, artifact.id, artifact.id)
+    """What a fresh evaluation of a shard (examples) is judged against: resolve_reference with a
+    model, as promptc.shards calls it."""
+    return resolve_reference(config, baseline, rescore=Rescore(splits, lm, reporter, examples))
 
 
 def stored_gates(config: Config, artifact: Artifact) -> GateReport:
-    """The gate verdict on an artifact's stored holdout evaluation, against gates.reference; no model call.
-
-    An alias reference counts when it points at another artifact of the same model revision whose
-    stored evaluation was scored alike; otherwise the artifact is judged against its baseline.
-    """
-    label, reference, compared_with = "baseline", stored_scores(artifact, "baseline"), None
-    name = config.gates.reference
-    if name != "baseline":
-        aliases = Registry(config.artifacts_dir, config.program.name).aliases(
-            artifact.model, artifact.revision
-        )
-        other = (
-            Store(config.artifacts_dir).find(config.program.name, aliases[name]) if name in aliases else None
-        )
-        if other is None or other.id == artifact.id:
-            label = f"baseline (no other artifact behind {name!r})"
-        elif differences := scoring_differences(artifact_scoring(other), artifact_scoring(artifact)):
-            label = f"baseline ({name} ({other.id}) was scored otherwise: {', '.join(differences)})"
-        else:
-            label, reference, compared_with = f"{name} ({other.id})", stored_scores(other), other.id
+    """The gate verdict on an artifact's stored holdout evaluation against gates.reference, read
+    without a model call (resolve_reference)."""
+    reference = resolve_reference(config, stored_scores(artifact, "baseline"), artifact)
     return check_gates(
         config.gates,
         stored_scores(artifact),
-        reference,
-        reference_label=label,
-        reference_artifact=compared_with,
+        reference.scores,
+        reference_label=reference.label,
+        reference_artifact=reference.compared_with,
     )

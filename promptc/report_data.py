@@ -12,11 +12,10 @@ from promptc.data import Example, load_splits
 from promptc.errors import BadInput
 from promptc.gates import GateReport, check_gates
 from promptc.outcomes import EvalOutcome
-from promptc.reference import artifact_scoring, config_scoring
+from promptc.reference import config_differences, resolve_reference
 from promptc.resolve import check_program, resolve_artifact
 from promptc.results import Evaluation, ScoreSet
-from promptc.scoring import scoring_differences, scoring_fields
-from promptc.store import Artifact
+from promptc.store import Artifact, Store
 
 NO_ANSWER = "(no answer)"
 
@@ -93,43 +92,19 @@ def _test_examples(config: Config, artifact: Artifact) -> dict[str, Example]:
 
 def from_artifact(config: Config, ref: str, against: str | None = None) -> ReportData:
     """The report of an artifact's stored evaluation, judged against `against` (default: the gates'
-    reference: `baseline`, or an alias or id whose stored evaluation is on the same test split)."""
+    reference), read without a model call (promptc.reference.resolve_reference)."""
     artifact = resolve_artifact(config, ref)
     check_program(config, artifact)
     examples = _test_examples(config, artifact)
     baseline, candidate = _stored(artifact, "baseline"), _stored(artifact, "candidate")
-    name = against or config.gates.reference
-    label, reference, compared_with = "baseline", baseline, None
-    if name != "baseline":
-        try:
-            other = resolve_artifact(config, name)
-        except BadInput:
-            if against is not None:
-                raise
-            other = None
-        differences = (
-            scoring_differences(artifact_scoring(other), artifact_scoring(artifact)) if other else {}
-        )
-        if other is None or (other.id == artifact.id and against is None):
-            label = f"baseline (no other artifact behind {name!r})"
-        elif differences and against is None:
-            label = f"baseline ({name} ({other.id}) was scored otherwise: {', '.join(differences)})"
-        elif differences:
-            raise BadInput(
-                f"artifact {other.id} ({name}) was scored otherwise than artifact {artifact.id}:\n"
-                + "\n".join(f"  {line}" for line in differences.values()),
-                fix=f"compare them on fresh scores: promptc eval {config.path} --artifact {artifact.id} "
-                f"--html PATH, with gates.reference: {name}",
-            )
-        else:
-            _test_examples(config, other)
-            label, reference, compared_with = f"{name} ({other.id})", _stored(other, "candidate"), other.id
+    reference = resolve_reference(config, score_set(baseline), artifact, against=against)
+    answers = _stored(reference.artifact, "candidate") if reference.artifact is not None else baseline
     gates = check_gates(
         config.gates,
         score_set(candidate),
-        score_set(reference),
-        reference_label=label,
-        reference_artifact=compared_with,
+        reference.scores,
+        reference_label=reference.label,
+        reference_artifact=reference.compared_with,
     )
     return ReportData(
         artifact,
@@ -137,8 +112,8 @@ def from_artifact(config: Config, ref: str, against: str | None = None) -> Repor
         config.gates.higher_is_better,
         baseline,
         candidate,
-        reference,
-        label,
+        answers,
+        reference.label,
         examples,
         f"the evaluation stored in artifact {artifact.id}",
     )
@@ -150,11 +125,11 @@ def from_eval(config: Config, outcome: EvalOutcome, usage: str = "") -> ReportDa
     examples = {e.id: e for e in splits.test}
     baseline, candidate = _fresh(outcome.baseline), _fresh(outcome.candidate)
     flips_against, reference = "baseline", baseline
-    if outcome.gates.reference_artifact is not None:
-        other = resolve_artifact(config, config.gates.reference)
+    compared_with = outcome.gates.reference_artifact  # recorded by the gates, never read from a label
+    if compared_with is not None:
+        other = Store(config.artifacts_dir).find(config.program.name, compared_with)
         # Stored answers pair with this run only when they were scored as it was (same test split too).
-        current = scoring_fields(config_scoring(config, splits))
-        alike = not scoring_differences(artifact_scoring(other), current)
+        alike = not config_differences(config, splits, other)
         if alike and set(examples) == {a.id for a in _stored(other, "candidate")}:
             flips_against, reference = outcome.gates.reference, _stored(other, "candidate")
     return ReportData(

@@ -42,6 +42,7 @@ OPTIMIZERS = {
     "auto": {},
 }
 MASKS = [
+    (re.compile(r"\d{8}T\d{6}-\d+-[0-9a-f]+"), "<run>"),  # an optuna study's run stamp
     (re.compile(r"\d+(\.\d+)? ?(s|ms|min)\b"), "<time>"),
     (re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(\+00:00|Z)?"), "<date>"),
     (re.compile(r"\d+(\.\d+)? (calls|requests)/s"), "<rate>"),

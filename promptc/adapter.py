@@ -167,3 +167,18 @@ def parse_reply(program: Program, text: str, constrained: bool = False) -> tuple
     if problems:
         raise ParseError(raw=text, expected=tuple(names), parsed=parsed, reason="; ".join(problems))
     return parsed, sections.get(REASONING)
+
+
+def prompt_preview(program: Program, candidate: Candidate) -> list[tuple[str, list[dict[str, str]]]]:
+    """The messages the model receives, with each input shown as a {placeholder}: one list per
+    ensemble member (titled), else one. Nearest-neighbour demos are shown as the pool's first k."""
+    placeholders = {f.name: "{" + f.name + "}" for f in program.signature.inputs}
+    members = candidate.members or (candidate,)
+    out = []
+    for i, member in enumerate(members, 1):
+        title = f", member {i} of {len(members)}" if candidate.members else ""
+        if member.knn:
+            title += f", demos: {member.knn} nearest of the pool per input, here the first"
+            member = Candidate(member.instructions, member.demos[: member.knn], member.decision)
+        out.append((title, render_messages(program, member, placeholders)))
+    return out

@@ -103,12 +103,12 @@ def history(config: ConfigArg, target: TargetOpt = None) -> None:
 
 def show(artifact: ArtifactArg, config: OptionalConfig = None, target: TargetOpt = None) -> None:
     """The compiled prompt exactly as the model receives it, the demos, lineage and scores."""
-    from promptc.lifecycle import prompt_preview
+    from promptc.adapter import prompt_preview
     from promptc.resolve import find_artifact
 
     art = find_artifact(artifact, load_config(config, target) if config else None)
     print_artifact_head(art)
-    print_prompt(prompt_preview(art))
+    print_prompt(prompt_preview(art.typed.program, art.typed.candidate))
     print_lineage(art)
     out.print(holdout_table(art))
 

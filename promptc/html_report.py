@@ -13,12 +13,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from promptc.adapter import label_field
+from promptc.adapter import label_field, prompt_preview
 from promptc.artifacts import ArtifactContent
 from promptc.gate_table import GateRow, tabulate, verdict_of
 from promptc.gates import GateReport
 from promptc.html_scores import score_section
-from promptc.lifecycle import prompt_preview
 from promptc.lm import is_in_process, price
 from promptc.program import Candidate, Program
 from promptc.report_data import NO_ANSWER, ReportData, score_set
@@ -216,7 +215,7 @@ def _gate_table(report: GateReport) -> str:
 def _prompt(artifact: Artifact) -> str:
     candidate = artifact.typed.candidate
     parts = [f"<ul>{''.join(f'<li>{_e(line)}</li>' for line in candidate.decision_lines())}</ul>"]
-    for title, messages in prompt_preview(artifact):
+    for title, messages in prompt_preview(artifact.typed.program, artifact.typed.candidate):
         parts.append(f"<h3>messages as the model receives them{_e(title)} (inputs as {{placeholders}})</h3>")
         parts += [
             f"<div class=msg><div class=role>{_e(m['role'])}</div><pre>{_e(m['content'])}</pre></div>"

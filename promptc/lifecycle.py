@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from promptc import __version__
-from promptc.adapter import render_messages
 from promptc.artifacts import (
     ArtifactContent,
     ArtifactTarget,
@@ -35,19 +34,16 @@ from promptc.lm import LM
 from promptc.metrics import load_metric
 from promptc.optimizers import get_optimizer
 from promptc.optimizers.base import CompileInputs, CompileResult
-from promptc.outcomes import CompileOutcome as CompileOutcome  # leaf types, re-exported for importers
-from promptc.outcomes import EvalOutcome as EvalOutcome
+from promptc.outcomes import CompileOutcome, EvalOutcome
 from promptc.paths import check_writable
 from promptc.program import Candidate, baseline_candidate
 from promptc.progress import Reporter, Silent
 from promptc.reference import Reference, Rescore, config_scoring, resolve_reference, scores_of
-from promptc.registry import Registry
+from promptc.registry import LATEST, Registry
 from promptc.resolve import check_program, resolve_artifact
 from promptc.results import Evaluation, Prediction, ScoreSet
 from promptc.store import Artifact, Store
 from promptc.usage import Usage
-
-LATEST = "latest"
 
 
 def check(config: Config) -> SplitReport:
@@ -258,20 +254,3 @@ def run_program(config: Config, inputs: dict[str, Any], ref: str = "production")
     values = check_inputs(program.signature, inputs)
     lm = target_lm(config)
     return predict(program, artifact.typed.candidate, lm, values)
-
-
-def prompt_preview(artifact: Artifact) -> list[tuple[str, list[dict[str, str]]]]:
-    """The messages the model receives, with each input shown as a {placeholder}: one list per
-    ensemble member (titled), else one. Nearest-neighbour demos are shown as the pool's first k."""
-    program = artifact.typed.program
-    candidate = artifact.typed.candidate
-    placeholders = {f.name: "{" + f.name + "}" for f in program.signature.inputs}
-    members = candidate.members or (candidate,)
-    out = []
-    for i, member in enumerate(members, 1):
-        title = f", member {i} of {len(members)}" if candidate.members else ""
-        if member.knn:
-            title += f", demos: {member.knn} nearest of the pool per input, here the first"
-            member = Candidate(member.instructions, member.demos[: member.knn], member.decision)
-        out.append((title, render_messages(program, member, placeholders)))
-    return out

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from promptc.artifacts import check_target
 from promptc.config import Config
 from promptc.gates import GateReport
-from promptc.lifecycle import LATEST
 from promptc.reference import stored_gates
-from promptc.registry import Registry
+from promptc.registry import LATEST, Registry
 from promptc.store import Artifact, Store
 
 

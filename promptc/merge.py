@@ -10,8 +10,9 @@ from pathlib import Path
 from promptc.config import Config
 from promptc.data import Splits
 from promptc.errors import BadInput
-from promptc.lifecycle import EvalOutcome, checked_splits, judge_evaluation
+from promptc.lifecycle import checked_splits, judge_evaluation
 from promptc.lm import Usage
+from promptc.outcomes import EvalOutcome
 from promptc.reference import Reference
 from promptc.resolve import check_program, resolve_artifact
 from promptc.results import Evaluation, Record, ScoreSet, summarise_records

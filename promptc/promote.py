@@ -18,12 +18,12 @@ from promptc.config import Config
 from promptc.data import Splits, load_splits
 from promptc.errors import BadInput, CheckFailed, RuntimeFailure
 from promptc.ledger import record_look
-from promptc.lifecycle import LATEST, evaluate_pair, judge_against, target_lm
+from promptc.lifecycle import evaluate_pair, judge_against, target_lm
 from promptc.lm import LM
 from promptc.outcomes import PromoteOutcome
 from promptc.progress import Reporter, Silent
 from promptc.reference import Rescore, config_differences, resolve_reference, scores_of, stored_scores
-from promptc.registry import AliasMoved, Registry
+from promptc.registry import LATEST, AliasMoved, Registry
 from promptc.resolve import check_program, resolve_artifact
 from promptc.results import ScoreSet
 from promptc.store import Artifact

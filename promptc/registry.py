@@ -29,6 +29,8 @@ from promptc.errors import ArtifactError, BadInput
 from promptc.files import atomic_write
 from promptc.store import Artifact, Store
 
+LATEST = "latest"  # the alias every compile moves to its new artifact
+
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

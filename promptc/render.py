@@ -25,7 +25,7 @@ from promptc.results import OVERALL, Evaluation, scope_name
 if TYPE_CHECKING:
     from promptc.estimate import CompileEstimate
     from promptc.leakage import SplitReport
-    from promptc.lifecycle import CompileOutcome
+    from promptc.outcomes import CompileOutcome
 
 # Logs (CI, pipes) get wide tables instead of 80-column wrapping; terminals keep their width.
 out = Console(width=None if sys.stdout.isatty() else 120)

@@ -69,7 +69,7 @@ def print_artifact_head(art: Artifact) -> None:
 
 
 def print_prompt(preview: list[tuple[str, list[dict[str, str]]]]) -> None:
-    """The messages the model receives, one section per titled list (see lifecycle.prompt_preview)."""
+    """The messages the model receives, one section per titled list (see adapter.prompt_preview)."""
     for title, messages in preview:
         out.rule(f"messages as the model receives them{title} (inputs as {{placeholders}})")
         for message in messages:

@@ -13,7 +13,7 @@ from promptc.field_scores import FieldRow, evaluation_rows
 from promptc.files import atomic_write
 from promptc.gate_table import GateRow, Verdict, interval, tabulate
 from promptc.gates import GateReport
-from promptc.lifecycle import EvalOutcome
+from promptc.outcomes import EvalOutcome
 from promptc.results import scope_name
 
 

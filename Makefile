@@ -48,7 +48,7 @@ SERVE_ALIAS := smollm2-135m-instruct
 serve: install
 	@if [ -n "$$PROMPTC_SERVE_KEY" ]; then export API_KEY="$$PROMPTC_SERVE_KEY"; fi; \
 	exec $(PY) -m llama_cpp.server --host 127.0.0.1 --port $(SERVE_PORT) --model_alias $(SERVE_ALIAS) \
-	  --model "$$($(PY) -c 'from promptc.local import model_path; print(model_path("$(SERVE_ALIAS)"))')"
+	  --model "$$($(PY) -c 'from promptc.lm.local import model_path; print(model_path("$(SERVE_ALIAS)"))')"
 
 lint: install
 	$(BIN)/ruff check .

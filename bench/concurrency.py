@@ -24,13 +24,13 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ["NO_PROXY"] = "127.0.0.1"
 
-from promptc.cache import CallCache  # noqa: E402
-from promptc.config import Target  # noqa: E402
-from promptc.data import Example  # noqa: E402
-from promptc.evaluate import evaluate  # noqa: E402
-from promptc.lm import LM  # noqa: E402
+from promptc.config.load import Target  # noqa: E402
+from promptc.data.load import Example  # noqa: E402
+from promptc.evaluation.evaluate import evaluate  # noqa: E402
+from promptc.lm.cache import CallCache  # noqa: E402
+from promptc.lm.model import LM  # noqa: E402
 from promptc.metrics import label_accuracy  # noqa: E402
-from promptc.program import Candidate, Field, Program, Signature  # noqa: E402
+from promptc.prompting.program import Candidate, Field, Program, Signature  # noqa: E402
 from tests.fake_openai import FakeOpenAI  # noqa: E402
 
 LABELS = ("billing", "technical", "account", "shipping")

@@ -3,7 +3,7 @@
 The same seeded splits, config and call cache as bench/suite.py (its `prepare`, at the task's
 default sizes); only auto's `confirm_train` setting differs. Prints one JSON line: holdout
 score of zero-shot and of the compiled program, the paired 95% interval of the gain
-(promptc.stats.paired_interval), what was kept, search requests and wall time.
+(promptc.evaluation.stats.paired_interval), what was kept, search requests and wall time.
 
 Run: .venv/bin/python bench/confirm_train.py TASK ROWS [--seed N]
 """
@@ -34,9 +34,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    from promptc.config import load_config
-    from promptc.lifecycle import compile_config
-    from promptc.stats import paired_interval
+    from promptc.commands.lifecycle import compile_config
+    from promptc.config.load import load_config
+    from promptc.evaluation.stats import paired_interval
 
     sizes = suite.default_sizes(args.task)
     raw = yaml.safe_load(suite.prepare(args.task, sizes).read_text())

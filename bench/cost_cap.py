@@ -28,10 +28,10 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ["NO_PROXY"] = "127.0.0.1"
 
 from bench.results_md import replace_section  # noqa: E402
-from promptc.config import Budget, OptimizerSpec, load_config  # noqa: E402
-from promptc.estimate import estimate_compile  # noqa: E402
-from promptc.lifecycle import compile_config  # noqa: E402
-from promptc.lm import count_tokens  # noqa: E402
+from promptc.commands.lifecycle import compile_config  # noqa: E402
+from promptc.config.load import Budget, OptimizerSpec, load_config  # noqa: E402
+from promptc.lm.tokens import count_tokens  # noqa: E402
+from promptc.optimizers.estimate import estimate_compile  # noqa: E402
 from tests.fake_openai import FakeOpenAI  # noqa: E402
 
 MODEL, REVISION = "openai/gpt-4o-mini", "gpt-4o-mini-2024-07-18"

@@ -7,7 +7,7 @@ Run (DSPy is never a promptc dependency; it lives in its own venv, see `make ben
 For each dataset x optimizer pair x tool it compiles on train (+ val), evaluates the compiled
 program on the holdout (test) split, and records holdout accuracy, model calls during compile
 and during the holdout evaluation, and wall time. Model calls are counted for both tools in one
-place, at the embedded llama.cpp provider (promptc.local.LocalProvider.complete), which both
+place, at the embedded llama.cpp provider (promptc.lm.local.LocalProvider.complete), which both
 reach through litellm: DSPy via `dspy.LM("local/smollm2-135m-instruct", engine="litellm")` once
 promptc.lm.bridge.import_litellm() has registered the provider. No cache serves a call: promptc gets fresh,
 empty call caches (one for compile, one for the holdout); DSPy runs with cache=False and its
@@ -123,7 +123,7 @@ METER = Meter()
 
 def count_provider_calls() -> None:
     """Wrap LocalProvider.complete (the one place every real model call of both tools passes)."""
-    from promptc.local import LocalProvider
+    from promptc.lm.local import LocalProvider
 
     original = LocalProvider.complete
 
@@ -140,9 +140,9 @@ def count_provider_calls() -> None:
 
 def load_task(dataset: str, sizes: tuple[int | None, ...] | None = None) -> tuple[Any, Any]:
     """The dataset's config and its (sub)splits, checked for leakage."""
-    from promptc.config import load_config
-    from promptc.data import Splits, load_splits
-    from promptc.leakage import check_splits
+    from promptc.config.load import load_config
+    from promptc.data.leakage import check_splits
+    from promptc.data.load import Splits, load_splits
 
     spec = DATASETS[dataset]
     config = load_config(ROOT / spec["config"])
@@ -159,7 +159,7 @@ def load_task(dataset: str, sizes: tuple[int | None, ...] | None = None) -> tupl
 
 def warm_up(config: Any) -> None:
     """Load the model (not counted, not timed)."""
-    from promptc.providers import provider_for
+    from promptc.lm.providers import provider_for
 
     provider = provider_for(config.target.model)
     assert provider is not None
@@ -168,9 +168,9 @@ def warm_up(config: Any) -> None:
 
 def run_promptc(config: Any, splits: Any, pair: str, seed: int | None = None) -> dict[str, Any]:
     """Compile with promptc's optimizer on train+val (seed: the config's unless given), then the holdout."""
-    from promptc.cache import CallCache
-    from promptc.evaluate import evaluate
-    from promptc.lm import LM
+    from promptc.evaluation.evaluate import evaluate
+    from promptc.lm.cache import CallCache
+    from promptc.lm.model import LM
     from promptc.metrics import load_metric
     from promptc.optimizers import OPTIMIZERS, get_optimizer
     from promptc.optimizers.base import CompileInputs

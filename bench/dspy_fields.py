@@ -82,8 +82,8 @@ def load_task(task: str, sizes: tuple[int, int, int], work: Path) -> tuple[Any, 
     suite.prepare writes them under its WORK folder; here WORK points at a folder of our own, so
     that a suite run going on at the same time never reads a file while we rewrite it.
     """
-    from promptc.config import load_config
-    from promptc.data import load_splits
+    from promptc.config.load import load_config
+    from promptc.data.load import load_splits
 
     suite.WORK = work
     config = load_config(suite.prepare(task, sizes))
@@ -293,7 +293,7 @@ def stop_at_completed_marker() -> None:
     it only spares the tokens a small model goes on generating after it, up to max_tokens.
     Installed below the call counter, so every call is still counted once.
     """
-    from promptc.local import LocalProvider, model_path
+    from promptc.lm.local import LocalProvider, model_path
 
     def complete(self: Any, model: str, messages: Any, params: dict[str, Any]) -> tuple[str, int, int]:
         path = model_path(model)
@@ -407,7 +407,7 @@ def other_val_rows(task: str, sizes: list[int]) -> list[dict[str, Any]]:
 
 def promptc_scores(task: str, row: dict[str, Any]) -> dict[str, dict[str, float]] | None:
     """Per-example holdout scores of the compiled program and of zero-shot, from the artifact."""
-    from promptc.store import Store
+    from promptc.artifacts.store import Store
 
     paths = sorted((SUITE_WORK / task).glob(f"**/{row['artifact']}.json"))
     try:
@@ -425,7 +425,7 @@ def promptc_scores(task: str, row: dict[str, Any]) -> dict[str, dict[str, float]
 
 def paired(cand: dict[str, float], ref: dict[str, float]) -> tuple[float, float, float] | None:
     """Mean difference cand - ref over the shared ids and its paired 95% interval."""
-    from promptc.stats import paired_interval
+    from promptc.evaluation.stats import paired_interval
 
     ids = sorted(set(cand) & set(ref))
     if not ids or len(ids) != len(cand) or len(ids) != len(ref):
@@ -539,7 +539,7 @@ def render(data: dict[str, Any]) -> str:
         "provider, no cache). Holdout calls: model calls to answer the test split. Wall s: promptc's",
         "whole compile (search, then zero-shot and the candidate scored on test); DSPy's compile plus",
         "its holdout. Differences: mean over the test examples of the same seed, with the paired 95%",
-        "interval (promptc.stats.paired_interval); (above) / (below) where it excludes 0.",
+        "interval (promptc.evaluation.stats.paired_interval); (above) / (below) where it excludes 0.",
         "",
         "| task | seed | tool / optimizer | holdout | - promptc zero-shot | - promptc auto "
         "| - promptc bootstrap_fewshot | search calls | holdout calls | wall s |",

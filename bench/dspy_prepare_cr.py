@@ -19,10 +19,10 @@ from pathlib import Path
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from promptc.config import DataSpec
-from promptc.data import load_splits
-from promptc.leakage import check_splits
-from promptc.program import Field, Signature
+from promptc.config.load import DataSpec
+from promptc.data.leakage import check_splits
+from promptc.data.load import load_splits
+from promptc.prompting.program import Field, Signature
 
 ROOT = Path(__file__).resolve().parent.parent
 SPLIT_FILES = {"train": "train.tsv", "val": "dev.tsv", "test": "test.tsv"}

@@ -37,8 +37,8 @@ import zlib
 from dataclasses import dataclass
 from functools import cache
 
-from promptc.config import GateRule, Gates
-from promptc.gates import check_gates
+from promptc.config.load import GateRule, Gates
+from promptc.release.gates import check_gates
 from promptc.results import ScoreSet
 
 RHOS = (0.6, 0.8, 0.9, 0.97, 0.99)
@@ -259,8 +259,8 @@ LOOKS_END = "<!-- end looks simulation -->"
 def first_false_passes(policy: str, n: int, rho: float, draws: int, most: int = 20) -> list[int]:
     """Per draw: the look (1..most) at which the first of `most` truly-equal candidates passes
     `min_gain: 0` in confidence mode at 95% on one test split, under the holdout_looks policy; 0: none."""
-    from promptc.ledger import look_confidence
-    from promptc.power import Rule, Thresholds
+    from promptc.release.ledger import look_confidence
+    from promptc.release.power import Rule, Thresholds
 
     gates = Gates(mode="confidence", confidence=0.95, holdout_looks=policy, max_looks=most)
     levels = [look_confidence(gates, k) for k in range(1, most + 1)]
@@ -295,7 +295,7 @@ def looks_table(draws: int, n: int = 200, rho: float = 0.9) -> str:
         "one after another against `min_gain: 0` in confidence mode at 95%, as a team evaluating "
         "candidate after candidate on the same holdout would. 'false promotion by K' = share of draws in "
         "which any of the first K passes; the bound is (1 - 0.95) / 2 = 0.025. Policies "
-        "(`gates.holdout_looks`, promptc/ledger.py): none (every look at 95%), spending (look k at "
+        "(`gates.holdout_looks`, promptc/release/ledger.py): none (every look at 95%), spending (look k at "
         "alpha * 6 / (pi^2 k^2)), bonferroni with max_looks 20 (each at alpha / 20). "
         f"{draws} draws; standard error near 0.025 about {math.sqrt(0.025 * 0.975 / draws):.4f}.",
         "",

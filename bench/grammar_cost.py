@@ -20,13 +20,13 @@ from pathlib import Path
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from promptc.config import load_config
-from promptc.data import load_splits
-from promptc.evaluate import predict, score_prediction
-from promptc.lm import LM
+from promptc.config.load import load_config
+from promptc.data.load import load_splits
+from promptc.evaluation.evaluate import predict, score_prediction
+from promptc.lm.model import LM
 from promptc.metrics import load_metric
 from promptc.optimizers.demos import labeled_demo
-from promptc.program import Candidate
+from promptc.prompting.program import Candidate
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ rows the script plants near-duplicate pairs, a row in train and an edited copy i
   punctuation changes;
 - one word dropped.
 
-It reports the wall time of `promptc.leakage.check_splits` (the new check) at each size, the time of
+It reports the wall time of `promptc.data.leakage.check_splits` (the new check) at each size, the time of
 the old word-trigram check (copied below as it was, threshold 0.85) where it finishes in reasonable
 time, which planted pairs each method found (recall), and how many other pairs the new check
 reported (pairs of generated rows that really share half their 4-grams). Deterministic: seeded.
@@ -31,10 +31,10 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from promptc import leakage
-from promptc.data import Example, Splits
-from promptc.leakage import DEFAULT_THRESHOLD, check_splits
-from promptc.minhash import lsh_bands, minhash_signatures, normalise_all, shingles
+from promptc.data import leakage
+from promptc.data.leakage import DEFAULT_THRESHOLD, check_splits
+from promptc.data.load import Example, Splits
+from promptc.data.minhash import lsh_bands, minhash_signatures, normalise_all, shingles
 
 ROOT = Path(__file__).resolve().parent.parent
 ADJECTIVES = [
@@ -343,7 +343,7 @@ def splits(size: int, plants: list[tuple[str, str, str]], seed: int = 7) -> Spli
     return Splits(train=examples(train, "A"), val=examples(val, "V"), test=examples(test, "B"))
 
 
-# --- the old check (promptc/data.py before promptc/leakage.py), copied as it was ----------------
+# --- the old check (promptc/data/load.py before promptc/data/leakage.py), copied as it was ----------------
 
 _PUNCT = re.compile(f"[{re.escape(string.punctuation)}]")
 
@@ -460,7 +460,7 @@ def sketch_timings(size: int) -> list[tuple[str, float]]:
     timings.append(("datasketch MinHashLSH insert + query", time.perf_counter() - start))
     start = time.perf_counter()
     minhash_signatures(texts, bands * rows)
-    timings.append(("promptc.minhash.minhash_signatures (numpy)", time.perf_counter() - start))
+    timings.append(("promptc.data.minhash.minhash_signatures (numpy)", time.perf_counter() - start))
     return timings
 
 

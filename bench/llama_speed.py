@@ -33,7 +33,7 @@ def measure(threads: int, reps: int) -> dict[int, float]:
     """Median ms to decode n new tokens after a 20-token cached prefix, for each n in SIZES."""
     from llama_cpp import Llama
 
-    from promptc.local import model_path
+    from promptc.lm.local import model_path
 
     llm = Llama(
         model_path=str(model_path("smollm2-135m-instruct")), n_ctx=2048, n_threads=threads, verbose=False

@@ -67,10 +67,10 @@ def complete_rates(
 
 def evaluate_rates(lm_class: Any, cache_class: Any, target: Any, path: Path, n: int) -> dict[str, float]:
     """evaluate() examples per second on n examples (new ones each round): fresh, cached, reopened."""
-    from promptc.data import Example
-    from promptc.evaluate import evaluate
+    from promptc.data.load import Example
+    from promptc.evaluation.evaluate import evaluate
     from promptc.metrics import label_accuracy
-    from promptc.program import Candidate, Field, Program, Signature
+    from promptc.prompting.program import Candidate, Field, Program, Signature
 
     program = Program(
         "bench", "1.0.0", Signature((Field("ticket"),), (Field("category", "enum", labels=("a", "b")),))
@@ -94,13 +94,13 @@ def evaluate_rates(lm_class: Any, cache_class: Any, target: Any, path: Path, n: 
 
 def measure(n: int) -> dict[str, float]:
     """Every measurement, in calls or examples per second, on the promptc found on sys.path."""
-    from promptc.adapter import render_messages
-    from promptc.cache import CallCache
-    from promptc.config import Target
-    from promptc.lm import LM
+    from promptc.config.load import Target
     from promptc.lm.bridge import import_litellm
-    from promptc.program import Candidate, Demo, Field, Program, Signature
-    from promptc.providers import provider_for
+    from promptc.lm.cache import CallCache
+    from promptc.lm.model import LM
+    from promptc.lm.providers import provider_for
+    from promptc.prompting.adapter import render_messages
+    from promptc.prompting.program import Candidate, Demo, Field, Program, Signature
 
     target = Target("fake/learner", "fake00000000", concurrency=1)
     program = Program(

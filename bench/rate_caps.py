@@ -26,9 +26,9 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ["NO_PROXY"] = "127.0.0.1"
 
 from bench.results_md import replace_section  # noqa: E402
-from promptc.cache import CallCache  # noqa: E402
-from promptc.config import Target  # noqa: E402
-from promptc.lm import LM  # noqa: E402
+from promptc.config.load import Target  # noqa: E402
+from promptc.lm.cache import CallCache  # noqa: E402
+from promptc.lm.model import LM  # noqa: E402
 from tests.fake_openai import FakeOpenAI  # noqa: E402
 
 START, END = "## Hosted models: rate caps", "<!-- end rate_caps -->"

@@ -41,14 +41,14 @@ from unittest import mock
 
 from results_md import replace_section
 
-from promptc.cache import CallCache
-from promptc.config import Target
-from promptc.data import Example
-from promptc.lm import LM
+from promptc.config.load import Target
+from promptc.data.load import Example
+from promptc.lm.cache import CallCache
+from promptc.lm.model import LM
 from promptc.metrics import load_metric
 from promptc.optimizers import OPTIMIZERS
 from promptc.optimizers.base import CompileInputs, Search, Trial
-from promptc.program import Candidate, Demo, Field, Program, Signature
+from promptc.prompting.program import Candidate, Demo, Field, Program, Signature
 from promptc.results import OVERALL, Evaluation, Prediction, Record, summarise
 
 START = "## Selection: false replacements of the configured program (bench/selection_simulation.py)"

@@ -4,8 +4,8 @@ Run: .venv/bin/python bench/split_scale.py [--sizes 10000 100000]
 
 Each row is 8-14 words drawn from a 3,000-word synthetic vocabulary, with one of five labels; 5% of
 the rows are near-duplicate copies of another row (one word replaced) and 2% exact copies with case
-changed. The script writes them as JSON Lines, times promptc.split_files.split_data (read, cluster,
-assign stratified by label, write) and then promptc.lifecycle.check on a config over the three
+changed. The script writes them as JSON Lines, times promptc.data.split_files.split_data (read, cluster,
+assign stratified by label, write) and then promptc.commands.lifecycle.check on a config over the three
 files it wrote, which must report no leak. Deterministic: seeded.
 """
 
@@ -21,10 +21,10 @@ from pathlib import Path
 
 import yaml
 
-from promptc.config import load_config
-from promptc.data import SPLITS
-from promptc.lifecycle import check
-from promptc.split_files import split_data
+from promptc.commands.lifecycle import check
+from promptc.config.load import load_config
+from promptc.data.load import SPLITS
+from promptc.data.split_files import split_data
 
 LABELS = ["alpha", "beta", "gamma", "delta", "epsilon"]
 

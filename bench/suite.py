@@ -5,10 +5,10 @@ licences in its README), and the bundled support_tickets; beyond one label, SNIP
 scored label_accuracy + json_f1), ATIS (slots, json_f1) and a SQuAD subset (a short answer, token_f1,
 best over the gold answers). Each task gets one seeded subset
 (the same splits for every optimizer and seed); each optimizer runs once per seed through
-`promptc.lifecycle.compile_config`, the code `promptc compile` runs, on the embedded SmolLM2-135M
+`promptc.commands.lifecycle.compile_config`, the code `promptc compile` runs, on the embedded SmolLM2-135M
 model. A row reports the holdout accuracy of the compiled program and of zero-shot (the uncompiled
 program) on the same test examples, the paired 95% interval of the difference
-(promptc.stats.paired_interval), the search's model requests, and wall time.
+(promptc.evaluation.stats.paired_interval), the search's model requests, and wall time.
 
 Run: .venv/bin/python bench/suite.py [--optimizers auto,random_search] [--seeds 0,1,2]
      [--tasks cr,subj] [--sizes 100,80,120] [--update-results]
@@ -271,9 +271,9 @@ def prepare(task: str, sizes: tuple[int, int, int]) -> Path:
 
 def run_one(task: str, optimizer: str, seed: int, sizes: tuple[int, int, int]) -> dict[str, Any]:
     """Compile one (task, optimizer, seed); the row for the results table."""
-    from promptc.config import load_config
-    from promptc.lifecycle import compile_config
-    from promptc.stats import paired_interval
+    from promptc.commands.lifecycle import compile_config
+    from promptc.config.load import load_config
+    from promptc.evaluation.stats import paired_interval
 
     raw = yaml.safe_load(prepare(task, sizes).read_text())
     raw["optimizer"] = {"name": optimizer, "seed": seed, "settings": SETTINGS[optimizer]}
@@ -375,7 +375,7 @@ def section(rows: list[dict[str, Any]]) -> str:
         "scored by the task's metric (label_accuracy; snips: mean of intent label_accuracy and slots",
         "json_f1; atis: json_f1; squad: token_f1);",
         "zero-shot = the uncompiled program with the answer grammar; gain interval = paired 95%",
-        "(promptc.stats.paired_interval). Search requests count cache hits too.",
+        "(promptc.evaluation.stats.paired_interval). Search requests count cache hits too.",
         "",
         "| task | optimizer | seed | train/val/test | zero-shot | compiled | gain [95% CI] "
         "| search requests | wall s | kept |",

@@ -1,5 +1,5 @@
 """`python -m promptc` runs the command line."""
 
-from promptc.cli import main
+from promptc.cli.app import main
 
 main()

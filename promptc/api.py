@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from promptc.config import Config, load_config
+from promptc.artifacts.resolve import resolve_artifact
+from promptc.artifacts.store import Artifact
+from promptc.commands.lifecycle import target_lm
+from promptc.config.load import Config, load_config
 from promptc.errors import RuntimeFailure
-from promptc.evaluate import predict
-from promptc.inputs import check_inputs
-from promptc.lifecycle import target_lm
-from promptc.resolve import resolve_artifact
-from promptc.store import Artifact
+from promptc.evaluation.evaluate import predict
+from promptc.prompting.inputs import check_inputs
 
 
 class CompiledProgram:

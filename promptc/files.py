@@ -7,7 +7,7 @@ import os
 import secrets
 from pathlib import Path
 
-from promptc.paths import refuse_special_file
+from promptc.config.paths import refuse_special_file
 
 
 def atomic_write(path: Path, text: str) -> None:

@@ -1,14 +1,14 @@
 """What compile, eval and promote produce, as leaf types: reports and renderers read them without
-loading the model layer (promptc.lm, the optimizers, promptc.lifecycle)."""
+loading the model layer (promptc.lm, the optimizers, promptc.commands.lifecycle)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from promptc.gates import GateReport
-from promptc.ledger import HoldoutLooks
+from promptc.artifacts.store import Artifact
+from promptc.release.gates import GateReport
+from promptc.release.ledger import HoldoutLooks
 from promptc.results import Evaluation
-from promptc.store import Artifact
 from promptc.trials import Trial
 from promptc.usage import Usage
 
@@ -26,7 +26,7 @@ class CompileOutcome:
     search_usage: Usage = field(default_factory=Usage)
     stopped_by_budget: str | None = None  # the cap's message when the budget ended the search
     notes: tuple[str, ...] = ()  # from the optimizer, e.g. where its optuna study is
-    looks: HoldoutLooks | None = None  # the candidate's look at the test split (promptc.ledger)
+    looks: HoldoutLooks | None = None  # the candidate's look at the test split (promptc.release.ledger)
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class EvalOutcome:
     candidate: Evaluation
     gates: GateReport
     usage: Usage
-    looks: HoldoutLooks | None = None  # the artifact's look at the test split (promptc.ledger)
+    looks: HoldoutLooks | None = None  # the artifact's look at the test split (promptc.release.ledger)
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class PromoteOutcome:
     previous: str | None
     gates: GateReport | None
     verified: int | None = None  # with verify: test examples whose stored scores were reproduced
-    looks: HoldoutLooks | None = None  # the artifact's look at the test split (promptc.ledger)
+    looks: HoldoutLooks | None = None  # the artifact's look at the test split (promptc.release.ledger)
 
     @property
     def unchanged(self) -> bool:

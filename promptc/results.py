@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from promptc.errors import ArtifactError
-from promptc.stats import mean, mean_interval
+from promptc.evaluation.stats import mean, mean_interval
 
 OVERALL = "(overall)"  # the key of the whole test split among the per-slice summaries
 
@@ -98,7 +98,7 @@ class Record:
 
 @dataclass(frozen=True)
 class Summary:
-    """n, mean and a confidence interval for the mean (promptc.stats.mean_interval)."""
+    """n, mean and a confidence interval for the mean (promptc.evaluation.stats.mean_interval)."""
 
     n: int
     mean: float

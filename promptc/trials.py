@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from promptc.program import Candidate
+from promptc.prompting.program import Candidate
 
 
 class Seal(Protocol):

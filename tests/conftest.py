@@ -139,7 +139,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServ
         "pydantic_settings",
     ):
         pytest.importorskip(module, reason="llama_cpp.server needs pip install 'promptc[serve]'")
-    from promptc.local import model_path
+    from promptc.lm.local import model_path
 
     with socket.socket() as probe:  # a free port (the server binds it moments later)
         probe.bind(("127.0.0.1", 0))

@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from promptc.testing import FakeProvider
+from promptc.lm.fake import FakeProvider
 
 FAULTS = ("429", "500", "503", "timeout", "reset", "truncated")
 

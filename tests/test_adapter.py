@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from promptc.adapter import ParseError, parse_reply, render_messages
-from promptc.grammar import answer_grammar
-from promptc.program import Candidate, Demo, Field, Program, Signature
+from promptc.prompting.adapter import ParseError, parse_reply, render_messages
+from promptc.prompting.grammar import answer_grammar
+from promptc.prompting.program import Candidate, Demo, Field, Program, Signature
 
 TRIAGE = Program(
     name="t",

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 import promptc
-from promptc.config import load_config
+from promptc.commands.lifecycle import run_program
+from promptc.config.load import load_config
 from promptc.errors import BadInput
-from promptc.lifecycle import run_program
 from tests.conftest import ConfigWriter
 from tests.test_cli import invoke
 

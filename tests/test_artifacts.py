@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from promptc.artifacts import ArtifactContent, content_id
-from promptc.config import load_config
+from promptc.artifacts.content import ArtifactContent, content_id
+from promptc.artifacts.registry import Registry
+from promptc.artifacts.store import Store
+from promptc.commands.lifecycle import compile_config
+from promptc.config.load import load_config
 from promptc.errors import ArtifactError, BadInput
-from promptc.lifecycle import compile_config
-from promptc.registry import Registry
-from promptc.report import write_text
-from promptc.store import Store
+from promptc.reports.ci import write_text
 from tests.conftest import ConfigWriter
 from tests.test_cli import artifact_id, invoke
 

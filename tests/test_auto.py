@@ -12,22 +12,22 @@ import pytest
 from typer.testing import CliRunner
 
 from promptc.api import load
-from promptc.cache import CallCache
-from promptc.calibration import content_free_bias, fit_bias, label_probs
-from promptc.cli import app
-from promptc.config import load_config
-from promptc.data import Example, load_splits
-from promptc.evaluate import combine, evaluate
-from promptc.lifecycle import compile_config
-from promptc.lm import LM
+from promptc.cli.app import app
+from promptc.commands.lifecycle import compile_config
+from promptc.config.load import load_config
+from promptc.data.load import Example, load_splits
+from promptc.evaluation.evaluate import combine, evaluate
+from promptc.lm.cache import CallCache
+from promptc.lm.model import LM
 from promptc.metrics import load_metric
 from promptc.optimizers import OPTIMIZERS, auto
 from promptc.optimizers.base import CompileInputs, CompileResult, Search, Trial
 from promptc.optimizers.settings import AutoSettings
-from promptc.program import Candidate, Demo, Program, Signature
-from promptc.program import Field as SigField
+from promptc.prompting.calibration import content_free_bias, fit_bias, label_probs
+from promptc.prompting.program import Candidate, Demo, Program, Signature
+from promptc.prompting.program import Field as SigField
+from promptc.prompting.retrieval import nearest_demos
 from promptc.results import Prediction
-from promptc.retrieval import nearest_demos
 from tests.conftest import LABELS, TOPICS, ConfigWriter, make_examples, write_jsonl
 
 CUES = (

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from promptc.cache import CallCache, call_key
+from promptc.lm.cache import CallCache, call_key
 
 RESPONSE = {"text": "category: billing", "prompt_tokens": 12, "completion_tokens": 2, "cost_usd": 0.0}
 

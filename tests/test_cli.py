@@ -11,7 +11,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from promptc.cli import app
+from promptc.cli.app import app
 from promptc.errors import RevisionMismatch
 from tests.conftest import ConfigWriter, write_jsonl
 

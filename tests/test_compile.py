@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from promptc.cli import app
-from promptc.config import load_config
-from promptc.estimate import estimate_compile
-from promptc.lifecycle import compile_config
-from promptc.program import Candidate, baseline_candidate
+from promptc.cli.app import app
+from promptc.commands.lifecycle import compile_config
+from promptc.config.load import load_config
+from promptc.optimizers.estimate import estimate_compile
+from promptc.prompting.program import Candidate, baseline_candidate
 from tests.conftest import ConfigWriter
 
 runner = CliRunner()
@@ -101,7 +101,7 @@ def test_dry_run_does_not_import_litellm_for_local_models(write_config: ConfigWr
     code = (
         "import sys\n"
         "from typer.testing import CliRunner\n"
-        "from promptc.cli import app\n"
+        "from promptc.cli.app import app\n"
         "result = CliRunner().invoke(app, ['compile', sys.argv[1], '--dry-run'])\n"
         "assert result.exit_code == 0, result.output\n"
         "print(sorted(m for m in ('litellm', 'optuna') if m in sys.modules))\n"
@@ -196,7 +196,7 @@ def test_an_eval_the_cache_answers_does_not_import_litellm(write_config: ConfigW
     code = (
         "import sys\n"
         "from typer.testing import CliRunner\n"
-        "from promptc.cli import app\n"
+        "from promptc.cli.app import app\n"
         "result = CliRunner().invoke(app, ['eval', sys.argv[1]])\n"
         "assert result.exit_code in (0, 1), result.output\n"
         "assert 'model calls: 0 made' in result.output, result.output\n"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from promptc.config import load_config
+from promptc.config.load import load_config
 from promptc.errors import ConfigError
 from tests.conftest import ConfigWriter
 

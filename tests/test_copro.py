@@ -7,18 +7,18 @@ from typing import Any
 
 import pytest
 
-from promptc.cache import CallCache
-from promptc.config import load_config
-from promptc.data import load_splits
+from promptc.config.load import load_config
+from promptc.data.load import load_splits
 from promptc.errors import ConfigError, RevisionMismatch
-from promptc.evaluate import evaluate
-from promptc.lm import LM
+from promptc.evaluation.evaluate import evaluate
+from promptc.lm.cache import CallCache
+from promptc.lm.model import LM
 from promptc.metrics import load_metric
 from promptc.optimizers import OPTIMIZERS, get_optimizer
 from promptc.optimizers.base import CompileInputs, CompileResult
 from promptc.optimizers.copro import IMPROVE, proposal_messages
 from promptc.optimizers.settings import CoproSettings
-from promptc.program import baseline_candidate
+from promptc.prompting.program import baseline_candidate
 from tests.conftest import ConfigWriter, make_examples, write_jsonl
 from tests.test_compile import artifact_of, invoke, optimizer
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from promptc.config import load_config
-from promptc.data import load_splits
+from promptc.config.load import load_config
+from promptc.data.leakage import check_splits
+from promptc.data.load import load_splits
+from promptc.data.minhash import normalise
 from promptc.errors import DataError
-from promptc.leakage import check_splits
-from promptc.minhash import normalise
 from tests.conftest import ConfigWriter, make_examples, write_jsonl
 
 
@@ -227,9 +227,9 @@ def test_whole_numbers_are_one_label_however_written(write_config: ConfigWriter,
 
 def test_a_text_output_may_list_every_answer_that_counts(tmp_path: Path) -> None:
     """SQuAD-style gold: a list of answers loads as it is; demos show the first; metrics take the best."""
-    from promptc.adapter import render_messages
     from promptc.metrics import load_metric
-    from promptc.program import Candidate, Demo, Field, Program, Signature
+    from promptc.prompting.adapter import render_messages
+    from promptc.prompting.program import Candidate, Demo, Field, Program, Signature
     from promptc.results import Prediction
 
     signature = Signature((Field("question"),), (Field("answer"),))
@@ -238,7 +238,7 @@ def test_a_text_output_may_list_every_answer_that_counts(tmp_path: Path) -> None
         {"id": "a", "question": "who won?", "answer": ["Denver Broncos", "Broncos", "Broncos"]},
         {"id": "b", "question": "when?", "answer": "1966"},
     ]
-    from promptc.data import coerce_value
+    from promptc.data.load import coerce_value
 
     golds = [coerce_value(signature.outputs[0], r["answer"], gold=True) for r in rows]
     assert golds == [["Denver Broncos", "Broncos"], "1966"]

@@ -6,9 +6,9 @@ import random
 from pathlib import Path
 from typing import Any
 
-from promptc.data import Example
+from promptc.data.load import Example
 from promptc.optimizers.demos import covering_demos, output_features
-from promptc.program import Field, Program, Signature
+from promptc.prompting.program import Field, Program, Signature
 from tests.conftest import ConfigWriter
 
 SLOTS = ["artist", "playlist", "city", "time", "rating", "object", "genre", "cuisine"]
@@ -100,9 +100,9 @@ def test_traces_of_a_json_program_keep_only_answers_the_metric_accepts(
 
 
 def test_nearest_demos_help_a_json_program(write_config: ConfigWriter, tmp_path: Path) -> None:
-    from promptc.evaluate import evaluate
+    from promptc.evaluation.evaluate import evaluate
     from promptc.optimizers.demos import labeled_demo
-    from promptc.program import Candidate
+    from promptc.prompting.program import Candidate
     from tests.test_auto import _inputs, _slots_program
 
     inputs = _inputs(write_config(lambda c: _slots_program(c, tmp_path)))

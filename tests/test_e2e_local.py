@@ -10,7 +10,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from promptc.cli import app
+from promptc.cli.app import app
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = {"billing", "technical", "account", "shipping"}
@@ -77,11 +77,11 @@ def test_compile_eval_promote_run_on_the_embedded_model(tmp_path: Path) -> None:
 
 
 def test_the_answer_grammar_holds_the_embedded_model_to_the_labels(tmp_path: Path) -> None:
-    from promptc.cache import CallCache
-    from promptc.config import Target
-    from promptc.evaluate import predict
-    from promptc.lm import LM
-    from promptc.program import Candidate, Field, Program, Signature
+    from promptc.config.load import Target
+    from promptc.evaluation.evaluate import predict
+    from promptc.lm.cache import CallCache
+    from promptc.lm.model import LM
+    from promptc.prompting.program import Candidate, Field, Program, Signature
 
     # Labels the model would not guess, and a question it answers in prose when left free.
     program = Program(
@@ -110,13 +110,13 @@ def test_the_answer_grammar_holds_the_embedded_model_to_the_labels(tmp_path: Pat
 def test_label_scores_on_the_embedded_model_agree_with_its_answers(tmp_path: Path) -> None:
     import math
 
-    from promptc.adapter import render_messages
-    from promptc.cache import CallCache
-    from promptc.config import load_config
-    from promptc.data import load_splits
-    from promptc.evaluate import predict
-    from promptc.lm import LM
-    from promptc.program import baseline_candidate
+    from promptc.config.load import load_config
+    from promptc.data.load import load_splits
+    from promptc.evaluation.evaluate import predict
+    from promptc.lm.cache import CallCache
+    from promptc.lm.model import LM
+    from promptc.prompting.adapter import render_messages
+    from promptc.prompting.program import baseline_candidate
 
     cfg = load_config(ROOT / "configs/support_triage.yaml")
     tickets = load_splits(cfg.data, cfg.program.signature).test[:8]

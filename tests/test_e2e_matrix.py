@@ -56,13 +56,13 @@ def test_compile_matrix_of_two_local_revisions(tmp_path: Path) -> None:
 
 
 def test_gemma_label_scores_follow_the_same_chat_format_as_its_answers(tmp_path: Path) -> None:
-    from promptc.adapter import render_messages
-    from promptc.cache import CallCache
-    from promptc.config import Target, load_config
-    from promptc.data import load_splits
-    from promptc.evaluate import predict
-    from promptc.lm import LM
-    from promptc.program import baseline_candidate
+    from promptc.config.load import Target, load_config
+    from promptc.data.load import load_splits
+    from promptc.evaluation.evaluate import predict
+    from promptc.lm.cache import CallCache
+    from promptc.lm.model import LM
+    from promptc.prompting.adapter import render_messages
+    from promptc.prompting.program import baseline_candidate
 
     cfg = load_config(ROOT / "configs/support_triage.yaml")
     tickets = load_splits(cfg.data, cfg.program.signature).test[:6]

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from promptc.cli import app
+from promptc.cli.app import app
 from tests.conftest import LlamaServer
 from tests.test_e2e_local import ROOT, _subset
 

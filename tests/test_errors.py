@@ -14,9 +14,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from promptc.cli import app, error_boundary
-from promptc.config import load_config
-from promptc.lifecycle import compile_config
+from promptc.cli.app import app, error_boundary
+from promptc.commands.lifecycle import compile_config
+from promptc.config.load import load_config
 from tests.conftest import ConfigWriter, make_examples
 
 runner = CliRunner()
@@ -76,12 +76,12 @@ def test_ctrl_c_exits_130() -> None:
 def test_a_crash_inside_a_command_exits_3_not_1(
     write_config: ConfigWriter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import promptc.lifecycle
+    import promptc.commands.lifecycle
 
     def crash(*_: Any) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(promptc.lifecycle, "check", crash)
+    monkeypatch.setattr(promptc.commands.lifecycle, "check", crash)
     assert_clean(invoke("check", write_config()), 3, "unexpected RuntimeError: a bug", "PROMPTC_DEBUG=1")
 
 
@@ -282,7 +282,7 @@ def test_two_concurrent_mipro_compiles_both_finish(write_config: ConfigWriter) -
 
 
 def test_a_new_mipro_run_leaves_a_running_study_alone(write_config: ConfigWriter) -> None:
-    from promptc.lm import LM
+    from promptc.lm.model import LM
     from promptc.metrics import exact_match
     from promptc.optimizers import mipro
     from promptc.optimizers.base import CompileInputs

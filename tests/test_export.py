@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from promptc.adapter import parse_reply
-from promptc.config import load_config
-from promptc.data import load_splits
+from promptc.config.load import load_config
+from promptc.data.load import load_splits
 from promptc.metrics import load_metric
+from promptc.prompting.adapter import parse_reply
 from tests.conftest import ConfigWriter
 from tests.test_cli import artifact_id, invoke
 from tests.test_gepa import REFLECTION

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from promptc.field_scores import Scored, field_rows, of_dicts, of_records
+from promptc.evaluation.field_scores import Scored, field_rows, of_dicts, of_records
 from promptc.results import Prediction, Record
 from tests.conftest import ConfigWriter, write_jsonl
 from tests.test_cli import artifact_id, invoke
@@ -155,10 +155,10 @@ HOSTILE = "<script>alert(1)</script>|*x*_\n$5 & `co`"
 def test_hostile_output_names_render_as_text() -> None:
     from rich.console import Console
 
-    from promptc.charts import FieldBar, field_bars_svg
-    from promptc.html_scores import _table
-    from promptc.render import field_table
-    from promptc.report import _field_lines
+    from promptc.reports.charts import FieldBar, field_bars_svg
+    from promptc.reports.ci import _field_lines
+    from promptc.reports.html_scores import _table
+    from promptc.reports.terminal import field_table
 
     rows = field_rows([Scored("1", {HOSTILE: 0.0}, True)], [Scored("1", {HOSTILE: 1.0}, True)])
     page = _table(rows, "95%")
@@ -187,14 +187,14 @@ def test_hostile_output_names_render_as_text() -> None:
     ],
 )
 def test_a_sidecar_line_keeps_only_numeric_per_output_scores(field_scores: Any, kept: bool) -> None:
-    from promptc.sidecar import _parse_record
+    from promptc.artifacts.sidecar import _parse_record
 
     line = {"id": "E1", "slice": None, "score": 0.5, "field_scores": field_scores}
     assert (_parse_record(json.dumps(line).encode()) is not None) is kept
 
 
 def test_per_output_scores_survive_the_artifact_store(tmp_path: Path) -> None:
-    from promptc.store import Store
+    from promptc.artifacts.store import Store
 
     record = Record("E1", "chat", _prediction(), 0.5, "slots: missed", {"intent": 1.0, "slots": 0.0})
     content = {

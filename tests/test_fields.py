@@ -9,15 +9,15 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from promptc.adapter import ParseError, parse_reply, system_prompt
-from promptc.cli import app
-from promptc.config import load_config
+from promptc.cli.app import app
+from promptc.config.load import load_config
 from promptc.errors import ConfigError
 from promptc.fields import KINDS, kind_of, vote_outputs
 from promptc.fields.enum_field import find_label
 from promptc.fields.json_field import compact
-from promptc.grammar import answer_grammar, reply_schema
-from promptc.program import Candidate, Field, Program, Signature
+from promptc.prompting.adapter import ParseError, parse_reply, system_prompt
+from promptc.prompting.grammar import answer_grammar, reply_schema
+from promptc.prompting.program import Candidate, Field, Program, Signature
 from tests.conftest import ConfigWriter
 
 ENTITIES = {

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from promptc.cli import app
+from promptc.cli.app import app
 from tests.conftest import base_config, make_examples, write_jsonl
 
 runner = CliRunner()
@@ -364,7 +364,7 @@ def test_hostile_slices_labels_and_look_alikes_never_crash(
 def test_shard_scores_out_of_range_never_crash(
     compiled: tuple[Path, dict[str, Any], dict[str, list[Any]]], tmp_path: Path, score: str
 ) -> None:
-    from promptc.shards import _digest
+    from promptc.evaluation.shards import _digest
 
     root, _, _ = compiled
     case = tmp_path / "case"
@@ -441,8 +441,8 @@ def test_report_paths_that_are_not_regular_files_never_crash_or_write_through(
 
 def test_labels_that_are_prefixes_of_each_other_are_read_whole() -> None:
     """Random label sets where labels extend one another: every reply names its own label."""
-    from promptc.adapter import parse_reply
-    from promptc.program import Field, Program, Signature
+    from promptc.prompting.adapter import parse_reply
+    from promptc.prompting.program import Field, Program, Signature
 
     rng = random.Random(7)
     stems = ["C", "not", "go", "x", "a b"]

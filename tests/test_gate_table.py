@@ -10,11 +10,11 @@ import sys
 import pytest
 from rich.console import Console
 
-from promptc.gate_table import GateRow, Verdict, interval, tabulate, verdict_of
-from promptc.gates import GateCheck, GateReport, SliceResult
-from promptc.html_report import CSS, _gate_table
-from promptc.render import gate_table
-from promptc.report import _row
+from promptc.release.gate_table import GateRow, Verdict, interval, tabulate, verdict_of
+from promptc.release.gates import GateCheck, GateReport, SliceResult
+from promptc.reports.ci import _row
+from promptc.reports.html import CSS, _gate_table
+from promptc.reports.terminal import gate_table
 from promptc.results import OVERALL
 
 
@@ -150,9 +150,9 @@ def test_the_markdown_and_terminal_verdicts_come_from_the_verdict() -> None:
 
 def test_the_model_is_a_leaf_that_loads_neither_rich_nor_the_model_layer() -> None:
     code = (
-        "import sys, promptc.gate_table\n"
-        "heavy = ('rich', 'litellm', 'llama_cpp', 'promptc.lm', 'promptc.local', 'promptc.cache',"
-        " 'promptc.optimizers', 'promptc.lifecycle')\n"
+        "import sys, promptc.release.gate_table\n"
+        "heavy = ('rich', 'litellm', 'llama_cpp', 'promptc.lm', 'promptc.lm.local', 'promptc.lm.cache',"
+        " 'promptc.optimizers', 'promptc.commands.lifecycle')\n"
         "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -6,10 +6,10 @@ import random
 
 import pytest
 
-from promptc.config import GateRule, Gates
-from promptc.gates import check_gates
+from promptc.config.load import GateRule, Gates
+from promptc.evaluation.stats import mean_interval
+from promptc.release.gates import check_gates
 from promptc.results import OVERALL, ScoreSet
-from promptc.stats import mean_interval
 
 
 def scores(per_slice: dict[str, list[float]]) -> ScoreSet:

@@ -16,19 +16,19 @@ from typing import Any
 import pytest
 import yaml
 
-from promptc.cache import CallCache
-from promptc.config import load_config
-from promptc.data import load_splits
+from promptc.config.load import load_config
+from promptc.data.load import load_splits
 from promptc.errors import ConfigError
-from promptc.lm import LM
+from promptc.lm.cache import CallCache
+from promptc.lm.model import LM
 from promptc.metrics import load_metric
 from promptc.optimizers import OPTIMIZERS, get_optimizer
 from promptc.optimizers.base import CompileInputs, CompileResult
 from promptc.optimizers.gepa import reflection_messages
 from promptc.optimizers.gepa_state import state_path
 from promptc.optimizers.settings import GepaSettings
-from promptc.program import baseline_candidate
-from promptc.prompt_text import REFLECTOR
+from promptc.prompting.program import baseline_candidate
+from promptc.prompting.prompt_text import REFLECTOR
 from tests.conftest import ConfigWriter, base_config
 from tests.test_copro import val80, zero_shot_score
 

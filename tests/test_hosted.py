@@ -16,10 +16,11 @@ from typing import Any
 
 import pytest
 
-from promptc.cache import CallCache
-from promptc.config import Deployment, Target, load_config
+from promptc.config.load import Deployment, Target, load_config
 from promptc.errors import BadInput, ProviderError
-from promptc.lm import LM, price
+from promptc.lm.cache import CallCache
+from promptc.lm.model import LM
+from promptc.lm.tokens import price
 from tests.conftest import LABELS, ConfigWriter
 from tests.fake_openai import FAULTS, FakeOpenAI, FaultProxy
 from tests.test_cli import artifact_id, invoke
@@ -478,9 +479,9 @@ def most_in_a_window(served: list[tuple[float, int]], window: float) -> tuple[in
 def test_the_server_never_sees_more_than_the_rate_caps_in_a_window(
     server: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rpm: int | None, tpm: int | None
 ) -> None:
-    import promptc.ratelimit
+    import promptc.lm.ratelimit
 
-    monkeypatch.setattr(promptc.ratelimit, "WINDOW_S", 0.5)  # a half-second "minute", to keep it short
+    monkeypatch.setattr(promptc.lm.ratelimit, "WINDOW_S", 0.5)  # a half-second "minute", to keep it short
     server.latency_s = 0.02
     target = Target(
         MODEL,
@@ -780,9 +781,9 @@ def test_the_prompt_model_on_the_same_servers_shares_the_targets_rate_caps(
 ) -> None:
     import dataclasses
 
-    import promptc.ratelimit
+    import promptc.lm.ratelimit
 
-    monkeypatch.setattr(promptc.ratelimit, "WINDOW_S", 0.5)
+    monkeypatch.setattr(promptc.lm.ratelimit, "WINDOW_S", 0.5)
     target = Target(MODEL, REVISION, api_base=server.url, api_key_env=KEY_ENV, concurrency=8, rpm=3)
     lm = LM(target, CallCache(tmp_path / "cache.sqlite"))
     proposer = lm.for_target(dataclasses.replace(target, temperature=0.7, max_tokens=32))

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from promptc.report import markdown
+from promptc.reports.ci import markdown
 from tests.conftest import ConfigWriter, write_jsonl
 from tests.test_cli import artifact_id, invoke
 from tests.test_field_scores import composite
@@ -166,8 +166,8 @@ def test_report_refuses_an_artifact_evaluated_on_another_test_split(
 
 
 def test_markdown_shows_each_slice_change_with_an_arrow_and_a_bar(write_config: ConfigWriter) -> None:
-    from promptc.config import load_config
-    from promptc.lifecycle import evaluate_config
+    from promptc.commands.lifecycle import evaluate_config
+    from promptc.config.load import load_config
 
     config = write_config()
     _compile(config)
@@ -350,9 +350,9 @@ def test_an_external_script_is_caught(
 
 
 def test_search_history_tells_minibatch_from_full_scores_and_marks_the_chosen_trial() -> None:
-    from promptc.charts import TrialPoint, history_svg
-    from promptc.html_report import chosen_trial
-    from promptc.program import Candidate
+    from promptc.prompting.program import Candidate
+    from promptc.reports.charts import TrialPoint, history_svg
+    from promptc.reports.html import chosen_trial
 
     trials = [
         {
@@ -380,7 +380,7 @@ def test_search_history_tells_minibatch_from_full_scores_and_marks_the_chosen_tr
 
 
 def test_markdown_trend_scales_bars_to_the_largest_change() -> None:
-    from promptc.report import BAR_WIDTH, trend
+    from promptc.reports.ci import BAR_WIDTH, trend
 
     assert trend(None, 0.2) == ""
     assert trend(0.0, 0.2) == "= 0"
@@ -389,9 +389,9 @@ def test_markdown_trend_scales_bars_to_the_largest_change() -> None:
 
 
 def test_the_chosen_trial_is_found_by_its_candidate_digest_among_look_alikes() -> None:
-    from promptc.html_report import chosen_trial
     from promptc.optimizers.base import Trial
-    from promptc.program import Candidate
+    from promptc.prompting.program import Candidate
+    from promptc.reports.html import chosen_trial
 
     raw = Candidate("Route the ticket.", decision="logprob")
     content_free = Candidate("Route the ticket.", decision="logprob", calibration={"billing": -0.5})
@@ -406,9 +406,9 @@ def test_the_chosen_trial_is_found_by_its_candidate_digest_among_look_alikes() -
 
 
 def test_the_lineage_prices_the_compile_tokens_for_hosted_models(write_config: ConfigWriter) -> None:
-    from promptc.config import load_config
-    from promptc.html_report import _cost
-    from promptc.store import Store
+    from promptc.artifacts.store import Store
+    from promptc.config.load import load_config
+    from promptc.reports.html import _cost
 
     config = write_config()
     result = invoke("compile", config)

@@ -13,10 +13,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from promptc.cli import app
-from promptc.config import load_config
-from promptc.lifecycle import check
-from promptc.split_files import split_data
+from promptc.cli.app import app
+from promptc.commands.lifecycle import check
+from promptc.config.load import load_config
+from promptc.data.split_files import split_data
 from tests.conftest import make_examples, write_jsonl
 
 runner = CliRunner()

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from promptc.cache import CallCache
-from promptc.config import load_config
-from promptc.judge_check import spearman
-from promptc.lm import LM
+from promptc.config.load import load_config
+from promptc.evaluation.judge_check import spearman
+from promptc.lm.cache import CallCache
+from promptc.lm.model import LM
 from promptc.metrics import Judge, JudgeSpec, load_metric, metric_fingerprint, parse_metric
 from promptc.metrics.judge import UnreadableReply, read_reply, score_grammar
 from tests.conftest import ConfigWriter
@@ -261,8 +261,8 @@ def test_the_score_grammar_allows_only_scores_on_the_scale() -> None:
 def test_an_embedded_judges_every_reply_reads(tmp_path: Path) -> None:
     """The real embedded model as the judge: the grammar makes each reply a reason and a score."""
     pytest.importorskip("llama_cpp")
-    from promptc.config import Target
-    from promptc.providers import provider_for
+    from promptc.config.load import Target
+    from promptc.lm.providers import provider_for
 
     provider = provider_for("local/smollm2-135m-instruct")
     assert provider is not None
@@ -278,7 +278,7 @@ def test_an_embedded_judges_every_reply_reads(tmp_path: Path) -> None:
 
 
 def test_a_judge_metric_loads_without_a_model_and_is_bound_by_evaluate(tmp_path: Path) -> None:
-    from promptc.program import Field, Signature
+    from promptc.prompting.program import Field, Signature
 
     signature = Signature(inputs=(Field("q", "str"),), outputs=(Field("a", "str"),), instructions="")
     metric = load_metric(json.dumps({"judge": judge_block("http://127.0.0.1:1/v1")}), signature, tmp_path)

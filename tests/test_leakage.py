@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from datasketch import MinHash
 
-from promptc.config import load_config
-from promptc.data import Example, Splits, load_splits
-from promptc.leakage import DEFAULT_THRESHOLD, check_splits
-from promptc.minhash import (
+from promptc.config.load import load_config
+from promptc.data.leakage import DEFAULT_THRESHOLD, check_splits
+from promptc.data.load import Example, Splits, load_splits
+from promptc.data.minhash import (
     SEED,
     jaccard,
     lsh_bands,

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from promptc.config import Gates, load_config
+from promptc.config.load import Gates, load_config
 from promptc.errors import ArtifactError, ConfigError
-from promptc.ledger import LEDGER, Ledger, look_confidence, record_look
-from promptc.program import Candidate
+from promptc.prompting.program import Candidate
+from promptc.release.ledger import LEDGER, Ledger, look_confidence, record_look
 from tests.conftest import ConfigWriter
 from tests.test_cli import artifact_id, invoke
 
@@ -66,7 +66,7 @@ WRITER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from promptc.ledger import Ledger
+    from promptc.release.ledger import Ledger
     ledger = Ledger(Path(sys.argv[1]), "triage")
     key = {"program_version": "1.0.0", "target": "m@r", "test_split": "abc"}
     for i in range(int(sys.argv[3])):

@@ -17,15 +17,15 @@ from typing import Any
 
 import pytest
 
-from promptc.cache import CallCache
-from promptc.config import Target
+from promptc.config.load import Target
 from promptc.errors import BadInput, BudgetExceeded, ProviderError, RevisionMismatch
-from promptc.evaluate import predict
-from promptc.grammar import reply_schema
-from promptc.lm import LM
+from promptc.evaluation.evaluate import predict
+from promptc.lm.cache import CallCache
 from promptc.lm.label_scores import parsed_label_scores
-from promptc.program import Candidate, Field, Program, Signature
-from promptc.providers import provider_for
+from promptc.lm.model import LM
+from promptc.lm.providers import provider_for
+from promptc.prompting.grammar import reply_schema
+from promptc.prompting.program import Candidate, Field, Program, Signature
 from tests.fake_openai import FakeOpenAI
 
 MESSAGES = [{"role": "system", "content": "x"}, {"role": "user", "content": "ticket: hello"}]
@@ -95,7 +95,7 @@ def test_map_keeps_input_order_with_concurrency(tmp_path: Path, route: str) -> N
 def test_the_answer_grammar_reaches_only_providers_that_honour_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from promptc.providers import provider_for
+    from promptc.lm.providers import provider_for
 
     provider = provider_for("fake/echo")
     assert provider is not None
@@ -219,8 +219,8 @@ def test_a_fresh_call_on_an_in_process_model_does_not_import_litellm(tmp_path: P
     code = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from promptc.cache import CallCache\n"
-        "from promptc.config import Target\n"
+        "from promptc.lm.cache import CallCache\n"
+        "from promptc.config.load import Target\n"
         "from promptc.lm import LM\n"
         "lm = LM(Target('fake/learner', 'fake00000000'), CallCache(Path(sys.argv[1])))\n"
         "lm.check_revision()\n"
@@ -334,7 +334,7 @@ def test_a_rejected_hosted_request_is_a_provider_error(tmp_path: Path, hosted: F
 
 @pytest.mark.slow
 def test_the_embedded_models_token_count_is_the_prompt_llama_cpp_reads() -> None:
-    from promptc.lm import count_tokens
+    from promptc.lm.tokens import count_tokens
 
     pytest.importorskip("llama_cpp")
     model = "local/smollm2-135m-instruct"

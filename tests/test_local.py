@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from promptc import local
 from promptc.errors import BadInput, RuntimeFailure
+from promptc.lm import local
 
 
 def test_a_file_is_hashed_once_until_it_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -133,12 +133,12 @@ def test_gemma3_is_assembled_from_its_package_and_matches_its_revision() -> None
 def test_under_the_schema_grammar_every_embedded_reply_validates(tmp_path: Path) -> None:
     import jsonschema
 
-    from promptc.cache import CallCache
-    from promptc.config import Target
-    from promptc.evaluate import predict
-    from promptc.grammar import answer_grammar
-    from promptc.lm import LM
-    from promptc.program import Candidate, Field, Program, Signature
+    from promptc.config.load import Target
+    from promptc.evaluation.evaluate import predict
+    from promptc.lm.cache import CallCache
+    from promptc.lm.model import LM
+    from promptc.prompting.grammar import answer_grammar
+    from promptc.prompting.program import Candidate, Field, Program, Signature
 
     pytest.importorskip("llama_cpp")
     entities = {

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from promptc.api import load
-from promptc.config import load_config, load_configs
+from promptc.config.load import load_config, load_configs
 from promptc.errors import ConfigError, RevisionMismatch
 from tests.conftest import ConfigWriter
 from tests.test_cli import invoke

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from promptc.config import load_config
-from promptc.data import Example
-from promptc.evaluate import judge_prediction
+from promptc.config.load import load_config
+from promptc.data.load import Example
+from promptc.evaluation.evaluate import judge_prediction
 from promptc.metrics import (
     MAX_FEEDBACK_CHARS,
     TRUNCATED,
@@ -139,7 +139,7 @@ def test_a_metric_returning_an_out_of_range_score_stops_compile_with_exit_3(
 
 
 def _signature(enum: bool = True) -> Any:
-    from promptc.program import Field, Signature
+    from promptc.prompting.program import Field, Signature
 
     output = Field(name="category", type="enum", labels=("billing", "technical"))
     return Signature(
@@ -154,7 +154,7 @@ def _signature(enum: bool = True) -> Any:
 
 def _one(name: Any, kind: str = "str") -> Any:
     """The metric `name` on a program with one output, `answer`."""
-    from promptc.program import Field, Signature
+    from promptc.prompting.program import Field, Signature
 
     output = Field(name="answer", type=kind, labels=("A", "B") if kind == "enum" else ())  # type: ignore[arg-type]
     signature = Signature(inputs=(Field(name="q", type="str"),), outputs=(output,), instructions="")
@@ -333,7 +333,7 @@ def test_a_missing_or_non_mapping_prediction_is_a_miss_with_a_reason(name: str) 
 
 
 def _triage_signature() -> Any:
-    from promptc.program import Field, Signature
+    from promptc.prompting.program import Field, Signature
 
     return Signature(
         inputs=(Field(name="q", type="str"),),

@@ -12,18 +12,18 @@ from typing import Any
 
 import pytest
 
-from promptc.cache import CallCache
-from promptc.config import load_config
-from promptc.data import load_splits
+from promptc.config.load import load_config
+from promptc.data.load import load_splits
 from promptc.errors import ConfigError, RuntimeFailure
-from promptc.evaluate import evaluate
-from promptc.lm import LM
+from promptc.evaluation.evaluate import evaluate
+from promptc.lm.cache import CallCache
+from promptc.lm.model import LM
 from promptc.metrics import load_metric
 from promptc.optimizers import OPTIMIZERS, get_optimizer
 from promptc.optimizers.base import CompileInputs, CompileResult, Search, run_search
 from promptc.optimizers.holdout import PeekError
-from promptc.program import Candidate, Demo, baseline_candidate
-from promptc.progress import Advance, Reporter, Silent
+from promptc.prompting.program import Candidate, Demo, baseline_candidate
+from promptc.reports.progress import Advance, Reporter, Silent
 from tests.conftest import LABELS, ConfigWriter, make_examples, write_jsonl
 
 
@@ -280,7 +280,7 @@ def test_the_reporter_hears_the_best_score_and_the_calls_and_tokens_spent(write_
 
 
 def test_chain_of_thought_demos_carry_the_teacher_reasoning(write_config: ConfigWriter) -> None:
-    from promptc.adapter import parse_reply, render_messages
+    from promptc.prompting.adapter import parse_reply, render_messages
 
     path = write_config(lambda c: c["program"].update(module="chain_of_thought"))
     result, zero_shot = _compile(path, "bootstrap_fewshot")
@@ -305,8 +305,8 @@ def test_chain_of_thought_demos_carry_the_teacher_reasoning(write_config: Config
 
 
 def test_labeled_demos_without_reasoning_render_in_chain_of_thought() -> None:
-    from promptc.adapter import assistant_message
-    from promptc.program import Field, Program, Signature
+    from promptc.prompting.adapter import assistant_message
+    from promptc.prompting.program import Field, Program, Signature
 
     program = Program(
         "t", "1.0.0", Signature((Field("q"),), (Field("a", "enum", labels=("x", "y")),)), "chain_of_thought"

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from promptc.power import Rule, Thresholds, chance_of_passing, smallest_gain, smallest_n
-from promptc.stats import paired_interval
+from promptc.evaluation.stats import paired_interval
+from promptc.release.power import Rule, Thresholds, chance_of_passing, smallest_gain, smallest_n
 from tests.conftest import ConfigWriter
 from tests.test_cli import invoke
 

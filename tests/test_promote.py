@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from promptc.config import load_config
+from promptc.artifacts.registry import Registry
+from promptc.config.load import load_config
 from promptc.errors import CheckFailed
-from promptc.promote import promote
-from promptc.registry import Registry
+from promptc.release.promote import promote
 from tests.conftest import ConfigWriter
 from tests.test_cli import artifact_id, invoke
 
@@ -114,7 +114,7 @@ def test_an_artifact_scored_otherwise_than_the_config_is_refused(
 def test_an_artifact_from_before_scoring_was_recorded_needs_verify(
     write_config: ConfigWriter, tmp_path: Path
 ) -> None:
-    from promptc.artifacts import content_id
+    from promptc.artifacts.content import content_id
 
     config = write_config(_with(8))
     art = _compile(config)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from promptc import providers
+from promptc.lm import providers
 from tests.conftest import ConfigWriter
 from tests.test_cli import artifact_id, invoke
 

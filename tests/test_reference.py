@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from promptc.config import Config, load_config
+from promptc.artifacts.resolve import resolve_artifact
+from promptc.artifacts.store import Artifact
+from promptc.commands.lifecycle import checked_splits, target_lm
+from promptc.config.load import Config, load_config
 from promptc.errors import BadInput
-from promptc.lifecycle import checked_splits, target_lm
-from promptc.progress import Silent
-from promptc.reference import Reference, ReferenceKind, Rescore, resolve_reference, stored_scores
-from promptc.resolve import resolve_artifact
+from promptc.release.reference import Reference, ReferenceKind, Rescore, resolve_reference, stored_scores
+from promptc.reports.progress import Silent
 from promptc.results import ScoreSet
-from promptc.store import Artifact
 from tests.conftest import ConfigWriter
 from tests.test_cli import artifact_id, invoke
 
@@ -144,7 +144,7 @@ def test_against_names_an_id_or_is_refused(write_config: ConfigWriter) -> None:
 
 
 def test_a_merged_reference_knows_its_artifact_by_id() -> None:
-    # As promptc.merge builds it from shard files: the label and the artifact's id only.
+    # As promptc.evaluation.merge builds it from shard files: the label and the artifact's id only.
     merged = Reference("production (0123456789abcdef)", BASELINE_SCORES, compared_with="0123456789abcdef")
     assert merged.kind is ReferenceKind.ARTIFACT and merged.artifact is None
     assert Reference("baseline (production is this artifact)", BASELINE_SCORES).kind is ReferenceKind.BASELINE

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from promptc.artifacts.registry import AliasMoved, Registry
+from promptc.artifacts.store import Store
 from promptc.errors import ArtifactError, BadInput
-from promptc.registry import AliasMoved, Registry
-from promptc.store import Store
 
 TARGET = {"model": "fake/learner", "revision": "fake00000000"}
 

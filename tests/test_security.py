@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from promptc.artifacts import content_id
+from promptc.artifacts.content import content_id
+from promptc.artifacts.registry import Registry
+from promptc.artifacts.sidecar import read_sidecar, write_sidecar
+from promptc.artifacts.store import Store
 from promptc.errors import ArtifactError, BadInput
-from promptc.registry import Registry
-from promptc.sidecar import read_sidecar, write_sidecar
-from promptc.store import Store
 from tests.conftest import ConfigWriter
 from tests.test_cli import artifact_id, invoke
 
@@ -339,7 +339,7 @@ def test_links_and_fifos_are_refused_by_report_merge_and_shard_outputs(
 
 def test_atomic_write_refuses_a_link_or_fifo_placed_after_the_checks(tmp_path: Path) -> None:
     from promptc.files import atomic_write
-    from promptc.report import write_text
+    from promptc.reports.ci import write_text
 
     victim, link = _victim(tmp_path), tmp_path / "report.md"
     link.symlink_to(victim)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from promptc.errors import BadInput
-from promptc.shards import deal, parse_shard
+from promptc.evaluation.shards import deal, parse_shard
 from tests.conftest import ConfigWriter, make_examples, write_jsonl
 from tests.test_cli import artifact_id, invoke
 
@@ -234,7 +234,7 @@ def test_merge_refuses_a_shard_that_is_not_a_shard_file(
 
 def rewrite(path: Path, data: dict[str, Any]) -> None:
     """Write shard data with a recomputed digest, as a deliberate forger would."""
-    from promptc.shards import _digest
+    from promptc.evaluation.shards import _digest
 
     body = {k: v for k, v in data.items() if k != "sha256"}
     path.write_text(json.dumps({**body, "sha256": _digest(body)}))
@@ -274,7 +274,7 @@ def test_merge_calls_no_model_and_does_not_import_litellm(sharded: tuple[Path, l
     code = (
         "import sys\n"
         "from typer.testing import CliRunner\n"
-        "from promptc.cli import app\n"
+        "from promptc.cli.app import app\n"
         "result = CliRunner().invoke(app, ['merge', *sys.argv[1:]])\n"
         "assert result.exit_code == 0, result.output\n"
         "print('litellm' in sys.modules)\n"

@@ -13,13 +13,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from promptc import split_files
-from promptc.cli import app
-from promptc.config import load_config
-from promptc.data import SPLITS, Example
-from promptc.lifecycle import check
-from promptc.split import cluster_rows
-from promptc.split_files import repair_splits, split_data
+from promptc.cli.app import app
+from promptc.commands.lifecycle import check
+from promptc.config.load import load_config
+from promptc.data import split_files
+from promptc.data.load import SPLITS, Example
+from promptc.data.split import cluster_rows
+from promptc.data.split_files import repair_splits, split_data
 from tests.conftest import make_examples, write_jsonl
 
 runner = CliRunner()

@@ -1,4 +1,4 @@
-"""Intervals and tests of promptc.stats: known values, small-sample guarantees, seeded coverage."""
+"""Intervals and tests of promptc.evaluation.stats: known values, small-sample guarantees, seeded coverage."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from promptc.stats import (
+from promptc.evaluation.stats import (
     mcnemar_exact_p,
     mean_interval,
     mean_method,

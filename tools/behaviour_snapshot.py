@@ -121,7 +121,7 @@ def slots_config(cfg: dict[str, Any]) -> None:
 def help_pages(out: Path) -> None:
     import typer.main
 
-    from promptc.cli import app
+    from promptc.cli.app import app
 
     group = typer.main.get_command(app)
     promptc(out, "help", "--help")

@@ -13,7 +13,7 @@ from typing import Any
 
 from promptc.fields import bool_field, enum_field, json_field, numbers, str_field
 from promptc.fields.base import FieldKind, GrammarRules
-from promptc.program import Field
+from promptc.prompting.program import Field
 
 KINDS: dict[str, FieldKind] = {
     "str": str_field.KIND,

@@ -9,7 +9,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from promptc.program import Field
+from promptc.prompting.program import Field
 
 REASON_CHARS = 80  # how much of a reply value a parse failure quotes
 
@@ -39,7 +39,7 @@ class FieldKind(Protocol):
     def parse(self, f: Field, text: str, constrained: bool = False) -> Any:
         """The value in a reply's text for this field; ValueError naming the field and the reason.
 
-        constrained: the reply was held to the answer grammar (promptc.grammar).
+        constrained: the reply was held to the answer grammar (promptc.prompting.grammar).
         """
         ...
 
@@ -67,7 +67,7 @@ class FieldKind(Protocol):
 @dataclass
 class GrammarRules:
     """Rules an answer grammar's values reference: JSON Schemas, converted to GBNF together
-    (promptc.local.schema_gbnf) so the rules they share are written once."""
+    (promptc.lm.local.schema_gbnf) so the rules they share are written once."""
 
     schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
 

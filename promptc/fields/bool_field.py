@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from promptc.fields.base import GrammarRules, Kind, quoted, unquote
-from promptc.program import Field
+from promptc.prompting.program import Field
 
 
 class BoolKind(Kind):

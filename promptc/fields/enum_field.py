@@ -8,7 +8,7 @@ from collections.abc import Hashable, Sequence
 from typing import Any
 
 from promptc.fields.base import GrammarRules, Kind, gbnf_literal, quoted, unquote
-from promptc.program import Field
+from promptc.prompting.program import Field
 
 # A label is named where no letter or digit runs on either side of it ("C" is not named in
 # "Cobol", and is in "C++"; "C++" is named in "C++." and "C++ code").

@@ -12,7 +12,7 @@ from collections.abc import Hashable, Sequence
 from typing import Any
 
 from promptc.fields.base import GrammarRules, Kind, json_key, majority, quoted, unquote
-from promptc.program import Field
+from promptc.prompting.program import Field
 
 MAX_REPLY_CHARS = 100_000  # a longer value is refused unread (a runaway reply, not an answer)
 MAX_DEPTH = 6  # how deep the prompt's description of a schema goes
@@ -217,7 +217,7 @@ class JsonKind(Kind):
         return f.schema if f.schema is not None else {"type": "object"}
 
     def grammar(self, f: Field, rules: GrammarRules) -> str:
-        """A rule built from the schema (promptc.local.schema_gbnf)."""
+        """A rule built from the schema (promptc.lm.local.schema_gbnf)."""
         return rules.schema_rule(self.value_schema(f))
 
     def key(self, value: Any) -> Hashable:

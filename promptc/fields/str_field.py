@@ -8,7 +8,7 @@ from collections.abc import Hashable
 from typing import Any
 
 from promptc.fields.base import GrammarRules, Kind, unquote
-from promptc.program import Field
+from promptc.prompting.program import Field
 
 
 class StrKind(Kind):

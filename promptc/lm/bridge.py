@@ -13,10 +13,10 @@ import os
 import threading
 from typing import Any
 
-from promptc import providers
 from promptc.errors import BadInput, PromptcError
+from promptc.lm import providers
+from promptc.lm.providers import Provider, TransientProviderError
 from promptc.lm.retry import Transient, short
-from promptc.providers import Provider, TransientProviderError
 
 Messages = list[dict[str, str]]
 

@@ -11,14 +11,14 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from promptc.config import Target
+from promptc.config.load import Target
 from promptc.errors import BadInput, PromptcError, ProviderError, RevisionDrift
 from promptc.lm.bridge import import_litellm
 from promptc.lm.label_scores import HOSTED_TOP_LOGPROBS, hosted_label_scores
+from promptc.lm.providers import is_in_process
+from promptc.lm.ratelimit import RateLimiter
 from promptc.lm.retry import Transient, retry_after, short
 from promptc.lm.tokens import count_tokens
-from promptc.providers import is_in_process
-from promptc.ratelimit import RateLimiter
 from promptc.redact import register_secret
 
 Messages = list[dict[str, str]]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from promptc.lm.bridge import import_litellm
-from promptc.providers import get, is_in_process
+from promptc.lm.providers import get, is_in_process
 
 Messages = list[dict[str, str]]
 

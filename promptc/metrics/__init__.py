@@ -36,10 +36,10 @@ from promptc.metrics.spec import (
     parse_judge,
 )
 from promptc.metrics.verdict import MAX_FEEDBACK_CHARS, TRUNCATED, Metric, Verdict, verdict_of
-from promptc.program import Signature
+from promptc.prompting.program import Signature
 
 if TYPE_CHECKING:
-    from promptc.lm import LM
+    from promptc.lm.model import LM
 
 __all__ = [
     "BUILTINS",

@@ -1,6 +1,6 @@
 """A judge metric: a pinned model scores each reply against a rubric on a whole-number scale.
 
-The judge is a model like the target: called through promptc.lm.LM (the same call cache, caps,
+The judge is a model like the target: called through promptc.lm.model.LM (the same call cache, caps,
 retries and counters), at temperature 0, its exact revision checked (a hosted judge's reported
 model on every fresh reply, an embedded judge's file hash before any call). Its reply is a reason
 and a score, held to that shape by a GBNF grammar on the embedded models and by a response_format
@@ -21,8 +21,8 @@ from promptc.metrics.spec import JudgeSpec
 from promptc.metrics.verdict import Verdict, show
 
 if TYPE_CHECKING:
-    from promptc.config import Target
-    from promptc.lm import LM
+    from promptc.config.load import Target
+    from promptc.lm.model import LM
     from promptc.metrics.verdict import Metric
 
 Outputs = dict[str, Any]
@@ -65,7 +65,7 @@ class JudgeReply:
 
 def judge_target(spec: JudgeSpec) -> Target:
     """The judge as a target model: temperature 0, replies held to the score format where possible."""
-    from promptc.config import Target
+    from promptc.config.load import Target
 
     return Target(
         model=spec.model,

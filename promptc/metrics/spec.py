@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from promptc.config_schema import config_schema
+from promptc.config.schema import config_schema
 from promptc.errors import ConfigError
 
 

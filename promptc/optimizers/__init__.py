@@ -25,7 +25,7 @@ from promptc.optimizers.settings import (
     RandomSearchSettings,
     Settings,
 )
-from promptc.program import Program
+from promptc.prompting.program import Program
 
 S = TypeVar("S", bound=Settings)
 S_contra = TypeVar("S_contra", bound=Settings, contravariant=True)

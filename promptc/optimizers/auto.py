@@ -42,10 +42,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from promptc.adapter import label_field, render_messages
-from promptc.calibration import CONTENT_FREE, content_free_bias, fit_bias
-from promptc.data import Example
-from promptc.evaluate import combine, decide, score_prediction
+from promptc.data.load import Example
+from promptc.evaluation.evaluate import combine, decide, score_prediction
 from promptc.optimizers.base import (
     CONFIRM_TOP,
     CallEstimate,
@@ -66,7 +64,9 @@ from promptc.optimizers.demos import (
     traced_count,
 )
 from promptc.optimizers.settings import AutoSettings, DemoSettings
-from promptc.program import Candidate, Program
+from promptc.prompting.adapter import label_field, render_messages
+from promptc.prompting.calibration import CONTENT_FREE, content_free_bias, fit_bias
+from promptc.prompting.program import Candidate, Program
 from promptc.results import Prediction
 
 
@@ -168,7 +168,7 @@ class _Run:
 
     def _dropped(self, variant_scores: list[dict[str, float]]) -> bool:
         """Whether even the best variant is significantly worse than the incumbent so far."""
-        from promptc.stats import significantly_better
+        from promptc.evaluation.stats import significantly_better
 
         incumbent = self.log.incumbent
         assert incumbent is not None

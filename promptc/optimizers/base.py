@@ -15,7 +15,7 @@ is shown to be better on examples that played no part in choosing it:
 3. On the confirmation half (and on the training rows neither uses, where the optimizer declared
    rows its search did not read: `Search.confirm_on_train`, optimizers/holdout.py), each
    finalist's paired gain over the incumbent
-   (promptc.stats.paired_interval, the statistics the gates use) must have a lower bound
+   (promptc.evaluation.stats.paired_interval, the statistics the gates use) must have a lower bound
    above 0 at `selection_confidence`, Bonferroni-corrected for the number of finalists.
 4. Of the finalists that pass, the best on the whole split wins; if none passes, the
    configured program is kept and the notes say so.
@@ -45,15 +45,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from promptc import stats
-from promptc.data import Example
+from promptc.data.load import Example
 from promptc.errors import BudgetExceeded, RuntimeFailure
-from promptc.evaluate import evaluate
-from promptc.lm import LM
+from promptc.evaluation import stats
+from promptc.evaluation.evaluate import evaluate
+from promptc.lm.model import LM
 from promptc.metrics import Metric
 from promptc.optimizers.holdout import Holdout, Scores, leave_one_out, unused_rows
-from promptc.program import Candidate, Program
-from promptc.progress import Reporter, Silent
+from promptc.prompting.program import Candidate, Program
+from promptc.reports.progress import Reporter, Silent
 from promptc.results import Evaluation, Prediction
 from promptc.trials import Trial as Trial  # the trial log's type, a leaf; optimizers import it from here
 
@@ -275,7 +275,7 @@ class Search:
 
     def confirmed(self, trial: Trial, finalists: int) -> bool:
         """Whether trial beats the incumbent on the confirmation half (Bonferroni over the finalists)."""
-        from promptc.stats import significantly_better
+        from promptc.evaluation.stats import significantly_better
 
         assert self.incumbent is not None
         _, confirm = self.halves()

@@ -19,7 +19,7 @@ from __future__ import annotations
 from promptc.optimizers.base import CallEstimate, CompileInputs, CompileResult, Search, run_search
 from promptc.optimizers.demos import demo_set, seeded_order, trace_pool, traced_count
 from promptc.optimizers.settings import BootstrapSettings
-from promptc.program import Candidate, Program
+from promptc.prompting.program import Candidate, Program
 
 
 def compile_program(inputs: CompileInputs, s: BootstrapSettings) -> CompileResult:

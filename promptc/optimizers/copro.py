@@ -32,7 +32,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from promptc.lm import LM
+from promptc.lm.model import LM
 from promptc.optimizers.base import (
     CONFIRM_TOP,
     CallEstimate,
@@ -55,8 +55,8 @@ from promptc.optimizers.proposals import (
     task_parts,
 )
 from promptc.optimizers.settings import CoproSettings
-from promptc.program import Candidate, Program, baseline_candidate
-from promptc.prompt_text import NO_INSTRUCTION, PROPOSER
+from promptc.prompting.program import Candidate, Program, baseline_candidate
+from promptc.prompting.prompt_text import NO_INSTRUCTION, PROPOSER
 
 IMPROVE = (
     "Instructions tried so far, with their scores on validation examples "

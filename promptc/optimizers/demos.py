@@ -12,12 +12,12 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from promptc.adapter import label_field
-from promptc.data import Example
-from promptc.evaluate import predict, score_prediction
+from promptc.data.load import Example
+from promptc.evaluation.evaluate import predict, score_prediction
 from promptc.optimizers.base import CompileInputs, seeded_rng
 from promptc.optimizers.settings import DemoSettings
-from promptc.program import Candidate, Demo, Program
+from promptc.prompting.adapter import label_field
+from promptc.prompting.program import Candidate, Demo, Program
 
 MAX_LABELS_SHOWN = 24  # a balanced set shows every label once, up to this many
 

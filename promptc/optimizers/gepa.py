@@ -48,10 +48,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from promptc.adapter import user_message
-from promptc.data import Example
+from promptc.data.load import Example
 from promptc.errors import ConfigError, RevisionMismatch
-from promptc.lm import LM
+from promptc.lm.model import LM
 from promptc.optimizers.base import (
     CONFIRM_TOP,
     CallEstimate,
@@ -73,8 +72,9 @@ from promptc.optimizers.proposals import (
     task_parts,
 )
 from promptc.optimizers.settings import AUTO_ROUNDS, GepaSettings
-from promptc.program import Program
-from promptc.prompt_text import (
+from promptc.prompting.adapter import user_message
+from promptc.prompting.program import Program
+from promptc.prompting.prompt_text import (
     FEEDBACK,
     INSTRUCTION_A,
     INSTRUCTION_B,

@@ -16,13 +16,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from promptc.config import promptc_home
-from promptc.data import Example
+from promptc.config.load import promptc_home
+from promptc.data.load import Example
 from promptc.files import atomic_write
-from promptc.lm import LM
+from promptc.lm.model import LM
 from promptc.optimizers.base import CompileInputs, Search, Trial, mean, seeded_rng
 from promptc.optimizers.settings import GepaSettings
-from promptc.program import Candidate, baseline_candidate
+from promptc.prompting.program import Candidate, baseline_candidate
 
 STATE_VERSION = 2
 Rows = dict[str, dict[str, Any]]  # example id -> saved row: score, feedback, answer, requests, tokens

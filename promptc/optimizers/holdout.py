@@ -21,8 +21,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
-from promptc.data import Example
-from promptc.program import Candidate
+from promptc.data.load import Example
+from promptc.prompting.program import Candidate
 
 
 class PeekError(RuntimeError):

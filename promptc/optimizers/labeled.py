@@ -8,7 +8,7 @@ from __future__ import annotations
 from promptc.optimizers.base import CallEstimate, CompileInputs, CompileResult, Search, run_search
 from promptc.optimizers.demos import labeled_set
 from promptc.optimizers.settings import LabeledSettings
-from promptc.program import Candidate, Program
+from promptc.prompting.program import Candidate, Program
 
 
 def compile_program(inputs: CompileInputs, s: LabeledSettings) -> CompileResult:

@@ -53,9 +53,9 @@ import uuid
 from pathlib import Path
 from typing import IO, Any
 
-from promptc.config import promptc_home
+from promptc.config.load import promptc_home
 from promptc.errors import BudgetExceeded, RuntimeFailure
-from promptc.lm import LM
+from promptc.lm.model import LM
 from promptc.optimizers.base import (
     CallEstimate,
     CompileInputs,
@@ -78,8 +78,8 @@ from promptc.optimizers.proposals import (
     task_parts,
 )
 from promptc.optimizers.settings import MiproSettings
-from promptc.program import Candidate, Demo, Program
-from promptc.prompt_text import PROPOSER, TIP_PREFIX
+from promptc.prompting.program import Candidate, Demo, Program
+from promptc.prompting.prompt_text import PROPOSER, TIP_PREFIX
 
 TIPS = (
     "Keep the instruction short and direct.",

@@ -13,15 +13,15 @@ import dataclasses
 import re
 from collections.abc import Sequence
 
-from promptc.adapter import assistant_message, describe_field, user_message
-from promptc.data import Example
+from promptc.data.load import Example
 from promptc.fields import kind_of
-from promptc.lm import LM
+from promptc.lm.model import LM
 from promptc.optimizers.base import CompileInputs
 from promptc.optimizers.demos import labeled_demo
 from promptc.optimizers.settings import ModelSpec
-from promptc.program import Field, Program
-from promptc.prompt_text import (  # the request texts, shared with the fake models
+from promptc.prompting.adapter import assistant_message, describe_field, user_message
+from promptc.prompting.program import Field, Program
+from promptc.prompting.prompt_text import (  # the request texts, shared with the fake models
     CURRENT_INSTRUCTION,
     DATA_SUMMARY_HEADER,
     EXAMPLES_HEADER,

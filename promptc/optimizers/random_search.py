@@ -15,7 +15,7 @@ from __future__ import annotations
 from promptc.optimizers.base import CallEstimate, CompileInputs, CompileResult, Search, run_search
 from promptc.optimizers.demos import bootstrapped_sets, labeled_set, trace_pool, traced_count
 from promptc.optimizers.settings import RandomSearchSettings
-from promptc.program import Candidate, Program
+from promptc.prompting.program import Candidate, Program
 
 
 def compile_program(inputs: CompileInputs, s: RandomSearchSettings) -> CompileResult:

@@ -1,0 +1,1 @@
+"""What compile writes: artifact contents, the store, the registry and aliases."""

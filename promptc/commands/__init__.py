@@ -1,0 +1,1 @@
+"""What each command does, as functions a Python caller can use too."""

@@ -1,0 +1,1 @@
+"""Examples and splits: reading data files, `promptc split`, the leak check."""

@@ -1,0 +1,1 @@
+"""Scores and intervals: evaluating a candidate, statistics, shards."""

@@ -1,0 +1,1 @@
+"""The program, the prompt it becomes, and reading the reply."""

@@ -1,0 +1,1 @@
+"""Judging a candidate: gates, the reference, the holdout ledger, plans, promotion."""

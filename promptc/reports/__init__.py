@@ -1,0 +1,1 @@
+"""What people read: terminal tables, CI reports, the HTML report."""

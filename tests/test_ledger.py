@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from promptc.artifacts.store import Store
 from promptc.config.load import Gates, load_config
 from promptc.errors import ArtifactError, ConfigError
 from promptc.prompting.program import Candidate
@@ -187,3 +188,25 @@ def test_bonferroni_refuses_a_look_beyond_its_budget(write_config: ConfigWriter)
     result = invoke("compile", k2)
     said = " ".join(result.output.split())
     assert "holdout is spent; draw a fresh test split" in said
+
+
+def test_report_and_matrix_judge_a_stored_artifact_at_its_looks_level(write_config: ConfigWriter) -> None:
+    from promptc.release.reference import stored_gates
+    from promptc.reports.data import from_artifact
+
+    config = write_config(_looks(policy="spending"))
+    first = artifact_id(invoke("compile", config).output)
+    k2 = write_config(lambda c: (_looks(policy="spending")(c), c["optimizer"].update(settings={"k": 2})))
+    second = artifact_id(invoke("compile", k2).output)
+    cfg = load_config(config)
+    stored = {a.id: a for a in Store(cfg.artifacts_dir).list("triage", cfg.target.model, cfg.target.revision)}
+    # look 1 and look 2 on the same test split: the matrix's and the report's verdicts are at the
+    # look's level, as compile and eval judged them, not at the configured 95%
+    for artifact, look in ((first, 1), (second, 2)):
+        level = look_confidence(cfg.gates, look)
+        assert stored_gates(cfg, stored[artifact]).confidence == pytest.approx(level)
+        assert from_artifact(cfg, artifact).gates.confidence == pytest.approx(level)
+    assert look_confidence(cfg.gates, 2) > look_confidence(cfg.gates, 1) > 0.95
+    # the same config with the ledger's policy off: every look at the configured level
+    plain = load_config(write_config(_looks(policy="none")))
+    assert stored_gates(plain, stored[second]).confidence == pytest.approx(0.95)

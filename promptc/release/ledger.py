@@ -208,6 +208,19 @@ def looks_so_far(config: Config, test_split: str) -> int:
     return len(distinct(ledger.lines(), _key(config, test_split)))
 
 
+def stored_look(config: Config, artifact: Artifact) -> HoldoutLooks | None:
+    """The artifact's look on its test split as the ledger recorded it, read without recording one;
+    None when the ledger holds no look of it (an artifact copied in from elsewhere)."""
+    test_split = artifact.typed.lineage.splits["test"]
+    seen = distinct(Ledger(config.artifacts_dir, config.program.name).lines(), _key(config, test_split))
+    digest = artifact.typed.candidate.digest()
+    if digest not in seen:
+        return None
+    look = seen.index(digest) + 1
+    gates = config.gates
+    return HoldoutLooks(look, len(seen), gates.holdout_looks, look_confidence(gates, look), test_split)
+
+
 def holdout_reuse_line(config: Config, artifact: Artifact) -> str:
     """What `report` says about the artifact's test split: how many distinct candidates were judged on it."""
     test_split = artifact.typed.lineage.splits["test"]

@@ -36,6 +36,7 @@ from promptc.lm.model import LM
 from promptc.metrics import load_metric, metric_fingerprint, parse_metric
 from promptc.metrics.spec import custom_names
 from promptc.release.gates import GateReport, check_gates
+from promptc.release.ledger import stored_look
 from promptc.reports.progress import Reporter
 from promptc.results import Evaluation, ScoreSet
 
@@ -245,10 +246,20 @@ def stored_gates(config: Config, artifact: Artifact) -> GateReport:
     """The gate verdict on an artifact's stored holdout evaluation against gates.reference, read
     without a model call (resolve_reference)."""
     reference = resolve_reference(config, stored_scores(artifact, "baseline"), artifact)
-    return check_gates(
-        config.gates,
-        stored_scores(artifact),
+    return judge_stored(config, artifact, stored_scores(artifact), reference)
+
+
+def judge_stored(config: Config, artifact: Artifact, candidate: ScoreSet, reference: Reference) -> GateReport:
+    """The gates on an artifact's stored scores at the level of its look on its test split, as
+    eval and promote judged it (release.ledger.stored_look), so report and matrix show the same
+    verdict; at the configured level for an artifact the ledger holds no look of."""
+    look = stored_look(config, artifact)
+    gates = config.gates if look is None else look.gates(config.gates)
+    report = check_gates(
+        gates,
+        candidate,
         reference.scores,
         reference_label=reference.label,
         reference_artifact=reference.compared_with,
     )
+    return report if look is None else look.refuse(report)

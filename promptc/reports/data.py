@@ -13,8 +13,8 @@ from promptc.config.load import Config
 from promptc.data.load import Example, load_splits
 from promptc.errors import BadInput
 from promptc.outcomes import EvalOutcome
-from promptc.release.gates import GateReport, check_gates
-from promptc.release.reference import config_differences, resolve_reference
+from promptc.release.gates import GateReport
+from promptc.release.reference import config_differences, judge_stored, resolve_reference
 from promptc.results import Evaluation, ScoreSet
 
 NO_ANSWER = "(no answer)"
@@ -99,13 +99,7 @@ def from_artifact(config: Config, ref: str, against: str | None = None) -> Repor
     baseline, candidate = _stored(artifact, "baseline"), _stored(artifact, "candidate")
     reference = resolve_reference(config, score_set(baseline), artifact, against=against)
     answers = _stored(reference.artifact, "candidate") if reference.artifact is not None else baseline
-    gates = check_gates(
-        config.gates,
-        score_set(candidate),
-        reference.scores,
-        reference_label=reference.label,
-        reference_artifact=reference.compared_with,
-    )
+    gates = judge_stored(config, artifact, score_set(candidate), reference)
     return ReportData(
         artifact,
         gates,

@@ -257,3 +257,22 @@ def test_promoting_the_same_artifact_again_keeps_rollback_working(write_config: 
     assert invoke("history", config).output.count("promote") == 2
     rolled = invoke("rollback", config)
     assert rolled.exit_code == 0 and f"production -> {a} (was {b})" in rolled.output
+
+
+def test_the_html_report_of_an_eval_against_a_re_evaluated_reference(
+    write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    # The reference's stored answers are from an older test split; the gates judged its
+    # re-evaluated scores. The report's chart draws what the gates judged and never fails on it.
+    _production_on_an_older_test_split(write_config, tmp_path)
+    gated = write_config(
+        lambda c: c.update(gates={"reference": "production", "overall": {"min_gain": 0.01}}),
+        name="gated.yaml",
+    )
+    assert invoke("compile", gated).exit_code == 0
+    page = tmp_path / "eval.html"
+    evaluated = invoke("eval", gated, "--html", str(page))
+    assert evaluated.exit_code == 1, evaluated.output  # the gate fails; the report is written
+    assert "re-evaluated on the current test split" in evaluated.output
+    html = page.read_text()
+    assert "<svg" in html and "Release gates" in html

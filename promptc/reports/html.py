@@ -43,9 +43,13 @@ def _forest(data: ReportData) -> str:
     rows = []
     for s in data.gates.slices:
         reference = None
-        if s.reference is not None and s.scope in groups:
-            low, high = mean_interval([ref.scores[i] for i in groups[s.scope]], data.gates.confidence)
-            reference = (s.reference, low, high)
+        if s.reference is not None:
+            # The interval of the answers the report holds, when they are the ones the gates
+            # judged; else (a reference re-evaluated on the current split) the point alone.
+            values = [ref.scores[i] for i in groups.get(s.scope, ())]
+            reference = (s.reference, s.reference, s.reference)
+            if values and abs(sum(values) / len(values) - s.reference) < 1e-9:
+                reference = (s.reference, *mean_interval(values, data.gates.confidence))
         change = None
         if s.delta is not None and s.delta_low is not None and s.delta_high is not None:
             change = (s.delta, s.delta_low, s.delta_high)

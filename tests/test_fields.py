@@ -298,3 +298,20 @@ def test_an_invalid_json_schema_is_refused_at_load_naming_the_key(write_config: 
 def test_a_valid_json_schema_loads(write_config: ConfigWriter) -> None:
     config = load_config(write_config(_with_details(ENTITIES)))
     assert config.program.signature.outputs[-1].schema == ENTITIES
+
+
+def test_what_code_elsewhere_asks_of_a_type_is_the_types_own_answer() -> None:
+    # label decisions, input checks, the reply's end and the hosted reply schema ask the type,
+    # never its name: a new type answers these in its own module.
+    asked = {
+        name: {a for a in ("closed", "textual", "free_text", "structured") if getattr(kind, a)}
+        for name, kind in KINDS.items()
+    }
+    assert asked == {
+        "enum": {"closed", "textual"},
+        "str": {"textual", "free_text"},
+        "json": {"structured"},
+        "int": set(),
+        "float": set(),
+        "bool": set(),
+    }

@@ -19,6 +19,10 @@ class FieldKind(Protocol):
     and the built-in metric (promptc.metrics) that fits its values."""
 
     default_metric: str
+    closed: bool  # its values are a declared set (labels): label scores, balanced demos
+    textual: bool  # a value is text (an input of the type is refused when it is not)
+    free_text: bool  # a value is free text: it may run to the end of its line
+    structured: bool  # a value is a JSON object or list (a hosted reply schema holds it)
 
     def describe(self, f: Field) -> str:
         """What the prompt says after the field's name and description: its values or type ("" for none)."""
@@ -108,6 +112,10 @@ class Kind:
     """Defaults the scalar types share: shown as text, compared as equal values, voted by majority."""
 
     default_metric = "exact_match"
+    closed = False
+    textual = False
+    free_text = False
+    structured = False
 
     def coerce_gold(self, f: Field, value: Any) -> Any:
         """A gold output is read as any value of the type."""

@@ -31,6 +31,8 @@ class EnumKind(Kind):
     """One of the field's labels."""
 
     default_metric = "label_accuracy"
+    closed = True
+    textual = True
 
     def describe(self, f: Field) -> str:
         """The labels."""

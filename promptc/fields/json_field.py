@@ -183,6 +183,7 @@ class JsonKind(Kind):
     """A JSON value, held to the field's schema."""
 
     default_metric = "json_f1"
+    structured = True
 
     def describe(self, f: Field) -> str:
         """The schema, compactly; without one, "a JSON object"."""

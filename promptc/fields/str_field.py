@@ -15,6 +15,8 @@ class StrKind(Kind):
     """Free text."""
 
     default_metric = "token_f1"
+    textual = True
+    free_text = True
 
     def describe(self, f: Field) -> str:
         """Nothing: free text needs no note."""

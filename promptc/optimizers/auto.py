@@ -44,6 +44,7 @@ from collections.abc import Sequence
 
 from promptc.data.load import Example
 from promptc.evaluation.evaluate import combine, decide, score_prediction
+from promptc.fields import kind_of
 from promptc.optimizers.base import (
     CONFIRM_TOP,
     CallEstimate,
@@ -73,7 +74,7 @@ from promptc.results import Prediction
 def one_label(program: Program) -> bool:
     """Whether the program answers one enum output (a classifier): no bootstrapped prompt for it."""
     outputs = program.signature.outputs
-    return len(outputs) == 1 and outputs[0].type == "enum"
+    return len(outputs) == 1 and kind_of(outputs[0]).closed
 
 
 def bootstrap_settings(s: AutoSettings) -> DemoSettings:

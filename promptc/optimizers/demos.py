@@ -14,6 +14,7 @@ from typing import Any
 
 from promptc.data.load import Example
 from promptc.evaluation.evaluate import predict, score_prediction
+from promptc.fields import kind_of
 from promptc.optimizers.base import CompileInputs, seeded_rng
 from promptc.optimizers.settings import DemoSettings
 from promptc.prompting.adapter import label_field
@@ -127,7 +128,7 @@ def balanced_demos(inputs: CompileInputs, max_demos: int, draw: int) -> tuple[De
     demos drawn to cover the outputs' key paths (covering_demos)."""
     rng = seeded_rng(inputs.seed, "balanced", draw)
     program = inputs.program
-    f = label_field(program) or next((o for o in program.signature.outputs if o.type == "enum"), None)
+    f = label_field(program) or next((o for o in program.signature.outputs if kind_of(o).closed), None)
     if f is None:
         return covering_demos(program, inputs.train, max_demos, rng)
     by_label = {label: [e for e in inputs.train if e.outputs[f.name] == label] for label in f.labels}

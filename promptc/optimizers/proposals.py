@@ -78,7 +78,7 @@ def summarise_data(inputs: CompileInputs) -> str:
         if values:
             lines.append(f"{f.name}: {kind_of(f).summary(values)}")
     for f in inputs.program.signature.inputs:
-        if f.type == "str" and train:
+        if kind_of(f).free_text and train:
             words = [len(str(e.inputs[f.name]).split()) for e in train]
             lines.append(
                 f"{f.name}: {sum(words) / len(words):.0f} words on average ({min(words)}-{max(words)})"

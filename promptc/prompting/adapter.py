@@ -60,7 +60,7 @@ def system_prompt(program: Program, candidate: Candidate) -> str:
 def label_field(program: Program) -> Field | None:
     """The one enum output a label-log-probability decision answers; None for other signatures."""
     outputs = program.signature.outputs
-    if program.module == "predict" and len(outputs) == 1 and outputs[0].type == "enum":
+    if program.module == "predict" and len(outputs) == 1 and kind_of(outputs[0]).closed:
         return outputs[0]
     return None
 
@@ -132,7 +132,7 @@ def _json_reply(text: str, outputs: tuple[Field, ...], keys: list[str]) -> dict[
         return None
     if not isinstance(obj, dict) or not all(f.name in obj for f in outputs):
         return None
-    json_fields = {f.name for f in outputs if f.type == "json"}
+    json_fields = {f.name for f in outputs if kind_of(f).structured}
     return {
         k: json.dumps(v, ensure_ascii=False) if k in json_fields or not isinstance(v, str) else v
         for k, v in obj.items()

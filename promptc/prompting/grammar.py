@@ -44,7 +44,7 @@ def _build(program: Program) -> str | None:
     ]
     if program.module == "chain_of_thought":
         pieces.insert(0, f"{gbnf_literal(REASONING + ': ')} [^\\n]+")
-    if program.signature.outputs and program.signature.outputs[-1].type == "str":
+    if program.signature.outputs and kind_of(program.signature.outputs[-1]).free_text:
         pieces[-1] += ' "\\n"?'  # a line's end closes the reply, so the model stops there
     root = "root ::= " + ' "\\n" '.join(pieces)
     if not rules.schemas:
@@ -61,7 +61,7 @@ def reply_schema(program: Program) -> dict[str, Any] | None:
     """The reply as one JSON object (reasoning first, then each output), for a hosted model's
     response_format; None unless an output is json (labels and numbers read well from text)."""
     outputs = program.signature.outputs
-    if not any(f.type == "json" for f in outputs):
+    if not any(kind_of(f).structured for f in outputs):
         return None
     properties = {f.name: kind_of(f).value_schema(f) for f in outputs}
     if program.module == "chain_of_thought":

@@ -8,6 +8,7 @@ from typing import Any
 
 from promptc.data.load import coerce_value
 from promptc.errors import BadInput
+from promptc.fields import kind_of
 from promptc.prompting.program import Signature
 
 HOW = "--input NAME=VALUE on the command line, NAME=value keyword arguments in Python"
@@ -54,7 +55,7 @@ def check_inputs(signature: Signature, inputs: Mapping[str, Any]) -> dict[str, A
     for f in signature.inputs:
         value = inputs[f.name]
         # str() of a list, dict or bool is a Python repr, not text the program was compiled on.
-        if f.type in ("str", "enum") and value is not None and not _is_text(value):
+        if kind_of(f).textual and value is not None and not _is_text(value):
             raise BadInput(
                 f"input {f.name}: a {type(value).__name__} is not a {f.type} value ({value!r})",
                 fix=f"pass {f.name} as text",

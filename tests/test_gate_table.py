@@ -151,8 +151,8 @@ def test_the_markdown_and_terminal_verdicts_come_from_the_verdict() -> None:
 def test_the_model_is_a_leaf_that_loads_neither_rich_nor_the_model_layer() -> None:
     code = (
         "import sys, promptc.release.gate_table\n"
-        "heavy = ('rich', 'litellm', 'llama_cpp', 'promptc.lm', 'promptc.lm.local', 'promptc.lm.cache',"
-        " 'promptc.optimizers', 'promptc.commands.lifecycle')\n"
+        "heavy = ('rich', 'litellm', 'llama_cpp', 'promptc.lm.model', 'promptc.lm.hosted',"
+        " 'promptc.lm.local', 'promptc.lm.cache', 'promptc.optimizers', 'promptc.commands')\n"
         "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -352,10 +352,10 @@ def test_retry_after_is_honoured_up_to_a_bound(
     headers: dict[str, str],
     waited: float,
 ) -> None:
-    import promptc.lm
+    import promptc.lm.model
 
     sleeps: list[float] = []
-    monkeypatch.setattr(promptc.lm.time, "sleep", sleeps.append)
+    monkeypatch.setattr(promptc.lm.model.time, "sleep", sleeps.append)
     server.failures, server.retry_after = [429], headers
     lm = LM(
         Target(MODEL, REVISION, api_base=server.url, api_key_env=KEY_ENV), CallCache(tmp_path / "c.sqlite")

@@ -221,7 +221,7 @@ def test_a_fresh_call_on_an_in_process_model_does_not_import_litellm(tmp_path: P
         "from pathlib import Path\n"
         "from promptc.lm.cache import CallCache\n"
         "from promptc.config.load import Target\n"
-        "from promptc.lm import LM\n"
+        "from promptc.lm.model import LM\n"
         "lm = LM(Target('fake/learner', 'fake00000000'), CallCache(Path(sys.argv[1])))\n"
         "lm.check_revision()\n"
         "assert not lm.complete([{'role': 'user', 'content': 'hi'}]).cached\n"

@@ -355,11 +355,12 @@ def summary(rows: list[dict[str, Any]]) -> list[str]:
                 per_task.setdefault(r["task"], []).append(r["gain"])
         means = {t: statistics.mean(v) for t, v in per_task.items()}
         below = sum(1 for r in rows if r["optimizer"] == optimizer and r["gain_high"] < 0)
+        above = sum(1 for r in rows if r["optimizer"] == optimizer and r["gain_low"] > 0)
         runs = sum(1 for r in rows if r["optimizer"] == optimizer)
         lines.append(
             f"- {optimizer}: {statistics.mean(means.values()):+.3f} over {len(means)} tasks "
-            f"({', '.join(f'{t} {m:+.3f}' for t, m in sorted(means.items()))}); "
-            f"{below} of {runs} runs significantly below zero-shot"
+            f"({', '.join(f'{t} {m:+.3f}' for t, m in sorted(means.items()))}); of {runs} runs, "
+            f"{above} significantly above zero-shot and {below} significantly below"
         )
     return lines
 

@@ -391,3 +391,20 @@ def test_unused_train_rows_confirm_what_a_tiny_val_cannot(
     else:  # three confirmation examples can confirm nothing: the configured program stays
         assert not any(name.startswith("confirmation") for name in stages)
         assert not result.candidate.demos and not result.candidate.members
+
+
+def test_confirming_on_train_rows_is_one_progress_stage_per_candidate(
+    write_config: ConfigWriter, tmp_path: Path
+) -> None:
+    # Nearest-neighbour demos are confirmed leave-one-out, one group per row; progress shows one
+    # stage per confirmed candidate, whose steps are all its rows, not a bar per row.
+    from dataclasses import replace
+
+    from tests.test_optimizers import Recorder
+
+    recorder = Recorder()
+    inputs = _inputs(write_config(lambda c: _small_val_slots(c, tmp_path)), settings={"confirm_train": 30})
+    OPTIMIZERS["auto"].compile(replace(inputs, reporter=recorder))
+    confirming = [s for s in recorder.stages if s.startswith("confirming")]
+    assert confirming and len(confirming) == len(set(confirming))
+    assert any("nearest" in s for s in confirming)

@@ -53,7 +53,7 @@ from promptc.lm.model import LM
 from promptc.metrics import Metric
 from promptc.optimizers.holdout import Holdout, Scores, leave_one_out, unused_rows
 from promptc.prompting.program import Candidate, Program
-from promptc.reports.progress import Reporter, Silent
+from promptc.reports.progress import Advance, Reporter, Silent
 from promptc.results import Evaluation, Prediction
 from promptc.trials import Trial as Trial  # the trial log's type, a leaf; optimizers import it from here
 
@@ -162,25 +162,32 @@ class Search:
         for trial in [self.incumbent, *self.finalists()]:
             rows = unused_rows(self.train_rows, trial.candidate)
             scores[id(trial)] = {}
+            # One progress stage per trial, however many leave-one-out groups its rows fall into.
+            advance = self.inputs.reporter.stage(f"confirming {trial.name} on unused train rows", len(rows))
             for candidate, group in leave_one_out(trial.candidate, rows):
-                ev, _ = self.evaluate(
-                    candidate, group, f"confirming {trial.name} on unused train rows", confirm=True
-                )
+                ev, _ = self.evaluate(candidate, group, "", confirm=True, advance=advance)
                 scores[id(trial)].update({r.id: r.score for r in ev.records})
         self.on_train = scores
 
     def evaluate(
-        self, candidate: Candidate, examples: Sequence[Example], stage: str, *, confirm: bool = False
+        self,
+        candidate: Candidate,
+        examples: Sequence[Example],
+        stage: str,
+        *,
+        confirm: bool = False,
+        advance: Advance | None = None,
     ) -> tuple[Evaluation, int]:
         """Run a candidate over some validation examples; returns the evaluation and its requests.
 
         Held-out examples only with confirm=True: their scores are recorded, never decided on.
+        advance: a progress stage the caller opened (else one is opened, named stage).
         """
         inputs = self.inputs
         if not confirm:
             self.holdout.check(e.id for e in examples)
         before = inputs.lm.usage.requests
-        advance = inputs.reporter.stage(stage, len(examples))
+        advance = advance or inputs.reporter.stage(stage, len(examples))
 
         def step() -> None:
             advance()

@@ -11,7 +11,7 @@ import pytest
 from promptc.evaluation.stats import paired_interval
 from promptc.release.power import Rule, Thresholds, chance_of_passing, smallest_gain, smallest_n
 from tests.conftest import ConfigWriter
-from tests.test_cli import invoke
+from tests.test_cli import artifact_id, invoke
 
 # (rule, n, true gain, discordance): a significance test at the gates' level, selection's
 # Bonferroni level on a confirmation half, and a max_drop rule that a truly-equal candidate passes.
@@ -98,3 +98,28 @@ def test_check_warns_in_one_line_when_val_is_too_small(write_config: ConfigWrite
     assert result.exit_code == 0
     lines = [line for line in result.output.splitlines() if "too small to confirm" in line]
     assert len(lines) == 1 and lines[0].startswith("warning: val (24 examples)")
+
+
+def test_plan_reads_the_alias_gates_reference_names(write_config: ConfigWriter) -> None:
+    def production(c: dict[str, Any]) -> None:
+        c["gates"] = {"reference": "production", "mode": "confidence", "default": {"max_drop": 0.2}}
+
+    config = write_config(production)
+    first = invoke("compile", config)
+    assert first.exit_code == 0, first.output
+    said = " ".join(invoke("plan", config).output.split())
+    assert "stored: baseline (no other artifact behind 'production') vs candidate records of artifact" in said
+    promoted = invoke("promote", config, "--artifact", artifact_id(first.output))
+    assert promoted.exit_code == 0, promoted.output
+
+    def fewer_demos(c: dict[str, Any]) -> None:
+        production(c)
+        c["optimizer"]["settings"]["k"] = 4
+
+    config = write_config(fewer_demos)
+    second = invoke("compile", config)
+    assert second.exit_code == 0, second.output
+    assert artifact_id(second.output) != artifact_id(first.output)
+    said = " ".join(invoke("plan", config).output.split())
+    first_id, second_id = artifact_id(first.output), artifact_id(second.output)
+    assert f"stored: production ({first_id}) vs candidate records of artifact {second_id}" in said

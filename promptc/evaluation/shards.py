@@ -31,7 +31,7 @@ from promptc.config.paths import check_output_file
 from promptc.data.load import Example, Splits
 from promptc.errors import BadInput
 from promptc.files import atomic_write
-from promptc.release.reference import Reference, find_reference, scores_of
+from promptc.release.reference import Reference, Rescore, resolve_reference, scores_of
 from promptc.reports.progress import Reporter, Silent
 from promptc.results import Evaluation, Prediction, Record, score_problem
 from promptc.usage import Usage
@@ -319,5 +319,6 @@ def evaluate_shard(config: Config, ref: str, shard: Shard, reporter: Reporter | 
     lm = target_lm(config)
     candidate = artifact.typed.candidate
     baseline, cand_eval = evaluate_pair(config, splits, lm, candidate, reporter, examples)
-    reference = find_reference(config, scores_of(baseline), splits, lambda: lm, reporter, examples=examples)
+    rescore = Rescore(splits, lambda: lm, reporter, examples)
+    reference = resolve_reference(config, scores_of(baseline), rescore=rescore)
     return ShardFile.of(config, artifact, shard, splits, baseline, cand_eval, reference, lm.usage)

@@ -206,23 +206,15 @@ def _has_change_rule(rule: GateRule) -> bool:
 def stored_estimates(config: Config) -> dict[str, Estimate]:
     """Per scope: the reference's accuracy and its disagreement with the latest candidate (stored records)."""
     from promptc.artifacts.resolve import resolve_artifact
-    from promptc.release.reference import stored_scores
+    from promptc.release.reference import resolve_reference, stored_scores
 
     try:
         latest = resolve_artifact(config, "latest")
         cand = stored_scores(latest)
-        ref, label = (
-            stored_scores(latest, "baseline"),
-            f"baseline vs candidate records of artifact {latest.id}",
-        )
-        if config.gates.reference != "baseline":
-            other = resolve_artifact(config, config.gates.reference)
-            ref, label = (
-                stored_scores(other),
-                f"{config.gates.reference} ({other.id}) vs artifact {latest.id}",
-            )
+        reference = resolve_reference(config, stored_scores(latest, "baseline"), latest)
     except PromptcError:
-        return {}  # nothing stored yet (or the reference alias is not set): the assumption is used
+        return {}  # nothing stored yet: the assumption is used
+    ref, label = reference.scores, f"{reference.label} vs candidate records of artifact {latest.id}"
     out = {}
     for scope, ids in cand.groups().items():
         shared = [i for i in ids if i in ref.scores]

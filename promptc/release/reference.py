@@ -229,19 +229,6 @@ def _scored_as_stored(
     )
 
 
-def find_reference(
-    config: Config,
-    baseline: ScoreSet,
-    splits: Splits,
-    lm: Callable[[], LM],
-    reporter: Reporter,
-    examples: tuple[Example, ...] | None = None,
-) -> Reference:
-    """What a fresh evaluation of a shard (examples) is judged against: resolve_reference with a
-    model, as promptc.evaluation.shards calls it."""
-    return resolve_reference(config, baseline, rescore=Rescore(splits, lm, reporter, examples))
-
-
 def stored_gates(config: Config, artifact: Artifact) -> GateReport:
     """The gate verdict on an artifact's stored holdout evaluation against gates.reference, read
     without a model call (resolve_reference)."""

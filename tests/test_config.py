@@ -42,6 +42,15 @@ def test_same_config_same_digest(write_config: ConfigWriter) -> None:
         (lambda c: c.update(colour="red"), "(top level): Additional properties are not allowed ('colour'"),
         (lambda c: c["data"].update(file="all.csv"), "data: give either train, val and test files"),
         (lambda c: c["program"]["inputs"].update(category={"type": "str"}), "is both an input and an output"),
+        (
+            lambda c: c["gates"].update(reference="prod uction"),
+            "gates.reference: 'prod uction' does not match",
+        ),
+        (lambda c: c["gates"].update(reference="../x"), "gates.reference: '../x' does not match"),
+        (
+            lambda c: c["gates"].update(reference="latest"),
+            "gates.reference: 'latest' moves to each new compile",
+        ),
     ],
 )
 def test_invalid_configs_name_the_key(write_config: ConfigWriter, edit: object, expected: str) -> None:

@@ -293,6 +293,11 @@ def _gates(raw: dict[str, Any], path: Path) -> Gates:
     if looks["policy"] != "none" and g["mode"] != "confidence":
         fix = "set gates.mode: confidence, or gates.holdout_looks.policy: none"
         raise ConfigError(f"{path}: gates.holdout_looks.policy needs gates.mode: confidence", fix=fix)
+    if g["reference"] == "latest":  # the alias every compile moves (artifacts.registry.LATEST)
+        fix = "name the alias of the release candidates are judged against, e.g. gates.reference: production"
+        raise ConfigError(
+            f"{path}: gates.reference: 'latest' moves to each new compile; it names no reference", fix=fix
+        )
     return Gates(
         overall=_gate_rule(g.get("overall")),
         default=_gate_rule(g.get("default")),

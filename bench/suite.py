@@ -263,7 +263,7 @@ def prepare(task: str, sizes: tuple[int, int, int]) -> Path:
         }
     cfg["data"]["near_duplicate_threshold"] = 0.95  # public sets hold a few near-identical rows
     cfg["target"]["concurrency"] = 1
-    cfg["cache"] = str(WORK / "cache.sqlite")
+    cfg["cache"] = "../cache.sqlite"  # WORK's; relative, so the config (and the ids) match in every checkout
     path = folder / "promptc.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return path

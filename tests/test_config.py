@@ -49,7 +49,7 @@ def test_same_config_same_digest(write_config: ConfigWriter) -> None:
         (lambda c: c["gates"].update(reference="../x"), "gates.reference: '../x' does not match"),
         (
             lambda c: c["gates"].update(reference="latest"),
-            "gates.reference: 'latest' moves to each new compile",
+            "gates.reference: 'latest' moves with each compile",
         ),
     ],
 )

@@ -1,8 +1,7 @@
 """Load a YAML config, validate it against the shipped JSON Schema, return frozen dataclasses.
 
-Every default lives in the schema (config_schema.py reads it): the dataclasses take theirs from
-it, and each section's builder fills a block's missing keys from it. Target checks: targets.py.
-"""
+Every default lives in the schema (read by config/schema.py): the dataclasses and each section's
+builder take theirs from it. Target checks: config/targets.py."""
 
 from __future__ import annotations
 
@@ -294,10 +293,8 @@ def _gates(raw: dict[str, Any], path: Path) -> Gates:
         fix = "set gates.mode: confidence, or gates.holdout_looks.policy: none"
         raise ConfigError(f"{path}: gates.holdout_looks.policy needs gates.mode: confidence", fix=fix)
     if g["reference"] == "latest":  # the alias every compile moves (artifacts.registry.LATEST)
-        fix = "name the alias of the release candidates are judged against, e.g. gates.reference: production"
-        raise ConfigError(
-            f"{path}: gates.reference: 'latest' moves to each new compile; it names no reference", fix=fix
-        )
+        fix = "name the alias candidates are judged against, e.g. gates.reference: production"
+        raise ConfigError(f"{path}: gates.reference: 'latest' moves with each compile", fix=fix)
     return Gates(
         overall=_gate_rule(g.get("overall")),
         default=_gate_rule(g.get("default")),

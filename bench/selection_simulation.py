@@ -120,12 +120,20 @@ def _coin_evaluate(salt: str) -> Any:
     """Search.evaluate with every score a fair coin per (salt, candidate, example); the guard kept."""
 
     def evaluate(
-        self: Search, candidate: Candidate, examples: Sequence[Example], stage: str, *, confirm: bool = False
+        self: Search,
+        candidate: Candidate,
+        examples: Sequence[Example],
+        stage: str,
+        *,
+        confirm: bool = False,
+        advance: Any = None,
     ) -> tuple[Evaluation, int]:
         if not confirm:
             self.holdout.check(e.id for e in examples)
         records = []
         for e in examples:
+            if advance is not None:
+                advance()
             digest = hashlib.sha256(f"{salt}/{candidate.digest()}/{e.id}".encode()).digest()
             gold = e.outputs["category"]
             wrong = [label for label in LABELS if label != gold][digest[1] % 3]
@@ -304,7 +312,7 @@ def main() -> None:
         "",
         f"Command: `.venv/bin/python bench/selection_simulation.py --draws {args.draws} "
         f"--optimizer-draws {args.optimizer_draws} --update-results` "
-        f"(2026-12-07, {seconds:.0f} s, 2-core x86 VM shared with other jobs). `optimizer.confidence` "
+        f"({time.strftime('%Y-%m-%d')}, {seconds:.0f} s, 2-core x86 VM). `optimizer.confidence` "
         f"{args.confidence}: a replacement of the configured program claims a gain at one-sided level "
         f"{bound:.3f}. The configured program is truly 0.70 accurate on n validation examples; m "
         "candidates share its per-example difficulty with probability rho. 'false' = share of runs that "
@@ -333,7 +341,9 @@ def main() -> None:
         "replacement of the configured program is a false one. Proposals, reflections and teacher "
         "traces come from the fake model; only `Search.evaluate` is replaced, its guard against "
         "reading the confirmation half kept. auto's label log-probabilities put the coin's answer on "
-        "top by a random margin, so its fitted biases and ensembles have labels to overfit. "
+        "top by a random margin, so its fitted biases and ensembles have labels to overfit. auto "
+        "runs with its default `confirm_train: 60`, so its finalists are also confirmed on the 40 "
+        "training rows (coins too) they do not show. "
         f"Standard error near the bound about {_se(bound, args.optimizer_draws):.4f}.",
         "",
         "| optimizer | false replacements | bound | seconds per run |",

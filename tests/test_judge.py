@@ -130,6 +130,16 @@ def test_the_judges_revision_is_part_of_the_artifact_id(
     assert artifact_id(first.output) != artifact_id(second.output)
 
 
+def test_where_the_judge_is_served_is_not_part_of_the_artifact_id(write_config: ConfigWriter) -> None:
+    def digest(api_base: str, key_env: str, **overrides: Any) -> str:
+        edit = judged(api_base, api_key_env=key_env, **overrides)
+        return load_config(write_config(edit, model="fake/learner")).digest
+
+    here = digest("http://127.0.0.1:1/v1", KEY_ENV)
+    assert digest("http://127.0.0.1:2/v1", "OTHER_JUDGE_KEY") == here
+    assert digest("http://127.0.0.1:1/v1", KEY_ENV, rubric="Score the tone.") != here
+
+
 def test_an_embedded_judge_of_another_revision_is_refused_before_any_call(
     write_config: ConfigWriter,
 ) -> None:
@@ -174,6 +184,8 @@ def test_the_fingerprint_covers_the_judges_model_revision_rubric_and_scale(tmp_p
         )
     }
     assert len(prints) == 5
+    moved = judge_block("http://127.0.0.1:2/v1", api_key_env="OTHER_JUDGE_KEY")
+    assert metric_fingerprint({"judge": moved}, tmp_path) == metric_fingerprint({"judge": base}, tmp_path)
     spec = parse_metric({"judge": base})
     assert parse_metric(json.dumps(spec.to_data())) == spec  # the canonical text reads back
 

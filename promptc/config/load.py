@@ -5,13 +5,12 @@ builder take theirs from it. Target checks: config/targets.py."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from promptc.config.digest import config_digest
 from promptc.config.safe_yaml import read_yaml
 from promptc.config.schema import schema_default, validate, with_defaults
 from promptc.config.targets import check_distinct_targets, check_endpoint, pick_target
@@ -334,19 +333,6 @@ def target_names(path: str | Path) -> tuple[str | None, ...]:
 def load_configs(path: str | Path) -> tuple[Config, ...]:
     """One Config per target (the compilation matrix), in file order."""
     return tuple(load_config(path, name) for name in target_names(path))
-
-
-# Where and how fast a hosted model is served does not change what it answers (the revision,
-# checked on every fresh reply, does), so these stay out of the config digest, as out of the cache key.
-SERVING_KEYS = ("api_base", "api_key_env", "deployments", "rpm", "tpm")
-
-
-def config_digest(raw: dict[str, Any], target: dict[str, Any]) -> str:
-    """The sha256 of one cell's config: the file with this target only (adding a model to the matrix
-    changes no other cell), leaving out where and how fast the target is served."""
-    served = {k: v for k, v in target.items() if k not in SERVING_KEYS}
-    cell = {k: v for k, v in raw.items() if k != "targets"} | {"target": served}
-    return hashlib.sha256(json.dumps(cell, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def promptc_home() -> Path:

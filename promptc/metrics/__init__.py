@@ -10,6 +10,7 @@ metrics never raise on values: None, wrong types, NaN or junk score as a miss wi
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -266,13 +267,15 @@ def load_metric(
 
 def metric_fingerprint(metric: str | MetricSpec | dict[str, Any], config_dir: Path) -> str:
     """What a score was made under: the metric's canonical text (a judge's model, revision, rubric
-    and scale included) and the sha256 of each custom metric's module file. Scores are comparable
-    only under the same fingerprint.
+    and scale included; not where it is served) and the sha256 of each custom metric's module file.
+    Scores are comparable only under the same fingerprint.
 
     metric is config.metric (or a spec, or the YAML form); config_dir is the config's folder.
     """
     spec = metric if isinstance(metric, Single | Composite | JudgeSpec) else parse_metric(metric)
     modules = {name: module_sha256(name.split(":", 1)[0], config_dir) for name in custom_names(spec)}
+    if isinstance(spec, JudgeSpec):  # where the judge is served does not change its scores
+        spec = dataclasses.replace(spec, api_base=None, api_key_env=None)
     text = json.dumps({"metric": metric_label(spec), "modules": modules}, sort_keys=True)
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 

@@ -57,7 +57,8 @@ class JudgeSpec:
     """A judge: a pinned model that scores each reply against a rubric on a whole-number scale.
 
     Every key is part of the canonical text, so the metric fingerprint, the config digest and the
-    artifact id change with the judge's model, revision, rubric or scale.
+    artifact id change with the judge's model, revision, rubric or scale; where it is served
+    (api_base, api_key_env) is left out of the fingerprint and the digest, as a target's is.
     """
 
     model: str

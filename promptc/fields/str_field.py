@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
-import re
-from collections import Counter
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable
 from typing import Any
 
 from promptc.fields.base import GrammarRules, Kind, unquote
@@ -65,26 +63,6 @@ class StrKind(Kind):
     def key(self, value: Any) -> Hashable:
         """The words, ignoring case: the same answer however it is spaced or capitalised."""
         return " ".join(str(value).split()).casefold()
-
-    def vote(self, f: Field, values: Sequence[Any]) -> Any:
-        """The member's text that agrees best with the others (the most word-overlap F1 summed over
-        them, a minimum-Bayes-risk choice under token_f1), so that three different wordings of one
-        answer elect the one nearest the rest; a text two members give outright wins over others
-        that only half agree. Ties go to the first member."""
-        words = [Counter(re.findall(r"\w+", str(v).casefold())) for v in values]
-
-        def agreement(i: int) -> float:
-            return sum(_overlap_f1(words[i], other) for j, other in enumerate(words) if j != i)
-
-        return values[max(range(len(values)), key=lambda i: (agreement(i), -i))] if values else None
-
-
-def _overlap_f1(a: Counter[str], b: Counter[str]) -> float:
-    """Word-overlap F1 of two bags of words (1 for two empty texts)."""
-    if not a or not b:
-        return float(a == b)
-    common = sum((a & b).values())
-    return 2 * common / (a.total() + b.total())
 
 
 KIND = StrKind()
